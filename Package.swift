@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "genred",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "genred", targets: ["genred"]),
+        .library(name: "GenredKit", targets: ["GenredKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // One thin target per native library: a module map and a shim header.
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CMPG123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+        // TagLib's PropertyMap API is C++ only in TagLib 1.13: a small shim gives it a C face.
+        .target(
+            name: "CTagLib",
+            linkerSettings: [.linkedLibrary("tag"), .linkedLibrary("stdc++")]
+        ),
+
+        // The pipeline: decode -> features -> model -> analysis.
+        .target(
+            name: "GenredKit",
+            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS"]
+        ),
+
+        // Front-end.
+        .executableTarget(
+            name: "genred",
+            dependencies: [
+                "GenredKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(
+            name: "GenredKitTests",
+            dependencies: ["GenredKit"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

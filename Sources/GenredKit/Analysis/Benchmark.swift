@@ -1,0 +1,62 @@
+import COpenBLAS
+import Dispatch
+
+/// Measurements that put inference speed in context.
+public enum Benchmark {
+    /// A matrix product shape, `m x k` times `k x n`.
+    public struct GemmShape: Sendable, CustomStringConvertible {
+        public let m: Int, n: Int, k: Int
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+        public var description: String { "M=\(m) K=\(k) N=\(n)" }
+    }
+
+    /// The GEMM shapes of one window's forward pass, in order.
+    public static func gemmShapes(of n: MusicnnNetwork) -> [GemmShape] {
+        var shapes: [GemmShape] = []
+        for t in n.timbral {
+            shapes.append(GemmShape(m: n.frames * (n.bands - t.kernelWidth + 1), n: t.outputs, k: t.kernelTime * t.kernelWidth))
+        }
+        for t in n.temporal { shapes.append(GemmShape(m: n.frames * n.bands, n: t.outputs, k: t.kernelTime)) }
+        var width = n.frontChannels
+        for m in n.midend {
+            shapes.append(GemmShape(m: n.frames, n: m.outputs, k: m.kernelTime * width))
+            width = m.outputs
+        }
+        shapes.append(GemmShape(m: 1, n: n.embeddingSize, k: 2 * n.featureChannels))
+        shapes.append(GemmShape(m: 1, n: n.labelCount, k: n.embeddingSize))
+        return shapes
+    }
+
+    /// Floating-point operations of one window's forward pass (multiply-adds count two).
+    public static func flopsPerWindow(_ n: MusicnnNetwork) -> Double {
+        gemmShapes(of: n).reduce(0) { $0 + $1.flops }
+    }
+
+    /// The aggregate sgemm rate in FLOP/s of `threads` workers each running single-threaded
+    /// sgemm of `shape` at once, the way the analyzer uses BLAS.
+    public static func sgemmRate(_ shape: GemmShape, threads: Int, minimumSeconds: Double = 1.0) -> Double {
+        openblas_set_num_threads(1)
+        let a = [Float](repeating: 0.5, count: shape.m * shape.k)
+        let b = [Float](repeating: 0.25, count: shape.k * shape.n)
+        var rates = [Double](repeating: 0, count: threads)
+        rates.withUnsafeMutableBufferPointer { rateBuffer in
+            let rateBase = rateBuffer.baseAddress!
+            parallelFor(threads) { worker in
+                var c = [Float](repeating: 0, count: shape.m * shape.n)
+                var runs = 0
+                let start = DispatchTime.now()
+                var elapsed = 0.0
+                repeat {
+                    c.withUnsafeMutableBufferPointer { cb in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k),
+                                    1, a, Int32(shape.k), b, Int32(shape.n), 0, cb.baseAddress, Int32(shape.n))
+                    }
+                    runs += 1
+                    elapsed = seconds(since: start)
+                } while elapsed < minimumSeconds
+                rateBase[worker] = Double(runs) * shape.flops / elapsed
+            }
+        }
+        return rates.reduce(0, +)
+    }
+}

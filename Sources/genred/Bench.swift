@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure analysis speed on a set of files (build with -c release).",
+        discussion: """
+            Prints per-stage seconds (decode, resample+mel, inference), windows per second and the \
+            realtime factor, and, in the same run, the sgemm rate of the model's largest convolution \
+            shape, so inference speed can be read as a fraction of what GEMM allows on this machine.
+            """
+    )
+
+    @Option(name: .long, help: "Model bundle name or directory.")
+    var model: String = ModelBundle.defaultName
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Times to analyse the whole set; the best run is reported.")
+    var repeats: Int = 2
+
+    @Argument(help: "Audio files to analyse.")
+    var files: [String]
+
+    func run() throws {
+        let bundle: ModelBundle
+        do { bundle = try ModelBundle.load(model) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let analyzer = Analyzer(bundle: bundle, threads: threads)
+        let rate = bundle.manifest.audio.sampleRate
+
+        // Decoding alone (no resampling): the decoders' share of the decode stage.
+        var decodeOnly = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let start = Date()
+            for path in files {
+                _ = try? AudioDecoding.stream(path, targetRate: (try? nativeRate(path)) ?? rate) { _ in }
+            }
+            decodeOnly = min(decodeOnly, Date().timeIntervalSince(start))
+        }
+
+        var best: (timings: StageTimings, wall: Double, windows: Int, audio: Double)?
+        for _ in 0..<max(1, repeats) {
+            var sum = StageTimings(), windows = 0, audio = 0.0
+            let start = Date()
+            for path in files {
+                do {
+                    let result = try analyzer.analyze(path)
+                    let t = analyzer.lastTimings
+                    sum.decode += t.decode
+                    sum.features += t.features
+                    sum.inference += t.inference
+                    windows += result.windowCount
+                    audio += result.audio.duration
+                } catch {
+                    printError("genred: \(error)")
+                }
+            }
+            let wall = Date().timeIntervalSince(start)
+            if best == nil || wall < best!.wall { best = (sum, wall, windows, audio) }
+        }
+        guard let best, best.windows > 0 else {
+            printError("genred: no file could be analysed")
+            throw ExitCode(1)
+        }
+
+        let shapes = Benchmark.gemmShapes(of: bundle.network)
+        let largest = shapes.max { $0.flops < $1.flops }!
+        let gemm = Benchmark.sgemmRate(largest, threads: threads)
+        let flops = Benchmark.flopsPerWindow(bundle.network)
+        let windowsPerSecond = Double(best.windows) / best.timings.inference
+        let gemmBound = gemm / flops
+        let t = best.timings
+
+        print("files            \(files.count), \(String(format: "%.1f", best.audio)) s of audio, \(best.windows) windows, \(threads) threads")
+        print(String(format: "decode           %7.3f s  (decoders alone %.3f s, so resampling about %.3f s)",
+                     t.decode, decodeOnly, max(0, t.decode - decodeOnly)))
+        print(String(format: "resample+mel     %7.3f s  (mel alone %.3f s)", max(0, t.decode - decodeOnly) + t.features, t.features))
+        print(String(format: "inference        %7.3f s  %.1f windows/s, %.2f GFLOP/window, %.1f GFLOP/s",
+                     t.inference, windowsPerSecond, flops / 1e9, windowsPerSecond * flops / 1e9))
+        print(String(format: "total            %7.3f s  %.0fx realtime end to end", best.wall, best.audio / best.wall))
+        print(String(format: "sgemm %@: %.1f GFLOP/s on %d threads -> GEMM-limited %.1f windows/s",
+                     largest.description, gemm / 1e9, threads, gemmBound))
+        print(String(format: "inference at %.0f%% of the GEMM-limited rate; inference-only realtime factor %.0fx",
+                     100 * windowsPerSecond / gemmBound,
+                     windowsPerSecond * Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)))
+    }
+
+    private func nativeRate(_ path: String) throws -> Int {
+        var rate = 0
+        let info = try AudioDecoding.stream(path, targetRate: 48000, chunkFrames: 4096) { _ in }
+        rate = info.sourceSampleRate
+        return rate
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import GenredKit
+
+/// Builds one-line JSON objects with keys in a fixed order.
+enum JSONLine {
+    indirect enum Value {
+        case string(String)
+        case number(Double)
+        case float(Float)
+        case int(Int)
+        case bool(Bool)
+        case array([Value])
+        case floats(ArraySlice<Float>)
+    }
+
+    static func object(_ fields: [(String, Value)]) -> String {
+        var out = "{"
+        for (i, (key, value)) in fields.enumerated() {
+            if i > 0 { out += ", " }
+            out += quote(key) + ": "
+            write(value, to: &out)
+        }
+        return out + "}"
+    }
+
+    static func analysis(_ r: TrackAnalysis, taggram: Bool, embedding: Bool) -> String {
+        var fields: [(String, Value)] = [
+            ("path", .string(r.path)),
+            ("model", .string(r.model)),
+            ("model_version", .string(r.modelVersion)),
+            ("format", .string(r.audio.container.rawValue)),
+            ("duration_s", .number(r.audio.duration)),
+            ("windows", .int(r.windowCount)),
+            ("hop_s", .number(r.hopSeconds)),
+            ("padded", .bool(r.padded)),
+            ("labels", .array(r.labels.map { .string($0) })),
+            ("mean", .floats(r.mean[...])),
+            ("vote", .floats(r.vote[...])),
+        ]
+        if taggram {
+            fields.append(("taggram", .array((0..<r.windowCount).map { .floats(r.window($0)) })))
+        }
+        if embedding { fields.append(("embedding", .floats(r.embedding[...]))) }
+        return object(fields)
+    }
+
+    private static func write(_ value: Value, to out: inout String) {
+        switch value {
+        case .string(let s): out += quote(s)
+        case .number(let d): out += d.isFinite ? "\(d)" : "null"
+        case .float(let f): out += f.isFinite ? "\(f)" : "null"
+        case .int(let i): out += String(i)
+        case .bool(let b): out += b ? "true" : "false"
+        case .array(let values):
+            out += "["
+            for (i, v) in values.enumerated() {
+                if i > 0 { out += ", " }
+                write(v, to: &out)
+            }
+            out += "]"
+        case .floats(let values):
+            out += "["
+            var first = true
+            for f in values {
+                if !first { out += ", " }
+                first = false
+                out += f.isFinite ? "\(f)" : "null"
+            }
+            out += "]"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
