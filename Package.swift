@@ -45,6 +45,10 @@ let package = Package(
             dependencies: ["GenredKit"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "GenredEndToEndTests",
+            dependencies: ["genred"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
