@@ -39,7 +39,7 @@ struct Bench: ParsableCommand {
         for _ in 0..<max(1, repeats) {
             let start = Date()
             for path in files {
-                _ = try? AudioDecoding.stream(path, targetRate: (try? nativeRate(path)) ?? rate) { _ in }
+                _ = try? AudioDecoding.stream(path, targetRate: nil) { _ in }
             }
             decodeOnly = min(decodeOnly, Date().timeIntervalSince(start))
         }
@@ -89,12 +89,5 @@ struct Bench: ParsableCommand {
         print(String(format: "inference at %.0f%% of the GEMM-limited rate; inference-only realtime factor %.0fx",
                      100 * windowsPerSecond / gemmBound,
                      windowsPerSecond * Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)))
-    }
-
-    private func nativeRate(_ path: String) throws -> Int {
-        var rate = 0
-        let info = try AudioDecoding.stream(path, targetRate: 48000, chunkFrames: 4096) { _ in }
-        rate = info.sourceSampleRate
-        return rate
     }
 }

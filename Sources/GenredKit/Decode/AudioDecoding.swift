@@ -1,0 +1,181 @@
+/// What `AudioDecoding.stream` found and delivered.
+public struct DecodedAudio: Sendable, Equatable {
+    public var container: AudioContainer
+    public var sourceSampleRate: Int
+    public var channels: Int
+    /// Frames decoded at the source rate (after gapless trimming).
+    public var sourceFrames: Int
+    /// Mono samples delivered at the target rate.
+    public var outputSamples: Int
+    public var duration: Double { Double(sourceFrames) / Double(sourceSampleRate) }
+
+    public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int) {
+        self.container = container
+        self.sourceSampleRate = sourceSampleRate
+        self.channels = channels
+        self.sourceFrames = sourceFrames
+        self.outputSamples = outputSamples
+    }
+}
+
+/// Decoding audio files to mono float32 at a fixed rate, as `librosa.load(path, sr=...)` does.
+public enum AudioDecoding {
+    /// Streams a file's audio as mono float32 at `targetRate`, in consecutive chunks.
+    ///
+    /// Channels are averaged; the result is resampled with libsoxr at high quality and trimmed or
+    /// zero-padded to exactly `ceil(frames * targetRate / sourceRate)` samples. At the source rate the
+    /// samples pass through untouched; a nil `targetRate` means the source rate.
+    /// `body` may be called with chunks of any size, including none.
+    public static func stream(
+        _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768,
+        _ body: (UnsafeBufferPointer<Float>) -> Void
+    ) throws(DecodeError) -> DecodedAudio {
+        precondition((targetRate ?? 1) > 0 && chunkFrames > 0, "targetRate and chunkFrames must be positive")
+        let file = try InputFile(path)
+        defer { file.close() }
+        let container = try identify(file)
+        let source: any AudioSource = container == .mp3
+            ? try MPG123Source(file)
+            : try SndFileSource(file, container: container)
+        defer { source.close() }
+
+        let channels = source.channels
+        var output = try MonoOutput(path: path, sourceRate: source.sampleRate, targetRate: targetRate ?? source.sampleRate,
+                                    chunkFrames: chunkFrames)
+        var interleaved = [Float](repeating: 0, count: chunkFrames * channels)
+        var mono = [Float](repeating: 0, count: chunkFrames)
+        var sourceFrames = 0
+        while true {
+            let n = try interleaved.withUnsafeMutableBufferPointer { buffer throws(DecodeError) in
+                try source.read(into: buffer.baseAddress!, frames: chunkFrames)
+            }
+            if n == 0 { break }
+            sourceFrames += n
+            try mono.withUnsafeMutableBufferPointer { out throws(DecodeError) in
+                interleaved.withUnsafeBufferPointer { downmix($0, channels: channels, frames: n, into: out) }
+                try output.push(UnsafeBufferPointer(rebasing: out[0..<n]), to: body)
+            }
+        }
+        try source.finish(framesRead: sourceFrames)
+        if sourceFrames == 0 { throw DecodeError(path: path, reason: .noAudio) }
+        let delivered = try output.finish(to: body)
+        return DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,
+                            sourceFrames: sourceFrames, outputSamples: delivered)
+    }
+
+    /// Which container the content is (by magic bytes, not extension); nil when none matches.
+    public static func sniff(_ path: String) throws(DecodeError) -> AudioContainer? {
+        let file = try InputFile(path)
+        defer { file.close() }
+        if file.size == 0 { throw DecodeError(path: path, reason: .empty) }
+        if case .audio(let container) = try ContainerSniffer.sniff(file) { return container }
+        return nil
+    }
+
+    private static func identify(_ file: InputFile) throws(DecodeError) -> AudioContainer {
+        if file.size == 0 { throw DecodeError(path: file.path, reason: .empty) }
+        switch try ContainerSniffer.sniff(file) {
+        case .audio(let container): return container
+        case .unsupportedOgg(let why): throw DecodeError(path: file.path, reason: .unsupported(why))
+        case .unknown: throw DecodeError(path: file.path, reason: .notAudio)
+        }
+    }
+
+    /// Averages interleaved channels in float32 the way numpy's `mean(axis=0)` does: sum in order, then divide.
+    static func downmix(_ input: UnsafeBufferPointer<Float>, channels: Int, frames: Int, into out: UnsafeMutableBufferPointer<Float>) {
+        switch channels {
+        case 1:
+            for i in 0..<frames { out[i] = input[i] }
+        case 2:
+            for i in 0..<frames { out[i] = (input[2 * i] + input[2 * i + 1]) / 2 }
+        default:
+            let divisor = Float(channels)
+            for i in 0..<frames {
+                var sum = input[i * channels]
+                for c in 1..<channels { sum += input[i * channels + c] }
+                out[i] = sum / divisor
+            }
+        }
+    }
+}
+
+/// Delivers mono samples at the target rate, holding back anything past the length librosa would return.
+private struct MonoOutput {
+    typealias Sink = (UnsafeBufferPointer<Float>) -> Void
+
+    private let path: String
+    private let sourceRate: Int
+    private let ratio: Double
+    private let resampler: Resampler?
+    private var framesIn = 0
+    private var delivered = 0
+    /// Resampled samples beyond what the input so far guarantees the final length will include.
+    private var pending: [Float] = []
+
+    init(path: String, sourceRate: Int, targetRate: Int, chunkFrames: Int) throws(DecodeError) {
+        self.path = path
+        self.sourceRate = sourceRate
+        ratio = Double(targetRate) / Double(sourceRate)
+        if sourceRate == targetRate {
+            resampler = nil
+        } else {
+            do {
+                resampler = try Resampler(from: sourceRate, to: targetRate, maxInput: chunkFrames)
+            } catch {
+                throw DecodeError(path: path, reason: .unsupported("cannot resample from \(sourceRate) Hz: \(error.message)"))
+            }
+        }
+    }
+
+    /// librosa's output length for `frames` input frames: `ceil(frames * (target / source))` in double precision.
+    private func expectedLength(_ frames: Int) -> Int {
+        Int((Double(frames) * ratio).rounded(.up))
+    }
+
+    mutating func push(_ samples: UnsafeBufferPointer<Float>, to body: Sink) throws(DecodeError) {
+        framesIn += samples.count
+        guard let resampler else {
+            body(samples)
+            delivered += samples.count
+            return
+        }
+        let limit = expectedLength(framesIn)
+        do {
+            try resampler.process(samples) { offer($0, limit: limit, to: body) }
+        } catch {
+            throw DecodeError(path: path, reason: .corrupt("resampling failed: \(error.message)"))
+        }
+    }
+
+    /// Flushes the resampler and pads to the exact length; returns the number of samples delivered.
+    mutating func finish(to body: Sink) throws(DecodeError) -> Int {
+        guard let resampler else { return delivered }
+        let limit = expectedLength(framesIn)
+        do {
+            try resampler.flush { offer($0, limit: limit, to: body) }
+        } catch {
+            throw DecodeError(path: path, reason: .corrupt("resampling failed: \(error.message)"))
+        }
+        if delivered < limit {
+            let zeros = [Float](repeating: 0, count: limit - delivered)
+            zeros.withUnsafeBufferPointer { offer($0, limit: limit, to: body) }
+        }
+        return delivered
+    }
+
+    /// Passes on what fits under `limit`, keeping the order and holding back the rest.
+    private mutating func offer(_ samples: UnsafeBufferPointer<Float>, limit: Int, to body: Sink) {
+        if pending.isEmpty {
+            let k = min(samples.count, max(0, limit - delivered))
+            if k > 0 { body(UnsafeBufferPointer(rebasing: samples[0..<k])) }
+            delivered += k
+            pending.append(contentsOf: samples[k...])
+        } else {
+            pending.append(contentsOf: samples)
+            let k = min(pending.count, max(0, limit - delivered))
+            if k > 0 { pending.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[0..<k])) } }
+            delivered += k
+            pending.removeFirst(k)
+        }
+    }
+}
