@@ -100,5 +100,15 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(SHA256.hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
         XCTAssertEqual(SHA256.hex(million), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // Fed in uneven pieces, the same digest.
+        var hasher = SHA256()
+        var offset = 0
+        for piece in [1, 63, 64, 65, 1000, 7] + [Int](repeating: 99_800, count: 10) where offset < million.count {
+            let end = min(offset + piece, million.count)
+            million[offset..<end].withUnsafeBytes { hasher.update($0) }
+            offset = end
+        }
+        million[offset...].withUnsafeBytes { hasher.update($0) }
+        XCTAssertEqual(hasher.finalizeHex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
