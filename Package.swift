@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // One thin target per native library: a module map and a shim header.
@@ -28,7 +30,11 @@ let package = Package(
         // The pipeline: decode -> features -> model -> analysis.
         .target(
             name: "GenredKit",
-            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS"]
+            dependencies: [
+                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
         ),
 
         // Front-end.

@@ -9,6 +9,8 @@ packages=(
   libtag1-dev libinotifytools0-dev libsqlite3-dev
   # encoders the tests use to make real files of every supported format
   lame flac vorbis-tools opus-tools sox
+  # an independent tag reader the tests check genred's writes with
+  python3 python3-mutagen
 )
 
 missing=()

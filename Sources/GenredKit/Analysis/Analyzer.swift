@@ -92,7 +92,9 @@ public final class Analyzer {
 
         let begin = DispatchTime.now()
         var featureTime = 0.0
+        var fingerprint = AudioFingerprint()
         let audio = try AudioDecoding.stream(path, targetRate: params.sampleRate) { chunk in
+            fingerprint.add(chunk)
             let t0 = DispatchTime.now()
             let inferenceBefore = timings.inference
             mel.push(chunk, emit: addFrame)
@@ -141,7 +143,7 @@ public final class Analyzer {
         return TrackAnalysis(
             path: path, model: manifest.name, modelVersion: manifest.version, audio: audio, labels: manifest.labels,
             windowFrames: W, hopFrames: hop, frameSeconds: Double(params.hopLength) / Double(params.sampleRate),
-            windowCount: windows, padded: padded, taggram: taggram, penultimate: penultimate, embeddingSize: units,
+            windowCount: windows, padded: padded, fingerprint: fingerprint.finalize(), taggram: taggram, penultimate: penultimate, embeddingSize: units,
             mean: mean, vote: vote, embedding: embedding)
     }
 

@@ -32,31 +32,58 @@ public enum Benchmark {
         gemmShapes(of: n).reduce(0) { $0 + $1.flops }
     }
 
-    /// The aggregate sgemm rate in FLOP/s of `threads` workers each running single-threaded
-    /// sgemm of `shape` at once, the way the analyzer uses BLAS.
+    /// The sgemm rate in FLOP/s for `shape` on `threads` cores: the better of one sgemm with
+    /// OpenBLAS using all `threads` threads and `threads` workers each running single-threaded
+    /// sgemm at once (the way the analyzer uses BLAS). Leaves OpenBLAS single-threaded.
     public static func sgemmRate(_ shape: GemmShape, threads: Int, minimumSeconds: Double = 1.0) -> Double {
-        openblas_set_num_threads(1)
+        let r = sgemmRates(shape, threads: threads, minimumSeconds: minimumSeconds)
+        return max(r.multithreaded, r.workers)
+    }
+
+    /// Both ways of measuring `sgemmRate`, each after a warm-up run.
+    public static func sgemmRates(_ shape: GemmShape, threads: Int, minimumSeconds: Double = 1.0)
+        -> (multithreaded: Double, workers: Double) {
+        let threads = max(1, threads)
         let a = [Float](repeating: 0.5, count: shape.m * shape.k)
         let b = [Float](repeating: 0.25, count: shape.k * shape.n)
+        defer { openblas_set_num_threads(1) }
+
+        // One sgemm at a time, OpenBLAS threading across all cores.
+        openblas_set_num_threads(Int32(threads))
+        var c = [Float](repeating: 0, count: shape.m * shape.n)
+        let whole = timedRate(shape, a: a, b: b, c: &c, seconds: minimumSeconds)
+
+        // Independent single-threaded sgemms, one per worker.
+        openblas_set_num_threads(1)
         var rates = [Double](repeating: 0, count: threads)
         rates.withUnsafeMutableBufferPointer { rateBuffer in
             let rateBase = rateBuffer.baseAddress!
             parallelFor(threads) { worker in
                 var c = [Float](repeating: 0, count: shape.m * shape.n)
-                var runs = 0
-                let start = DispatchTime.now()
-                var elapsed = 0.0
-                repeat {
-                    c.withUnsafeMutableBufferPointer { cb in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k),
-                                    1, a, Int32(shape.k), b, Int32(shape.n), 0, cb.baseAddress, Int32(shape.n))
-                    }
-                    runs += 1
-                    elapsed = seconds(since: start)
-                } while elapsed < minimumSeconds
-                rateBase[worker] = Double(runs) * shape.flops / elapsed
+                rateBase[worker] = timedRate(shape, a: a, b: b, c: &c, seconds: minimumSeconds)
             }
         }
-        return rates.reduce(0, +)
+        return (whole, rates.reduce(0, +))
+    }
+
+    /// Runs sgemm for a warm-up quarter of `seconds`, then times it for `seconds`.
+    private static func timedRate(_ shape: GemmShape, a: [Float], b: [Float], c: inout [Float], seconds limit: Double) -> Double {
+        func once() {
+            c.withUnsafeMutableBufferPointer { cb in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k),
+                            1, a, Int32(shape.k), b, Int32(shape.n), 0, cb.baseAddress, Int32(shape.n))
+            }
+        }
+        let warm = DispatchTime.now()
+        repeat { once() } while seconds(since: warm) < limit / 4
+        var runs = 0
+        let start = DispatchTime.now()
+        var elapsed = 0.0
+        repeat {
+            once()
+            runs += 1
+            elapsed = seconds(since: start)
+        } while elapsed < limit
+        return Double(runs) * shape.flops / elapsed
     }
 }

@@ -13,6 +13,8 @@ public struct TrackAnalysis: Sendable {
     public let windowCount: Int
     /// The track was shorter than one window and was padded by repeating its frames.
     public let padded: Bool
+    /// `AudioFingerprint` of the decoded audio.
+    public let fingerprint: String
     /// Per-window probabilities, `windowCount x labels.count`, row-major.
     public let taggram: [Float]
     /// Per-window penultimate-layer outputs, `windowCount x embeddingSize`, row-major.

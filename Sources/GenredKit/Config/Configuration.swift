@@ -1,0 +1,225 @@
+import Foundation
+import TOMLKit
+
+/// What to do with a field that already has values.
+public enum TagPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Write only fields that are empty (the default: hand-set tags are left alone).
+    case fill
+    /// Add genred's values to those already there.
+    case merge
+    /// Replace what is there.
+    case overwrite
+}
+
+/// Which tags genred writes and how it names them.
+public struct TagSettings: Sendable, Equatable {
+    public var policy: TagPolicy = .fill
+    public var moods = true
+    /// A genre is written when its mean probability reaches this.
+    public var genreThreshold: Float = 0.2
+    public var maxGenres = 3
+    public var moodThreshold: Float = 0.2
+    public var maxMoods = 2
+    /// Joins several values in ID3v2.3 tags, which have no multi-value text frames.
+    public var id3v23Separator = "/"
+    /// Model label or display name (lowercased) -> the name to write; an empty name drops the label.
+    public var genreMap: [String: String] = [:]
+    public var moodMap: [String: String] = [:]
+
+    public init() {}
+}
+
+/// genred's settings, from a TOML file (see config/genred.toml) and the command line.
+public struct Configuration: Sendable, Equatable {
+    public var roots: [String] = []
+    /// nil: `LibraryStore.defaultPath()`.
+    public var database: String?
+    public var model = ModelBundle.defaultName
+    /// Files analysed at once; 0 means one per core.
+    public var jobs = 0
+    public var tags = TagSettings()
+    /// The file the settings came from, if any.
+    public var source: String?
+
+    public init() {}
+
+    /// Config files looked for when none is named, in order; the first that exists is used.
+    public static func searchPaths(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        return [configHome + "/genred/genred.toml", "/etc/genred/genred.toml"]
+    }
+
+    /// The named file, else the first of `searchPaths()` that exists, else the defaults.
+    public static func load(explicit path: String?) throws(ConfigError) -> Configuration {
+        if let path { return try load(path: path) }
+        for candidate in searchPaths() where FileManager.default.fileExists(atPath: candidate) {
+            return try load(path: candidate)
+        }
+        return Configuration()
+    }
+
+    public static func load(path: String) throws(ConfigError) -> Configuration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(path: path, line: nil, key: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        var config = try parse(text, path: path)
+        config.source = path
+        return config
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> Configuration {
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw ConfigError(path: path, line: error.source.begin.line, key: nil, message: error.description)
+        } catch {
+            throw ConfigError(path: path, line: nil, key: nil, message: "\(error)")
+        }
+        var reader = Reader(text: text, path: path)
+        var c = Configuration()
+        try reader.allow(root, ["library", "analysis", "tags", "watch", "log"], in: nil)
+
+        if let library = try reader.table(root, "library", in: nil) {
+            try reader.allow(library, ["roots", "database"], in: "library")
+            if let roots = try reader.strings(library, "roots", in: "library") { c.roots = roots }
+            c.database = try reader.string(library, "database", in: "library")
+        }
+        if let analysis = try reader.table(root, "analysis", in: nil) {
+            try reader.allow(analysis, ["model", "jobs"], in: "analysis")
+            if let model = try reader.string(analysis, "model", in: "analysis") { c.model = model }
+            if let jobs = try reader.int(analysis, "jobs", in: "analysis", range: 0...256) { c.jobs = jobs }
+        }
+        if let tags = try reader.table(root, "tags", in: nil) {
+            try reader.allow(tags, ["policy", "moods", "genre_threshold", "max_genres", "mood_threshold", "max_moods",
+                                    "id3v23_separator", "genre_map", "mood_map"], in: "tags")
+            if let policy = try reader.string(tags, "policy", in: "tags") {
+                guard let p = TagPolicy(rawValue: policy) else {
+                    throw reader.error("tags", "policy", "must be one of fill, merge, overwrite (got \"\(policy)\")")
+                }
+                c.tags.policy = p
+            }
+            if let moods = try reader.bool(tags, "moods", in: "tags") { c.tags.moods = moods }
+            if let t = try reader.probability(tags, "genre_threshold", in: "tags") { c.tags.genreThreshold = t }
+            if let t = try reader.probability(tags, "mood_threshold", in: "tags") { c.tags.moodThreshold = t }
+            if let n = try reader.int(tags, "max_genres", in: "tags", range: 0...50) { c.tags.maxGenres = n }
+            if let n = try reader.int(tags, "max_moods", in: "tags", range: 0...50) { c.tags.maxMoods = n }
+            if let s = try reader.string(tags, "id3v23_separator", in: "tags") {
+                guard !s.isEmpty else { throw reader.error("tags", "id3v23_separator", "must not be empty") }
+                c.tags.id3v23Separator = s
+            }
+            if let map = try reader.table(tags, "genre_map", in: "tags") { c.tags.genreMap = try reader.nameMap(map, in: "tags.genre_map") }
+            if let map = try reader.table(tags, "mood_map", in: "tags") { c.tags.moodMap = try reader.nameMap(map, in: "tags.mood_map") }
+        }
+        return c
+    }
+}
+
+/// A configuration problem, with the file, and the line and key where known.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let line: Int?
+    public let key: String?
+    public let message: String
+
+    public var description: String {
+        var s = path
+        if let line { s += ":\(line)" }
+        s += ": "
+        if let key { s += "\(key): " }
+        return s + message
+    }
+}
+
+/// Typed access to TOML values, with errors that name the key and its line.
+private struct Reader {
+    let lines: [Substring]
+    let path: String
+
+    init(text: String, path: String) {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.path = path
+    }
+
+    /// The line where `key` is assigned (or its table header), searched in the file's text.
+    func line(of key: String, in table: String?) -> Int? {
+        let last = key
+        for (i, line) in lines.enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix(last + " ") || t.hasPrefix(last + "=") || t.hasPrefix("\"\(last)\"")
+                || t == "[\(table.map { $0 + "." } ?? "")\(key)]" {
+                return i + 1
+            }
+        }
+        return nil
+    }
+
+    func error(_ table: String?, _ key: String, _ message: String) -> ConfigError {
+        let full = table.map { "\($0).\(key)" } ?? key
+        return ConfigError(path: path, line: line(of: key, in: table), key: full, message: message)
+    }
+
+    func allow(_ t: TOMLTable, _ keys: [String], in table: String?) throws(ConfigError) {
+        for key in t.keys where !keys.contains(key) {
+            throw error(table, key, "unknown setting (known here: \(keys.joined(separator: ", ")))")
+        }
+    }
+
+    func table(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> TOMLTable? {
+        guard let v = t[key] else { return nil }
+        guard let sub = v.table else { throw error(table, key, "must be a table") }
+        return sub
+    }
+
+    func string(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> String? {
+        guard let v = t[key] else { return nil }
+        guard let s = v.string else { throw error(table, key, "must be a string") }
+        return s
+    }
+
+    func bool(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> Bool? {
+        guard let v = t[key] else { return nil }
+        guard let b = v.bool else { throw error(table, key, "must be true or false") }
+        return b
+    }
+
+    func int(_ t: TOMLTable, _ key: String, in table: String?, range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let v = t[key] else { return nil }
+        guard let i = v.int else { throw error(table, key, "must be a whole number") }
+        guard range.contains(i) else { throw error(table, key, "must be between \(range.lowerBound) and \(range.upperBound)") }
+        return i
+    }
+
+    func double(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> Double? {
+        guard let v = t[key] else { return nil }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw error(table, key, "must be a number")
+    }
+
+    func probability(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> Float? {
+        guard let d = try double(t, key, in: table) else { return nil }
+        guard (0...1).contains(d) else { throw error(table, key, "must be between 0 and 1") }
+        return Float(d)
+    }
+
+    func strings(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> [String]? {
+        guard let v = t[key] else { return nil }
+        guard let array = v.array else { throw error(table, key, "must be an array of strings") }
+        var out: [String] = []
+        for item in array {
+            guard let s = item.string else { throw error(table, key, "must be an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func nameMap(_ t: TOMLTable, in table: String) throws(ConfigError) -> [String: String] {
+        var map: [String: String] = [:]
+        for key in t.keys {
+            guard let s = try string(t, key, in: table) else { continue }
+            map[key.lowercased()] = s.trimmingCharacters(in: .whitespaces)
+        }
+        return map
+    }
+}

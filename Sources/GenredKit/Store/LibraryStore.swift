@@ -1,0 +1,274 @@
+import Foundation
+import GRDB
+
+/// The library database: tracks, analyses, runs and the tag journal (see docs/database.md).
+///
+/// SQLite in WAL mode through a GRDB `DatabasePool`: one writer, concurrent readers, so
+/// `genred status` can read while the daemon writes.
+public final class LibraryStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Where the database lives by default: `$STATE_DIRECTORY` (set by systemd's
+    /// `StateDirectory=`), else `$XDG_DATA_HOME/genred`, else `~/.local/share/genred`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let state = environment["STATE_DIRECTORY"], !state.isEmpty {
+            return state.split(separator: ":").first.map(String.init)! + "/library.sqlite"
+        }
+        if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") { return data + "/genred/library.sqlite" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.local/share/genred/library.sqlite"
+    }
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(path: path, reason: .cannotOpen("cannot create \(directory): \(error.localizedDescription)"))
+        }
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
+        }
+        let migrator = Self.migrator
+        do {
+            let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
+            if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path: path, reason: .sqlite(Self.describe(error)))
+        }
+    }
+
+    /// Append-only: never edit a shipped migration; add a new one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "track") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("path", .text).notNull().unique()
+                t.column("size", .integer).notNull()
+                t.column("mtime_ns", .integer).notNull()
+                t.column("inode", .integer).notNull()
+                t.column("format", .text)
+                t.column("duration", .double)
+                t.column("fingerprint", .text).indexed()
+                t.column("title", .text)
+                t.column("artist", .text)
+                t.column("album", .text)
+                t.column("added_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("written_size", .integer)
+                t.column("written_mtime_ns", .integer)
+                t.column("written_inode", .integer)
+                t.column("tagged_at", .datetime)
+                t.column("tag_plan", .text)
+                t.column("last_error", .text)
+                t.column("error_count", .integer).notNull().defaults(to: 0)
+                t.column("last_error_at", .datetime)
+            }
+            try db.create(index: "track_inode", on: "track", columns: ["inode", "size"])
+            try db.create(table: "model") { t in
+                t.primaryKey("name", .text)
+                t.column("version", .text).notNull()
+                t.column("labels", .text).notNull()
+                t.column("display_names", .text).notNull()
+            }
+            try db.create(table: "analysis") { t in
+                t.column("track_id", .integer).notNull().references("track", onDelete: .cascade)
+                t.column("model", .text).notNull().references("model")
+                t.column("model_version", .text).notNull()
+                t.column("windows", .integer).notNull()
+                t.column("window_frames", .integer).notNull()
+                t.column("hop_frames", .integer).notNull()
+                t.column("frame_seconds", .double).notNull()
+                t.column("padded", .boolean).notNull()
+                t.column("mean", .blob).notNull()
+                t.column("vote", .blob).notNull()
+                t.column("taggram", .blob).notNull()
+                t.column("embedding", .blob).notNull()
+                t.column("analyzed_at", .datetime).notNull()
+                t.column("seconds", .double).notNull()
+                t.primaryKey(["track_id", "model"])
+            }
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("command", .text).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("finished_at", .datetime)
+                t.column("summary", .text)
+            }
+            try db.create(table: "tag_journal") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run_id", .integer).notNull().references("run").indexed()
+                t.column("track_id", .integer).references("track", onDelete: .setNull)
+                t.column("path", .text).notNull().indexed()
+                t.column("previous", .text).notNull()
+                t.column("new", .text).notNull()
+                t.column("written_at", .datetime).notNull()
+                t.column("undone_at", .datetime)
+            }
+        }
+        return m
+    }
+
+    // MARK: Tracks
+
+    public func track(path: String) throws(StoreError) -> TrackRecord? {
+        try read { try TrackRecord.filter(Column("path") == path).fetchOne($0) }
+    }
+
+    public func track(id: Int64) throws(StoreError) -> TrackRecord? {
+        try read { try TrackRecord.fetchOne($0, key: id) }
+    }
+
+    public func tracks(fingerprint: String) throws(StoreError) -> [TrackRecord] {
+        try read { try TrackRecord.filter(Column("fingerprint") == fingerprint).fetchAll($0) }
+    }
+
+    public func tracks(inode: Int64, size: Int64) throws(StoreError) -> [TrackRecord] {
+        try read { try TrackRecord.filter(Column("inode") == inode && Column("size") == size).fetchAll($0) }
+    }
+
+    /// Every track, or those whose path lies under `directory`.
+    public func tracks(under directory: String? = nil) throws(StoreError) -> [TrackRecord] {
+        try read { db in
+            guard let directory else { return try TrackRecord.order(Column("path")).fetchAll(db) }
+            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+            return try TrackRecord.filter(Column("path").like(Self.likePrefix(prefix), escape: "\\"))
+                .order(Column("path")).fetchAll(db)
+        }
+    }
+
+    /// Inserts the track, or updates it when it has an id.
+    public func save(_ track: inout TrackRecord) throws(StoreError) {
+        track.updatedAt = Date()
+        let copy = track
+        let saved: TrackRecord = try write { db in
+            var t = copy
+            try t.save(db)
+            return t
+        }
+        track = saved
+    }
+
+    public func deleteTrack(id: Int64) throws(StoreError) {
+        _ = try write { try TrackRecord.deleteOne($0, key: id) }
+    }
+
+    // MARK: Analyses
+
+    public func register(model manifest: BundleManifest) throws(StoreError) {
+        try write { try ModelRecord(manifest).save($0) }
+    }
+
+    public func model(_ name: String) throws(StoreError) -> ModelRecord? {
+        try read { try ModelRecord.fetchOne($0, key: name) }
+    }
+
+    /// Stores a track and its analysis in one transaction; the track gets its id if new.
+    public func save(_ track: inout TrackRecord, analysis: TrackAnalysis, seconds: Double) throws(StoreError) {
+        track.updatedAt = Date()
+        let copy = track
+        let saved: TrackRecord = try write { db in
+            var t = copy
+            try t.save(db)
+            try AnalysisRecord(trackId: t.id!, analysis: analysis, seconds: seconds).save(db)
+            return t
+        }
+        track = saved
+    }
+
+    public func analysis(trackID: Int64, model: String) throws(StoreError) -> AnalysisRecord? {
+        try read { try AnalysisRecord.fetchOne($0, key: ["track_id": trackID, "model": model]) }
+    }
+
+    // MARK: Runs and the tag journal
+
+    public func beginRun(command: String) throws(StoreError) -> Int64 {
+        try write { db in
+            var run = RunRecord(command: command)
+            try run.insert(db)
+            return run.id!
+        }
+    }
+
+    public func finishRun(_ id: Int64, summary: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE run SET finished_at = ?, summary = ? WHERE id = ?", arguments: [Date(), summary, id])
+        }
+    }
+
+    public func run(_ id: Int64) throws(StoreError) -> RunRecord? {
+        try read { try RunRecord.fetchOne($0, key: id) }
+    }
+
+    /// Records a tag write and the file's post-write stat in one transaction.
+    @discardableResult
+    public func journal(_ entry: JournalEntry, track: inout TrackRecord?, written stat: FileStat) throws(StoreError) -> JournalEntry {
+        let (entryCopy, trackCopy) = (entry, track)
+        let (saved, savedTrack): (JournalEntry, TrackRecord?) = try write { db in
+            var e = entryCopy
+            try e.insert(db)
+            var t = trackCopy
+            if var tr = t {
+                tr.writtenSize = stat.size
+                tr.writtenMtimeNs = stat.mtimeNs
+                tr.writtenInode = stat.inode
+                tr.update(from: stat)
+                tr.taggedAt = e.writtenAt
+                tr.updatedAt = Date()
+                try tr.save(db)
+                t = tr
+            }
+            return (e, t)
+        }
+        track = savedTrack
+        return saved
+    }
+
+    /// Journal entries, newest first; filtered by run or by path, without undone ones unless asked.
+    public func journalEntries(run: Int64? = nil, path: String? = nil, includeUndone: Bool = false) throws(StoreError) -> [JournalEntry] {
+        try read { db in
+            var request = JournalEntry.all()
+            if let run { request = request.filter(Column("run_id") == run) }
+            if let path { request = request.filter(Column("path") == path) }
+            if !includeUndone { request = request.filter(Column("undone_at") == nil) }
+            return try request.order(Column("id").desc).fetchAll(db)
+        }
+    }
+
+    public func markUndone(_ entryID: Int64, at date: Date = Date()) throws(StoreError) {
+        try write { try $0.execute(sql: "UPDATE tag_journal SET undone_at = ? WHERE id = ?", arguments: [date, entryID]) }
+    }
+
+    // MARK: Plumbing
+
+    func read<T>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.read(body) } catch { throw StoreError(path: path, reason: .sqlite(Self.describe(error))) }
+    }
+
+    func write<T>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.write(body) } catch { throw StoreError(path: path, reason: .sqlite(Self.describe(error))) }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let db = error as? DatabaseError { return db.message ?? "\(db)" }
+        return "\(error)"
+    }
+
+    static func likePrefix(_ prefix: String) -> String {
+        prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+}

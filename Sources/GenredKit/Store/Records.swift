@@ -1,0 +1,238 @@
+import Foundation
+import GRDB
+
+/// A file genred knows about: where it is, how to recognise it, and its last error.
+public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "track"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: Int64?
+    public var path: String
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var inode: Int64
+    public var format: String?
+    public var duration: Double?
+    /// SHA-256 of the decoded audio (see `AudioFingerprint`); nil until decoded once.
+    public var fingerprint: String?
+    public var title: String?
+    public var artist: String?
+    public var album: String?
+    public var addedAt: Date
+    public var updatedAt: Date
+    /// The file's stat right after genred's own last tag write.
+    public var writtenSize: Int64?
+    public var writtenMtimeNs: Int64?
+    public var writtenInode: Int64?
+    public var taggedAt: Date?
+    /// `TagPlanner.planKey` of the settings the file's tags were last decided with.
+    public var tagPlan: String?
+    public var lastError: String?
+    public var errorCount: Int
+    public var lastErrorAt: Date?
+
+    public init(path: String, stat: FileStat, now: Date = Date()) {
+        self.path = path
+        size = stat.size
+        mtimeNs = stat.mtimeNs
+        inode = stat.inode
+        addedAt = now
+        updatedAt = now
+        errorCount = 0
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// Whether the file on disk still has the size, mtime and inode recorded here.
+    public func matches(_ stat: FileStat) -> Bool {
+        size == stat.size && mtimeNs == stat.mtimeNs && inode == stat.inode
+    }
+
+    public mutating func update(from stat: FileStat) {
+        size = stat.size
+        mtimeNs = stat.mtimeNs
+        inode = stat.inode
+    }
+}
+
+/// One model's results for one track.
+public struct AnalysisRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "analysis"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var trackId: Int64
+    public var model: String
+    public var modelVersion: String
+    public var windows: Int
+    public var windowFrames: Int
+    public var hopFrames: Int
+    public var frameSeconds: Double
+    public var padded: Bool
+    /// Little-endian float32 per label.
+    public var mean: Data
+    public var vote: Data
+    /// Little-endian float16, windows x labels.
+    public var taggram: Data
+    /// Little-endian float32, the averaged penultimate layer.
+    public var embedding: Data
+    public var analyzedAt: Date
+    public var seconds: Double
+
+    public init(trackId: Int64, analysis a: TrackAnalysis, seconds: Double, at date: Date = Date()) {
+        self.trackId = trackId
+        model = a.model
+        modelVersion = a.modelVersion
+        windows = a.windowCount
+        windowFrames = a.windowFrames
+        hopFrames = a.hopFrames
+        frameSeconds = a.frameSeconds
+        padded = a.padded
+        mean = BlobCoding.float32(a.mean)
+        vote = BlobCoding.float32(a.vote)
+        taggram = BlobCoding.float16(a.taggram)
+        embedding = BlobCoding.float32(a.embedding)
+        analyzedAt = date
+        self.seconds = seconds
+    }
+
+    public var meanScores: [Float] { BlobCoding.float32(mean) }
+    public var voteScores: [Float] { BlobCoding.float32(vote) }
+    public var embeddingVector: [Float] { BlobCoding.float32(embedding) }
+    public var taggramScores: [Float] { BlobCoding.float16(taggram) }
+}
+
+/// A model whose results the database holds, with what its outputs mean.
+public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "model"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var name: String
+    public var version: String
+    /// JSON arrays.
+    public var labels: String
+    public var displayNames: String
+
+    public init(_ manifest: BundleManifest) {
+        name = manifest.name
+        version = manifest.version
+        labels = BlobCoding.json(manifest.labels)
+        displayNames = BlobCoding.json(manifest.displayNames)
+    }
+}
+
+/// One invocation that changed files (retag, undo, the daemon's session).
+public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "run"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: Int64?
+    public var command: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    /// JSON object of counts, written when the run ends.
+    public var summary: String?
+
+    public init(command: String, startedAt: Date = Date()) {
+        self.command = command
+        self.startedAt = startedAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One tag write: the values of every field genred touched, before and after.
+public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "tag_journal"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: Int64?
+    public var runId: Int64
+    public var trackId: Int64?
+    public var path: String
+    /// JSON objects: field name -> array of values.
+    public var previous: String
+    public var new: String
+    public var writtenAt: Date
+    /// Set when a later `undo` restored `previous`.
+    public var undoneAt: Date?
+
+    public init(runId: Int64, trackId: Int64?, path: String, previous: [String: [String]], new: [String: [String]],
+                writtenAt: Date = Date()) {
+        self.runId = runId
+        self.trackId = trackId
+        self.path = path
+        self.previous = BlobCoding.json(previous)
+        self.new = BlobCoding.json(new)
+        self.writtenAt = writtenAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public var previousValues: [String: [String]] { BlobCoding.decodeJSON(previous) ?? [:] }
+    public var newValues: [String: [String]] { BlobCoding.decodeJSON(new) ?? [:] }
+}
+
+/// Size, modification time and inode of a file, as `stat(2)` gives them.
+public struct FileStat: Sendable, Equatable {
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var inode: Int64
+    public var device: Int64
+
+    public init(size: Int64, mtimeNs: Int64, inode: Int64, device: Int64 = 0) {
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.inode = inode
+        self.device = device
+    }
+
+    /// The stat of `path` (following symlinks), or nil when it cannot be read.
+    public static func of(_ path: String) -> FileStat? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileStat(size: Int64(st.st_size), mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        inode: Int64(bitPattern: UInt64(st.st_ino)), device: Int64(bitPattern: UInt64(st.st_dev)))
+    }
+}
+
+/// Packing of score vectors into blobs and small JSON values into text columns.
+public enum BlobCoding {
+    public static func float32(_ values: [Float]) -> Data {
+        var data = Data(capacity: values.count * 4)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    public static func float32(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+
+    public static func float16(_ values: [Float]) -> Data {
+        var data = Data(capacity: values.count * 2)
+        for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    public static func float16(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 2)).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))) }
+        }
+    }
+
+    public static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    public static func decodeJSON<T: Decodable>(_ text: String) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,25 @@
+/// Why the library database could not be used.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Reason: Sendable {
+        case cannotOpen(String)
+        /// The database was written by a newer genred (it has migrations this binary does not know).
+        case newerThanBinary
+        case sqlite(String)
+    }
+
+    public let path: String
+    public let reason: Reason
+
+    public init(path: String, reason: Reason) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String {
+        switch reason {
+        case .cannotOpen(let why): "database \(path): cannot open: \(why)"
+        case .newerThanBinary: "database \(path) was written by a newer version of genred; upgrade genred to use it"
+        case .sqlite(let why): "database \(path): \(why)"
+        }
+    }
+}

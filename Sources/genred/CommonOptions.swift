@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+/// Options every command that uses the library database shares.
+struct LibraryOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Config file (default: $XDG_CONFIG_HOME/genred/genred.toml, then /etc/genred/genred.toml).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Library database (default: $XDG_DATA_HOME/genred/library.sqlite; $STATE_DIRECTORY under systemd).", valueName: "path"))
+    var db: String?
+
+    func loadConfiguration() throws -> Configuration {
+        do { return try Configuration.load(explicit: config) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    func databasePath(_ configuration: Configuration) -> String {
+        db ?? configuration.database ?? LibraryStore.defaultPath()
+    }
+
+    func openStore(_ configuration: Configuration) throws -> LibraryStore {
+        do { return try LibraryStore(path: databasePath(configuration)) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Where the tag writer keeps originals until a write is verified: beside the database.
+    func backupDirectory(_ configuration: Configuration) -> URL {
+        URL(fileURLWithPath: databasePath(configuration)).deletingLastPathComponent().appendingPathComponent("backup")
+    }
+}
+
+func loadBundle(_ name: String) throws -> ModelBundle {
+    do { return try ModelBundle.load(name) } catch {
+        printError("genred: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// A one-line progress bar on a terminal, redrawn in place on standard error.
+struct ProgressBar {
+    let total: Int
+    let start = Date()
+    var done = 0
+    let width = 24
+
+    mutating func advance(current: String) {
+        done += 1
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let filled = total > 0 ? width * done / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        var name = (current as NSString).lastPathComponent
+        if name.count > 40 { name = String(name.prefix(37)) + "..." }
+        let line = String(format: "[%@] %d/%d  %.1f files/s  ETA %@  %@", bar, done, total, rate, formatDuration(remaining), name)
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+    }
+
+    func clear() {
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}
+
+var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }

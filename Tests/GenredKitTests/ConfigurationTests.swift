@@ -1,0 +1,89 @@
+import XCTest
+@testable import GenredKit
+
+final class ConfigurationTests: XCTestCase {
+    func testFullFileParses() throws {
+        let text = """
+            # a comment
+            [library]
+            roots = ["/srv/music", "/home/u/Music"]
+            database = "/var/lib/genred/library.sqlite"
+
+            [analysis]
+            model = "mtt-musicnn"
+            jobs = 3
+
+            [tags]
+            policy = "merge"
+            moods = false
+            genre_threshold = 0.25
+            max_genres = 2
+            mood_threshold = 0.3
+            max_moods = 1
+            id3v23_separator = "; "
+
+            [tags.genre_map]
+            "alternative rock" = "Alternative"
+            Experimental = ""
+            """
+        let c = try Configuration.parse(text, path: "test.toml")
+        XCTAssertEqual(c.roots, ["/srv/music", "/home/u/Music"])
+        XCTAssertEqual(c.database, "/var/lib/genred/library.sqlite")
+        XCTAssertEqual(c.model, "mtt-musicnn")
+        XCTAssertEqual(c.jobs, 3)
+        XCTAssertEqual(c.tags.policy, .merge)
+        XCTAssertFalse(c.tags.moods)
+        XCTAssertEqual(c.tags.genreThreshold, 0.25)
+        XCTAssertEqual(c.tags.maxGenres, 2)
+        XCTAssertEqual(c.tags.moodThreshold, 0.3)
+        XCTAssertEqual(c.tags.maxMoods, 1)
+        XCTAssertEqual(c.tags.id3v23Separator, "; ")
+        XCTAssertEqual(c.tags.genreMap, ["alternative rock": "Alternative", "experimental": ""])
+    }
+
+    func testEmptyFileGivesDefaults() throws {
+        XCTAssertEqual(try Configuration.parse("", path: "x.toml"), Configuration())
+    }
+
+    func testUnknownKeyIsNamedWithItsLine() {
+        let text = "[tags]\npolicy = \"fill\"\ngenre_treshold = 0.3\n"
+        XCTAssertThrowsError(try Configuration.parse(text, path: "/etc/genred/genred.toml")) { error in
+            let e = error as! ConfigError
+            XCTAssertEqual(e.line, 3)
+            XCTAssertEqual(e.key, "tags.genre_treshold")
+            XCTAssertTrue(e.description.hasPrefix("/etc/genred/genred.toml:3: tags.genre_treshold: unknown setting"), e.description)
+        }
+    }
+
+    func testWrongTypeAndRangeAreNamedWithTheirLine() {
+        XCTAssertThrowsError(try Configuration.parse("[tags]\n\nmax_genres = \"three\"\n", path: "c.toml")) { error in
+            let e = error as! ConfigError
+            XCTAssertEqual(e.line, 3)
+            XCTAssertTrue(e.message.contains("whole number"))
+        }
+        XCTAssertThrowsError(try Configuration.parse("[tags]\ngenre_threshold = 1.5\n", path: "c.toml")) { error in
+            XCTAssertTrue("\(error)".contains("between 0 and 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try Configuration.parse("[tags]\npolicy = \"clobber\"\n", path: "c.toml")) { error in
+            XCTAssertTrue("\(error)".contains("fill, merge, overwrite"), "\(error)")
+        }
+    }
+
+    func testSyntaxErrorGivesTheLine() {
+        XCTAssertThrowsError(try Configuration.parse("[tags]\npolicy = \n", path: "c.toml")) { error in
+            XCTAssertEqual((error as! ConfigError).line, 2)
+        }
+    }
+
+    func testMissingExplicitFileIsAnError() {
+        XCTAssertThrowsError(try Configuration.load(explicit: "/nonexistent/genred.toml")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/genred.toml"))
+        }
+    }
+
+    func testSearchPathsPreferTheUsersFile() {
+        XCTAssertEqual(Configuration.searchPaths(environment: ["XDG_CONFIG_HOME": "/c", "HOME": "/h"]),
+                       ["/c/genred/genred.toml", "/etc/genred/genred.toml"])
+        XCTAssertEqual(Configuration.searchPaths(environment: ["HOME": "/h"]).first, "/h/.config/genred/genred.toml")
+    }
+}
