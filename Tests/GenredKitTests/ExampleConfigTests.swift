@@ -1,0 +1,13 @@
+import Foundation
+import XCTest
+@testable import GenredKit
+
+final class ExampleConfigTests: XCTestCase {
+    /// config/genred.toml documents the defaults: it must parse to exactly them.
+    func testExampleConfigParsesToTheDefaults() throws {
+        let path = Fixtures.modelsDirectory.deletingLastPathComponent().appendingPathComponent("config/genred.toml").path
+        var parsed = try Configuration.load(path: path)
+        parsed.source = nil
+        XCTAssertEqual(parsed, Configuration())
+    }
+}
