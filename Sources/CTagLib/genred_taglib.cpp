@@ -3,15 +3,22 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include <taglib/aifffile.h>
 #include <taglib/fileref.h>
+#include <taglib/apetag.h>
 #include <taglib/flacfile.h>
+#include <taglib/id3v1tag.h>
+#include <taglib/id3v2tag.h>
+#include <taglib/infotag.h>
 #include <taglib/mpegfile.h>
 #include <taglib/oggflacfile.h>
 #include <taglib/opusfile.h>
 #include <taglib/taglib.h>
+#include <taglib/textidentificationframe.h>
 #include <taglib/tpropertymap.h>
+#include <taglib/xiphcomment.h>
 #include <taglib/vorbisfile.h>
 #include <taglib/wavfile.h>
 
@@ -46,9 +53,27 @@ char *copyString(const TagLib::String &s) {
 bool export_map(const TagLib::PropertyMap &map, genred_taglib_properties *out) {
     out->items = nullptr;
     out->count = 0;
+    out->unsupported = nullptr;
+    out->unsupported_count = 0;
+    const TagLib::StringList &unsupported = map.unsupportedData();
+    if (!unsupported.isEmpty()) {
+        out->unsupported = static_cast<char **>(std::calloc(unsupported.size(), sizeof(char *)));
+        if (!out->unsupported) return false;
+        for (TagLib::StringList::ConstIterator it = unsupported.begin(); it != unsupported.end(); ++it) {
+            char *name = copyString(*it);
+            if (!name) {
+                genred_taglib_properties_free(out);
+                return false;
+            }
+            out->unsupported[out->unsupported_count++] = name;
+        }
+    }
     if (map.isEmpty()) return true;
     out->items = static_cast<genred_taglib_property *>(std::calloc(map.size(), sizeof(genred_taglib_property)));
-    if (!out->items) return false;
+    if (!out->items) {
+        genred_taglib_properties_free(out);
+        return false;
+    }
     bool ok = true;
     for (TagLib::PropertyMap::ConstIterator it = map.begin(); ok && it != map.end(); ++it) {
         genred_taglib_property &item = out->items[out->count++];
@@ -84,6 +109,52 @@ TagLib::PropertyMap import_map(const genred_taglib_properties *in, TagLib::Prope
             map.insert(key, values);
     }
     return map;
+}
+
+/* The ID3v2 tag genred writes for MPEG, WAV and AIFF files; NULL for other kinds. */
+TagLib::ID3v2::Tag *id3v2Primary(TagLib::File *file, bool create) {
+    if (auto *mpeg = dynamic_cast<TagLib::MPEG::File *>(file)) return mpeg->ID3v2Tag(create);
+    if (auto *wav = dynamic_cast<TagLib::RIFF::WAV::File *>(file)) return wav->ID3v2Tag();
+    if (auto *aiff = dynamic_cast<TagLib::RIFF::AIFF::File *>(file)) return aiff->tag();
+    return nullptr;
+}
+
+/* The Xiph comment genred writes for FLAC and Ogg files; NULL for other kinds. */
+TagLib::Ogg::XiphComment *xiphPrimary(TagLib::File *file, bool create) {
+    if (auto *flac = dynamic_cast<TagLib::FLAC::File *>(file)) return flac->xiphComment(create);
+    if (auto *vorbis = dynamic_cast<TagLib::Ogg::Vorbis::File *>(file)) return vorbis->tag();
+    if (auto *opus = dynamic_cast<TagLib::Ogg::Opus::File *>(file)) return opus->tag();
+    if (auto *oggFlac = dynamic_cast<TagLib::Ogg::FLAC::File *>(file)) return oggFlac->tag();
+    return nullptr;
+}
+
+/* Removes every text frame that shows `key` among its properties, then adds one frame holding all `values`. */
+void setID3v2Field(TagLib::ID3v2::Tag *tag, const TagLib::String &key, const TagLib::StringList &values, int version) {
+    // Collect first, then remove. The frame pointers go into a std::vector, not a copy of TagLib's list:
+    // a TagLib List copy shares the tag's storage, and once the tag's list detaches on the next edit the
+    // copy becomes the last owner of the old storage and deletes every frame when it goes away.
+    std::vector<TagLib::ID3v2::Frame *> doomed;
+    const TagLib::ID3v2::FrameList &frames = tag->frameList();
+    for (TagLib::ID3v2::FrameList::ConstIterator it = frames.begin(); it != frames.end(); ++it) {
+        // Only text frames (T*** and TXXX) hold the keys genred writes; asProperties is public on them.
+        const auto *text = dynamic_cast<const TagLib::ID3v2::TextIdentificationFrame *>(*it);
+        if (text && text->asProperties().contains(key)) doomed.push_back(*it);
+    }
+    for (TagLib::ID3v2::Frame *frame : doomed) tag->removeFrame(frame);
+    if (values.isEmpty()) return;
+    if (version == 3 && key == "MOOD") {
+        auto *frame = new TagLib::ID3v2::UserTextIdentificationFrame(TagLib::String::Latin1);
+        frame->setDescription("MOOD");
+        frame->setText(values);
+        tag->addFrame(frame);
+    } else {
+        tag->addFrame(TagLib::ID3v2::Frame::createTextualFrame(key, values));
+    }
+}
+
+void setXiphField(TagLib::Ogg::XiphComment *tag, const TagLib::String &key, const TagLib::StringList &values) {
+    tag->removeFields(key);
+    for (TagLib::StringList::ConstIterator it = values.begin(); it != values.end(); ++it) tag->addField(key, *it, false);
 }
 
 } // namespace
@@ -125,10 +196,7 @@ genred_taglib_status genred_taglib_read(const genred_taglib_file *file, genred_t
 
 genred_taglib_status genred_taglib_write(genred_taglib_file *file, const genred_taglib_properties *properties,
                                          int replace_all, genred_taglib_properties *rejected) {
-    if (rejected) {
-        rejected->items = nullptr;
-        rejected->count = 0;
-    }
+    if (rejected) *rejected = genred_taglib_properties{};
     if (!file || !properties || (properties->count && !properties->items)) return GENRED_TAGLIB_ERR_ARGUMENT;
     try {
         TagLib::PropertyMap refusedKeys;
@@ -164,6 +232,121 @@ genred_taglib_status genred_taglib_save(genred_taglib_file *file) {
     }
 }
 
+genred_taglib_status genred_taglib_get_tag_info(const genred_taglib_file *file, genred_taglib_tag_info *out) {
+    if (!file || !out) return GENRED_TAGLIB_ERR_ARGUMENT;
+    *out = genred_taglib_tag_info{};
+    try {
+        TagLib::File *f = file->ref.file();
+        const TagLib::ID3v2::Tag *id3v2 = nullptr;
+        if (auto *mpeg = dynamic_cast<TagLib::MPEG::File *>(f)) {
+            if (mpeg->hasID3v2Tag()) id3v2 = mpeg->ID3v2Tag();
+            out->has_primary = mpeg->hasID3v2Tag();
+            out->has_id3v1 = mpeg->hasID3v1Tag();
+            out->has_ape = mpeg->hasAPETag();
+        } else if (auto *wav = dynamic_cast<TagLib::RIFF::WAV::File *>(f)) {
+            if (wav->hasID3v2Tag()) id3v2 = wav->ID3v2Tag();
+            out->has_primary = wav->hasID3v2Tag();
+            out->has_riff_info = wav->hasInfoTag();
+        } else if (auto *aiff = dynamic_cast<TagLib::RIFF::AIFF::File *>(f)) {
+            if (aiff->hasID3v2Tag()) id3v2 = aiff->tag();
+            out->has_primary = aiff->hasID3v2Tag();
+        } else if (auto *flac = dynamic_cast<TagLib::FLAC::File *>(f)) {
+            out->has_primary = flac->hasXiphComment();
+            out->has_id3v1 = flac->hasID3v1Tag();
+            out->has_flac_id3v2 = flac->hasID3v2Tag();
+        } else {
+            out->has_primary = xiphPrimary(f, false) != nullptr;
+        }
+        if (id3v2) out->id3v2_version = static_cast<int>(id3v2->header()->majorVersion());
+        return GENRED_TAGLIB_OK;
+    } catch (...) {
+        return GENRED_TAGLIB_ERR_MEMORY;
+    }
+}
+
+genred_taglib_status genred_taglib_read_tag(const genred_taglib_file *file, genred_taglib_tag tag,
+                                            genred_taglib_properties *out) {
+    if (!file || !out) return GENRED_TAGLIB_ERR_ARGUMENT;
+    try {
+        TagLib::File *f = file->ref.file();
+        TagLib::PropertyMap map;
+        auto *mpeg = dynamic_cast<TagLib::MPEG::File *>(f);
+        auto *flac = dynamic_cast<TagLib::FLAC::File *>(f);
+        auto *wav = dynamic_cast<TagLib::RIFF::WAV::File *>(f);
+        switch (tag) {
+        case GENRED_TAGLIB_TAG_PRIMARY:
+            if (TagLib::ID3v2::Tag *id3v2 = id3v2Primary(f, false))
+                map = id3v2->properties();
+            else if (TagLib::Ogg::XiphComment *xiph = xiphPrimary(f, false))
+                map = xiph->properties();
+            break;
+        case GENRED_TAGLIB_TAG_ID3V1:
+            if (mpeg && mpeg->hasID3v1Tag()) map = mpeg->ID3v1Tag()->properties();
+            if (flac && flac->hasID3v1Tag()) map = flac->ID3v1Tag()->properties();
+            break;
+        case GENRED_TAGLIB_TAG_APE:
+            if (mpeg && mpeg->hasAPETag()) map = mpeg->APETag()->properties();
+            break;
+        case GENRED_TAGLIB_TAG_RIFF_INFO:
+            if (wav && wav->hasInfoTag()) map = wav->InfoTag()->properties();
+            break;
+        case GENRED_TAGLIB_TAG_ID3V2:
+            if (flac && flac->hasID3v2Tag()) map = flac->ID3v2Tag()->properties();
+            break;
+        }
+        return export_map(map, out) ? GENRED_TAGLIB_OK : GENRED_TAGLIB_ERR_MEMORY;
+    } catch (...) {
+        return GENRED_TAGLIB_ERR_MEMORY;
+    }
+}
+
+genred_taglib_status genred_taglib_set_fields(genred_taglib_file *file, const genred_taglib_properties *properties,
+                                              int id3v2_version, genred_taglib_properties *rejected) {
+    if (rejected) *rejected = genred_taglib_properties{};
+    if (!file || !properties || (properties->count && !properties->items)) return GENRED_TAGLIB_ERR_ARGUMENT;
+    try {
+        TagLib::PropertyMap refused;
+        const TagLib::PropertyMap incoming = import_map(properties, &refused);
+        TagLib::File *f = file->ref.file();
+        TagLib::ID3v2::Tag *id3v2 = id3v2Primary(f, true);
+        TagLib::Ogg::XiphComment *xiph = id3v2 ? nullptr : xiphPrimary(f, true);
+        for (TagLib::PropertyMap::ConstIterator it = incoming.begin(); it != incoming.end(); ++it) {
+            if (id3v2) {
+                setID3v2Field(id3v2, it->first, it->second, id3v2_version);
+            } else if (xiph && TagLib::Ogg::XiphComment::checkKey(it->first)) {
+                setXiphField(xiph, it->first, it->second);
+            } else {
+                refused.insert(it->first, it->second);
+            }
+        }
+        if (rejected && !export_map(refused, rejected)) return GENRED_TAGLIB_ERR_MEMORY;
+        return GENRED_TAGLIB_OK;
+    } catch (...) {
+        return GENRED_TAGLIB_ERR_MEMORY;
+    }
+}
+
+genred_taglib_status genred_taglib_save_primary(genred_taglib_file *file, int id3v2_version) {
+    if (!file) return GENRED_TAGLIB_ERR_ARGUMENT;
+    TagLib::File *f = file->ref.file();
+    if (f->readOnly()) return GENRED_TAGLIB_ERR_READ_ONLY;
+    const TagLib::ID3v2::Version version = id3v2_version == 3 ? TagLib::ID3v2::v3 : TagLib::ID3v2::v4;
+    try {
+        bool ok;
+        if (auto *mpeg = dynamic_cast<TagLib::MPEG::File *>(f))
+            ok = mpeg->save(TagLib::MPEG::File::ID3v2, TagLib::File::StripNone, version, TagLib::File::DoNotDuplicate);
+        else if (auto *wav = dynamic_cast<TagLib::RIFF::WAV::File *>(f))
+            ok = wav->save(TagLib::RIFF::WAV::File::ID3v2, TagLib::File::StripNone, version);
+        else if (auto *aiff = dynamic_cast<TagLib::RIFF::AIFF::File *>(f))
+            ok = aiff->save(version);
+        else
+            ok = f->save();  // FLAC and Ogg: only the Xiph comment changed
+        return ok ? GENRED_TAGLIB_OK : GENRED_TAGLIB_ERR_SAVE;
+    } catch (...) {
+        return GENRED_TAGLIB_ERR_SAVE;
+    }
+}
+
 void genred_taglib_close(genred_taglib_file *file) {
     delete file;
 }
@@ -176,6 +359,10 @@ void genred_taglib_properties_free(genred_taglib_properties *properties) {
         std::free(item.values);
         std::free(item.key);
     }
+    for (size_t i = 0; i < properties->unsupported_count; ++i) std::free(properties->unsupported[i]);
+    std::free(properties->unsupported);
+    properties->unsupported = nullptr;
+    properties->unsupported_count = 0;
     std::free(properties->items);
     properties->items = nullptr;
     properties->count = 0;

@@ -23,6 +23,10 @@ typedef struct {
 typedef struct {
     genred_taglib_property *items;
     size_t count;
+    /* What the property interface cannot show (pictures, private frames, unknown frames), one entry per
+     * item, by TagLib's name for it (e.g. "APIC", "UNKNOWN/XXXX"). Filled by the read functions only. */
+    char **unsupported;
+    size_t unsupported_count;
 } genred_taglib_properties;
 
 typedef struct {
@@ -71,6 +75,46 @@ genred_taglib_status genred_taglib_write(genred_taglib_file *file, const genred_
                                          int replace_all, genred_taglib_properties *rejected);
 
 genred_taglib_status genred_taglib_save(genred_taglib_file *file);
+
+/* The tags of a file, apart from the one genred writes (the primary tag: ID3v2 for MPEG, WAV and AIFF; the
+ * Xiph comment for FLAC, Ogg Vorbis, Opus and Ogg FLAC). */
+typedef enum {
+    GENRED_TAGLIB_TAG_PRIMARY = 0,
+    GENRED_TAGLIB_TAG_ID3V1,      /* MPEG, FLAC */
+    GENRED_TAGLIB_TAG_APE,        /* MPEG */
+    GENRED_TAGLIB_TAG_RIFF_INFO,  /* WAV */
+    GENRED_TAGLIB_TAG_ID3V2       /* FLAC (non-standard, but it occurs) */
+} genred_taglib_tag;
+
+/* Which tags the file had on disk when opened. */
+typedef struct {
+    /* 2, 3 or 4 for MPEG, WAV and AIFF files with an ID3v2 tag on disk; 0 otherwise. */
+    int id3v2_version;
+    int has_primary;
+    int has_id3v1;
+    int has_ape;
+    int has_riff_info;
+    int has_flac_id3v2;
+} genred_taglib_tag_info;
+
+genred_taglib_status genred_taglib_get_tag_info(const genred_taglib_file *file, genred_taglib_tag_info *out);
+
+/* Fills *out with the properties (and unsupported items) of one tag; empty when the file has no such tag. */
+genred_taglib_status genred_taglib_read_tag(const genred_taglib_file *file, genred_taglib_tag tag,
+                                            genred_taglib_properties *out);
+
+/* Stages new values for some text keys (such as GENRE and MOOD; not COMMENT or LYRICS, which ID3v2 keeps in
+ * other frame types) of the primary tag only: each key's text frames or comments are removed and,
+ * when it has values, replaced by one multi-valued frame (ID3v2) or one comment per value (Xiph).
+ * Every other frame, comment and tag stays as it was read. id3v2_version 3 stores MOOD in a TXXX:MOOD
+ * frame, since ID3v2.3 has no TMOO and TagLib drops TMOO frames when writing v2.3.
+ * *rejected (when not NULL) receives the keys the tag cannot store; nothing is staged for them. */
+genred_taglib_status genred_taglib_set_fields(genred_taglib_file *file, const genred_taglib_properties *properties,
+                                              int id3v2_version, genred_taglib_properties *rejected);
+
+/* Saves only the primary tag, leaving any other tag as it is on disk (none stripped, none created).
+ * ID3v2 tags are written in id3v2_version (3 or 4). */
+genred_taglib_status genred_taglib_save_primary(genred_taglib_file *file, int id3v2_version);
 
 /* Closes the file without saving staged changes. Accepts NULL. */
 void genred_taglib_close(genred_taglib_file *file);

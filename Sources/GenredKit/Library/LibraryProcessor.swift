@@ -1,0 +1,238 @@
+import Foundation
+
+/// The work on one file that `retag` and the daemon share: decide what a file needs, decode
+/// and analyse it (on a worker thread), store the results and write its tags.
+///
+/// Everything but `work` runs on one coordinating thread: database writes and tag writes
+/// happen one file at a time.
+public final class LibraryProcessor {
+    public let store: LibraryStore
+    public let bundle: ModelBundle
+    public let settings: TagSettings
+    public let dryRun: Bool
+    let planner: TagPlanner
+    let writer: TagWriter
+    let planKey: String
+    /// The run tag writes are journaled under (nil in a dry run).
+    public var runID: Int64?
+
+    public init(store: LibraryStore, bundle: ModelBundle, settings: TagSettings, backupDirectory: URL, dryRun: Bool = false) throws {
+        self.store = store
+        self.bundle = bundle
+        self.settings = settings
+        self.dryRun = dryRun
+        planner = TagPlanner(manifest: bundle.manifest, settings: settings)
+        writer = TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory)
+        planKey = planner.planKey(model: bundle.manifest.name, version: bundle.manifest.version)
+        try store.register(model: bundle.manifest)
+    }
+
+    /// A file the workers decode: analysed fully, or only fingerprinted when its stored
+    /// analysis may still hold (the file changed on disk, perhaps only its tags).
+    public struct Job: Sendable {
+        public var path: String
+        public var stat: FileStat
+        var track: TrackRecord?
+        var fingerprintFirst: Bool
+    }
+
+    public enum JobResult: Sendable {
+        case analysed(Job, TrackAnalysis, seconds: Double)
+        case sameAudio(Job, fingerprint: String, audio: DecodedAudio)
+        case failed(Job, String)
+    }
+
+    public enum Decision {
+        /// Analysed with this model and tagged with these settings; the file is unchanged.
+        case upToDate
+        /// The stored analysis holds; the tags are decided (again) from it.
+        case tagOnly(TrackRecord, moved: Bool)
+        case decode(Job)
+        case failed(FileReport)
+    }
+
+    /// What `path` needs, from its stat and the database alone (nothing is decoded).
+    public func decide(_ path: String) throws -> Decision {
+        guard let stat = FileStat.of(path) else {
+            var r = FileReport(path: path)
+            r.error = "file vanished or cannot be read"
+            return .failed(r)
+        }
+        var track = try store.track(path: path)
+        var moved = false
+        if track == nil, let previous = try movedTrack(stat: stat) {
+            track = previous
+            track!.path = path
+            moved = true
+            try store.save(&track!)
+        }
+        if let t = track, t.matches(stat), try currentAnalysis(t) != nil {
+            if t.tagPlan == planKey && t.lastError == nil && !moved { return .upToDate }
+            return .tagOnly(t, moved: moved)
+        }
+        let analysable = try track.flatMap { try currentAnalysis($0) } != nil && track?.fingerprint != nil
+        return .decode(Job(path: path, stat: stat, track: track, fingerprintFirst: analysable))
+    }
+
+    /// Decides the tags of a track whose stored analysis holds, and writes them.
+    public func tagFromStoredAnalysis(_ track: TrackRecord, moved: Bool) -> FileReport {
+        var r = FileReport(path: track.path)
+        r.moved = moved
+        var t = track
+        do {
+            if let analysis = try currentAnalysis(track) {
+                tag(&t, scores: analysis.meanScores, container: AudioContainer(rawValue: track.format ?? ""), report: &r)
+            }
+        } catch {
+            r.error = "\(error)"
+        }
+        return r
+    }
+
+    /// Decoding and inference for one job, on a worker thread.
+    public static func work(_ job: Job, analyzer: Analyzer) -> JobResult {
+        if job.fingerprintFirst, let known = job.track?.fingerprint {
+            do {
+                let (fingerprint, audio) = try AudioFingerprint.of(job.path)
+                if fingerprint == known { return .sameAudio(job, fingerprint: fingerprint, audio: audio) }
+            } catch {
+                return .failed(job, error.reasonText)
+            }
+        }
+        let start = Date()
+        do {
+            let analysis = try analyzer.analyze(job.path)
+            return .analysed(job, analysis, seconds: Date().timeIntervalSince(start))
+        } catch {
+            return .failed(job, error.reasonText)
+        }
+    }
+
+    public func handle(_ result: JobResult) -> FileReport {
+        switch result {
+        case .failed(let job, let reason):
+            var r = FileReport(path: job.path)
+            r.error = reason
+            var track = job.track ?? TrackRecord(path: job.path, stat: job.stat)
+            track.update(from: job.stat)
+            track.lastError = reason
+            track.errorCount += 1
+            track.lastErrorAt = Date()
+            try? store.save(&track)
+            return r
+
+        case .sameAudio(let job, _, let audio):
+            var r = FileReport(path: job.path)
+            guard var track = job.track else { return r }
+            track.update(from: job.stat)
+            track.format = audio.container.rawValue
+            do {
+                try store.save(&track)
+                if let analysis = try currentAnalysis(track) {
+                    tag(&track, scores: analysis.meanScores, container: audio.container, report: &r)
+                }
+            } catch {
+                r.error = "\(error)"
+            }
+            return r
+
+        case .analysed(let job, let analysis, let seconds):
+            var r = FileReport(path: job.path)
+            r.analysed = true
+            do {
+                var track = try job.track ?? movedTrack(fingerprint: analysis.fingerprint) ?? TrackRecord(path: job.path, stat: job.stat)
+                if track.path != job.path { r.moved = true }
+                track.path = job.path
+                track.update(from: job.stat)
+                track.format = analysis.audio.container.rawValue
+                track.duration = analysis.audio.duration
+                track.fingerprint = analysis.fingerprint
+                track.lastError = nil
+                track.errorCount = 0
+                track.tagPlan = nil
+                try store.save(&track, analysis: analysis, seconds: seconds)
+                tag(&track, scores: analysis.mean, container: analysis.audio.container, report: &r)
+            } catch {
+                r.error = "\(error)"
+            }
+            return r
+        }
+    }
+
+    /// Reads the file's tags, decides what the policy writes, and writes it (unless a dry run).
+    private func tag(_ track: inout TrackRecord, scores: [Float], container: AudioContainer?, report r: inout FileReport) {
+        guard let container else {
+            r.error = "unknown format"
+            return
+        }
+        let snapshot: TagSnapshot
+        do { snapshot = try writer.read(track.path, container: container) } catch {
+            r.error = error.reasonText
+            return
+        }
+        track.title = snapshot.properties["TITLE"]?.first
+        track.artist = snapshot.properties["ARTIST"]?.first
+        track.album = snapshot.properties["ALBUM"]?.first
+
+        let proposal = planner.propose(scores: scores)
+        var writes: [TagField: [String]] = [:]
+        var changes: [TagField: FileReport.Change] = [:]
+        var keptByPolicy = false
+        for field in TagField.allCases {
+            guard let proposed = proposal[field] else { continue }
+            let existing = snapshot.values(field)
+            if let values = TagPlanner.apply(settings.policy, existing: existing, proposed: proposed) {
+                writes[field] = values
+                changes[field] = .init(existing: existing, new: values)
+            } else if !proposed.isEmpty && !existing.isEmpty && existing != proposed {
+                keptByPolicy = true
+            }
+        }
+        if writes.isEmpty {
+            r.tagging = keptByPolicy ? .leftAlone : .unchanged
+            if !dryRun {
+                track.tagPlan = planKey
+                try? store.save(&track)
+            }
+            return
+        }
+        if dryRun {
+            r.tagging = .wouldWrite(changes)
+            return
+        }
+        do {
+            let result = try writer.write(track.path, container: container, values: writes)
+            let entry = JournalEntry(
+                runId: runID ?? 0, trackId: track.id, path: track.path,
+                previous: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.existing) }),
+                new: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.new) }))
+            track.tagPlan = planKey
+            var stored: TrackRecord? = track
+            try store.journal(entry, track: &stored,
+                              written: FileStat(size: result.size, mtimeNs: result.mtimeNanoseconds, inode: Int64(bitPattern: result.inode)))
+            track = stored!
+            r.tagging = .written(changes)
+        } catch let error as TagError {
+            r.error = error.reasonText
+        } catch {
+            r.error = "\(error)"
+        }
+    }
+
+    /// The stored analysis of `track` by this run's model, if it is of the current version.
+    func currentAnalysis(_ track: TrackRecord) throws -> AnalysisRecord? {
+        guard let id = track.id, let a = try store.analysis(trackID: id, model: bundle.manifest.name),
+              a.modelVersion == bundle.manifest.version else { return nil }
+        return a
+    }
+
+    /// A known track whose file is gone and which has this inode and size: the file was moved.
+    func movedTrack(stat: FileStat) throws -> TrackRecord? {
+        try store.tracks(inode: stat.inode, size: stat.size).first { $0.mtimeNs == stat.mtimeNs && FileStat.of($0.path) == nil }
+    }
+
+    /// A known track whose file is gone and which has the same audio.
+    private func movedTrack(fingerprint: String) throws -> TrackRecord? {
+        try store.tracks(fingerprint: fingerprint).first { FileStat.of($0.path) == nil }
+    }
+}
