@@ -62,7 +62,11 @@ struct Retag: ParsableCommand {
         options.dryRun = dryRun
         options.jobs = config.jobs
         options.settings = config.tags
-        let retagger = Retagger(store: store, bundle: bundle, options: options)
+        let retagger: Retagger
+        do { retagger = try Retagger(store: store, bundle: bundle, options: options) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
 
         var bar: ProgressBar?
         let terminal = standardErrorIsTerminal
