@@ -14,7 +14,9 @@ final class AnalyzeCommandTests: XCTestCase {
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    private func genred(_ arguments: [String]) throws -> Run {
+    private func genred(_ arguments: [String]) throws -> Run { try Self.genred(arguments) }
+
+    static func genred(_ arguments: [String]) throws -> Run {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("genred")
         let directory = FileManager.default.fileExists(atPath: binary.path)
