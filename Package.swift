@@ -31,7 +31,7 @@ let package = Package(
         .target(
             name: "GenredKit",
             dependencies: [
-                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib",
+                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

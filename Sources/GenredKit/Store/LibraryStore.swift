@@ -119,6 +119,21 @@ public final class LibraryStore: Sendable {
                 t.column("undone_at", .datetime)
             }
         }
+        m.registerMigration("v2-daemon") { db in
+            try db.create(table: "queue") { t in
+                t.primaryKey("path", .text)
+                t.column("reason", .text).notNull()
+                t.column("enqueued_at", .datetime).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("not_before", .datetime)
+                t.column("last_error", .text)
+            }
+            try db.create(table: "daemon_state") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
         return m
     }
 

@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+
+/// A file waiting for the daemon, kept in the database so it survives restarts and crashes.
+public struct QueueItem: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "queue"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var path: String
+    /// Why it was queued: `new`, `changed`, `moved`, `rescan`, `retry`.
+    public var reason: String
+    public var enqueuedAt: Date
+    public var attempts: Int
+    /// Not to be tried before this time (backoff after a failure).
+    public var notBefore: Date?
+    public var lastError: String?
+
+    public init(path: String, reason: String, enqueuedAt: Date = Date()) {
+        self.path = path
+        self.reason = reason
+        self.enqueuedAt = enqueuedAt
+        attempts = 0
+    }
+}
+
+extension LibraryStore {
+    /// Queues `path`; a path already queued keeps its place and its attempt count.
+    public func enqueue(_ path: String, reason: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO queue (path, reason, enqueued_at, attempts) VALUES (?, ?, ?, 0)
+                ON CONFLICT(path) DO NOTHING
+                """, arguments: [path, reason, Date()])
+        }
+    }
+
+    /// The oldest items due now, at most `limit`.
+    public func dueQueueItems(limit: Int, now: Date = Date()) throws(StoreError) -> [QueueItem] {
+        try read { db in
+            try QueueItem.filter(Column("not_before") == nil || Column("not_before") <= now)
+                .order(Column("enqueued_at"), Column("path")).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// When the next item not yet due becomes due.
+    public func nextQueueDate() throws(StoreError) -> Date? {
+        try read { try Date.fetchOne($0, sql: "SELECT MIN(not_before) FROM queue WHERE not_before IS NOT NULL") }
+    }
+
+    public func dequeue(_ path: String) throws(StoreError) {
+        _ = try write { try QueueItem.deleteOne($0, key: path) }
+    }
+
+    /// Records a failed attempt: retried after `backoff`, or dropped from the queue once
+    /// `maxAttempts` is reached (the track keeps the error). Returns whether it stays queued.
+    @discardableResult
+    public func failQueueItem(_ path: String, error: String, maxAttempts: Int, backoff: TimeInterval) throws(StoreError) -> Bool {
+        try write { db in
+            guard var item = try QueueItem.fetchOne(db, key: path) else { return false }
+            item.attempts += 1
+            item.lastError = error
+            if item.attempts >= maxAttempts {
+                try item.delete(db)
+                return false
+            }
+            item.notBefore = Date().addingTimeInterval(backoff * pow(2, Double(item.attempts - 1)))
+            try item.update(db)
+            return true
+        }
+    }
+
+    public func queueLength() throws(StoreError) -> Int {
+        try read { try QueueItem.fetchCount($0) }
+    }
+
+    /// Moves a queued path along with its file.
+    public func renameQueued(from old: String, to new: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE OR REPLACE queue SET path = ? WHERE path = ?", arguments: [new, old])
+        }
+    }
+
+    public func removeQueued(under directory: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM queue WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                           arguments: [directory, Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")])
+        }
+    }
+
+    // MARK: Daemon state, for `genred status`
+
+    public func setDaemonState(_ key: String, _ value: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO daemon_state (key, value, updated_at) VALUES (?, ?, ?)",
+                           arguments: [key, value, Date()])
+        }
+    }
+
+    public func daemonState() throws(StoreError) -> [String: String] {
+        try read { db in
+            var out: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM daemon_state") { out[row["key"]] = row["value"] }
+            return out
+        }
+    }
+
+    /// Counts for `genred status`.
+    public struct Counts: Sendable, Equatable {
+        public var tracks = 0
+        public var analysed = 0
+        public var tagged = 0
+        public var failed = 0
+        public var queue = 0
+    }
+
+    public func counts() throws(StoreError) -> Counts {
+        try read { db in
+            var c = Counts()
+            c.tracks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track") ?? 0
+            c.analysed = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT track_id) FROM analysis") ?? 0
+            c.tagged = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE tagged_at IS NOT NULL") ?? 0
+            c.failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE last_error IS NOT NULL") ?? 0
+            c.queue = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queue") ?? 0
+            return c
+        }
+    }
+
+    /// The most recent failures: path, error, when.
+    public func recentErrors(limit: Int) throws(StoreError) -> [(path: String, error: String, at: Date?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT path, last_error, last_error_at FROM track WHERE last_error IS NOT NULL
+                ORDER BY last_error_at DESC LIMIT ?
+                """, arguments: [limit]).map { ($0["path"], $0["last_error"], $0["last_error_at"]) }
+        }
+    }
+}
