@@ -43,7 +43,7 @@ final class RetagCommandTests: XCTestCase {
 
         let preview = try genred(["undo", "--run", "1", "--dry-run"])
         XCTAssertEqual(preview.status, 0, preview.stderr)
-        XCTAssertTrue(preview.stdout.contains("GENRE: Electronic -> (empty)"), preview.stdout)
+        XCTAssertTrue(preview.stdout.contains("  GENRE: Electronic") && preview.stdout.contains(" -> (empty)"), preview.stdout)
         XCTAssertTrue(preview.stdout.contains("2 would be restored"), preview.stdout)
 
         let undo = try genred(["undo", "--run", "1"])

@@ -38,7 +38,27 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(c.tags.moodThreshold, 0.3)
         XCTAssertEqual(c.tags.maxMoods, 1)
         XCTAssertEqual(c.tags.id3v23Separator, "; ")
-        XCTAssertEqual(c.tags.genreMap, ["alternative rock": "Alternative", "experimental": ""])
+        var expected = TagSettings.defaultGenreMap
+        expected["alternative rock"] = "Alternative"
+        expected["experimental"] = ""
+        XCTAssertEqual(c.tags.genreMap, expected, "the file's entries are added over the built-in merges")
+    }
+
+    func testWatchSettings() throws {
+        let c = try Configuration.parse("[watch]\nsettle_seconds = 2.5\nrescan_interval = \"6h\"\nworkers = 1\nmax_attempts = 5\nlog_level = \"debug\"\n", path: "w.toml")
+        XCTAssertEqual(c.watch.settleSeconds, 2.5)
+        XCTAssertEqual(c.watch.rescanInterval, 6 * 3600)
+        XCTAssertEqual(c.watch.workers, 1)
+        XCTAssertEqual(c.watch.maxAttempts, 5)
+        XCTAssertEqual(c.watch.logLevel, .debug)
+        XCTAssertEqual(Configuration.parseDuration("90s"), 90)
+        XCTAssertEqual(Configuration.parseDuration("1d"), 86400)
+        XCTAssertEqual(Configuration.parseDuration("off"), 0)
+        XCTAssertEqual(Configuration.parseDuration("3600"), 3600)
+        XCTAssertNil(Configuration.parseDuration("soon"))
+        XCTAssertThrowsError(try Configuration.parse("[watch]\nrescan_interval = \"soon\"\n", path: "w.toml")) { error in
+            XCTAssertEqual((error as! ConfigError).line, 2)
+        }
     }
 
     func testEmptyFileGivesDefaults() throws {

@@ -212,7 +212,7 @@ final class RetagTests: XCTestCase {
         garbage.append(Data((0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }))
         try garbage.write(to: corrupt)
         let zero = root.appendingPathComponent("r/empty.flac")
-        FileManager.default.createFile(atPath: zero.path, contents: Data())
+        _ = FileManager.default.createFile(atPath: zero.path, contents: Data())
         let fine = try add("r/fine.ogg")
         let before = try checksums()
 

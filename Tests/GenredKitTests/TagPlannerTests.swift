@@ -39,6 +39,13 @@ final class TagPlannerTests: XCTestCase {
         XCTAssertEqual(p[.genre], ["Alternative", "Indie"], "merged names count once with the higher score; dropped labels vanish")
     }
 
+    func testBuiltInMergesFoldNearSynonyms() throws {
+        let m = try Fixtures.bundle("msd-musicnn").manifest
+        let p = TagPlanner(manifest: m, settings: TagSettings())
+            .propose(scores: scores(m, ["electronic": 0.5, "electronica": 0.45, "electro": 0.3, "heavy metal": 0.2, "indie rock": 0.16]))
+        XCTAssertEqual(p[.genre], ["Electronic", "Metal", "Alternative"])
+    }
+
     func testNothingProposedBelowTheThreshold() throws {
         let m = try Fixtures.bundle("msd-musicnn").manifest
         let p = TagPlanner(manifest: m, settings: TagSettings()).propose(scores: scores(m, ["rock": 0.01]))

@@ -15,16 +15,39 @@ public enum TagPolicy: String, Sendable, Equatable, CaseIterable {
 public struct TagSettings: Sendable, Equatable {
     public var policy: TagPolicy = .fill
     public var moods = true
-    /// A genre is written when its mean probability reaches this.
-    public var genreThreshold: Float = 0.2
+    /// A genre is written when its mean probability reaches this (docs/tag-defaults.md).
+    public var genreThreshold: Float = 0.15
     public var maxGenres = 3
-    public var moodThreshold: Float = 0.2
+    public var moodThreshold: Float = 0.1
     public var maxMoods = 2
     /// Joins several values in ID3v2.3 tags, which have no multi-value text frames.
     public var id3v23Separator = "/"
     /// Model label or display name (lowercased) -> the name to write; an empty name drops the label.
-    public var genreMap: [String: String] = [:]
+    /// Starts from `defaultGenreMap`; the config file's entries are added over it.
+    public var genreMap: [String: String] = TagSettings.defaultGenreMap
     public var moodMap: [String: String] = [:]
+
+    public init() {}
+
+    /// Near-synonyms of the MSD model that fire together (track-score correlations 0.77-0.98 on
+    /// the calibration set, docs/tag-defaults.md), merged so one track does not get all of them.
+    public static let defaultGenreMap: [String: String] = [
+        "electronica": "Electronic", "electro": "Electronic", "heavy metal": "Metal",
+        "indie": "Alternative", "indie rock": "Alternative", "alternative rock": "Alternative",
+    ]
+}
+
+/// How the daemon watches and works.
+public struct WatchSettings: Sendable, Equatable {
+    /// Seconds a file's size and mtime must stay unchanged before it is analysed.
+    public var settleSeconds: Double = 5
+    /// Seconds between full rescans that back up the watcher.
+    public var rescanInterval: Double = 24 * 3600
+    /// Analysis workers; 0 means one per core.
+    public var workers = 0
+    /// Attempts at a failing file before it is listed as failed.
+    public var maxAttempts = 3
+    public var logLevel: Log.Level = .info
 
     public init() {}
 }
@@ -38,6 +61,7 @@ public struct Configuration: Sendable, Equatable {
     /// Files analysed at once; 0 means one per core.
     public var jobs = 0
     public var tags = TagSettings()
+    public var watch = WatchSettings()
     /// The file the settings came from, if any.
     public var source: String?
 
@@ -76,9 +100,9 @@ public struct Configuration: Sendable, Equatable {
         } catch {
             throw ConfigError(path: path, line: nil, key: nil, message: "\(error)")
         }
-        var reader = Reader(text: text, path: path)
+        let reader = Reader(text: text, path: path)
         var c = Configuration()
-        try reader.allow(root, ["library", "analysis", "tags", "watch", "log"], in: nil)
+        try reader.allow(root, ["library", "analysis", "tags", "watch"], in: nil)
 
         if let library = try reader.table(root, "library", in: nil) {
             try reader.allow(library, ["roots", "database"], in: "library")
@@ -108,10 +132,41 @@ public struct Configuration: Sendable, Equatable {
                 guard !s.isEmpty else { throw reader.error("tags", "id3v23_separator", "must not be empty") }
                 c.tags.id3v23Separator = s
             }
-            if let map = try reader.table(tags, "genre_map", in: "tags") { c.tags.genreMap = try reader.nameMap(map, in: "tags.genre_map") }
+            if let map = try reader.table(tags, "genre_map", in: "tags") {
+                c.tags.genreMap.merge(try reader.nameMap(map, in: "tags.genre_map")) { $1 }
+            }
             if let map = try reader.table(tags, "mood_map", in: "tags") { c.tags.moodMap = try reader.nameMap(map, in: "tags.mood_map") }
         }
+        if let watch = try reader.table(root, "watch", in: nil) {
+            try reader.allow(watch, ["settle_seconds", "rescan_interval", "workers", "max_attempts", "log_level"], in: "watch")
+            if let s = try reader.double(watch, "settle_seconds", in: "watch") {
+                guard (0...3600).contains(s) else { throw reader.error("watch", "settle_seconds", "must be between 0 and 3600") }
+                c.watch.settleSeconds = s
+            }
+            if let r = try reader.duration(watch, "rescan_interval", in: "watch") { c.watch.rescanInterval = r }
+            if let w = try reader.int(watch, "workers", in: "watch", range: 0...256) { c.watch.workers = w }
+            if let a = try reader.int(watch, "max_attempts", in: "watch", range: 1...100) { c.watch.maxAttempts = a }
+            if let level = try reader.string(watch, "log_level", in: "watch") {
+                guard let l = Log.Level(name: level) else {
+                    throw reader.error("watch", "log_level", "must be one of error, warning, info, debug (got \"\(level)\")")
+                }
+                c.watch.logLevel = l
+            }
+        }
         return c
+    }
+
+    /// Parses a duration: a number of seconds, or a string such as "90s", "30m", "6h", "1d"; "0" or "off" disables.
+    public static func parseDuration(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t == "off" || t == "never" { return 0 }
+        let units: [(String, Double)] = [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)), n >= 0 else { return nil }
+            return n * factor
+        }
+        guard let n = Double(t), n >= 0 else { return nil }
+        return n
     }
 }
 
@@ -195,6 +250,14 @@ private struct Reader {
         if let d = v.double { return d }
         if let i = v.int { return Double(i) }
         throw error(table, key, "must be a number")
+    }
+
+    func duration(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> Double? {
+        guard let v = t[key] else { return nil }
+        if let i = v.int, i >= 0 { return Double(i) }
+        if let d = v.double, d >= 0 { return d }
+        if let s = v.string, let d = Configuration.parseDuration(s) { return d }
+        throw error(table, key, "must be a duration such as \"90s\", \"30m\", \"6h\", \"1d\" (or seconds, or \"off\")")
     }
 
     func probability(_ t: TOMLTable, _ key: String, in table: String?) throws(ConfigError) -> Float? {
