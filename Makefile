@@ -4,7 +4,7 @@ SWIFT ?= swift
 FILES ?= Tests/GenredKitTests/Fixtures/audio/groove.wav Tests/GenredKitTests/Fixtures/audio/ballad.wav Tests/GenredKitTests/Fixtures/audio/short.wav
 BIN = .build/release/genred
 
-.PHONY: deps build run test bench install clean
+.PHONY: deps build run test bench install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -23,11 +23,30 @@ test: deps
 bench: build
 	$(BIN) bench $$(scripts/bench-audio.sh)/track.mp3 .build/bench-audio/track.flac .build/bench-audio/track.ogg
 
+# The binary, the model bundles, the system and user units (their ExecStart follows
+# PREFIX) and, unless one is already there, the example config.
 install: build
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/genred
 	for m in models/*/; do \
 	  install -Dm644 -t $(DESTDIR)$(PREFIX)/share/genred/models/$$(basename $$m) $$m/manifest.json $$m/weights.safetensors $$m/LICENSE; \
 	done
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/lib/systemd/user
+	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred.service > $(DESTDIR)/etc/systemd/system/genred.service
+	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-user.service > $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
+	chmod 644 $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
+	@if [ -e $(DESTDIR)/etc/genred/genred.toml ]; then \
+	  echo "kept the existing $(DESTDIR)/etc/genred/genred.toml (the new example: config/genred.toml)"; \
+	else \
+	  install -Dm644 config/genred.toml $(DESTDIR)/etc/genred/genred.toml; \
+	fi
+	@echo "next: systemctl daemon-reload; see docs/operations.md"
+
+# Removes what install put in place except the config and the library database.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/genred $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/genred/models
+	-rmdir $(DESTDIR)$(PREFIX)/share/genred 2>/dev/null
+	@echo "kept /etc/genred and the library database (/var/lib/genred, ~/.local/share/genred)"
 
 clean:
 	rm -rf .build

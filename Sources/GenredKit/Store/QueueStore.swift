@@ -112,6 +112,8 @@ extension LibraryStore {
         public var tagged = 0
         public var failed = 0
         public var queue = 0
+
+        public init() {}
     }
 
     public func counts() throws(StoreError) -> Counts {
@@ -133,6 +135,54 @@ extension LibraryStore {
                 SELECT path, last_error, last_error_at FROM track WHERE last_error IS NOT NULL
                 ORDER BY last_error_at DESC LIMIT ?
                 """, arguments: [limit]).map { ($0["path"], $0["last_error"], $0["last_error_at"]) }
+        }
+    }
+}
+
+extension LibraryStore {
+    /// Follows a file renamed on disk: its track (and queue entry) take the new path. A track
+    /// already at the new path (a file replaced by the move) is dropped first.
+    public func moveTrack(from old: String, to new: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM track WHERE path = ?", arguments: [new])
+            try db.execute(sql: "UPDATE track SET path = ?, updated_at = ? WHERE path = ?", arguments: [new, Date(), old])
+            try db.execute(sql: "UPDATE OR REPLACE queue SET path = ? WHERE path = ?", arguments: [new, old])
+        }
+    }
+
+    /// Follows a directory renamed on disk: every track and queue entry under it moves along.
+    public func moveTracks(under old: String, to new: String) throws(StoreError) {
+        let oldPrefix = old.hasSuffix("/") ? old : old + "/"
+        let newPrefix = new.hasSuffix("/") ? new : new + "/"
+        try write { db in
+            let like = Self.likePrefix(oldPrefix)
+            try db.execute(sql: "DELETE FROM track WHERE path LIKE ? ESCAPE '\\' AND ? || substr(path, ?) IN (SELECT path FROM track)",
+                           arguments: [Self.likePrefix(newPrefix), newPrefix, oldPrefix.count + 1])
+            try db.execute(sql: "UPDATE track SET path = ? || substr(path, ?), updated_at = ? WHERE path LIKE ? ESCAPE '\\'",
+                           arguments: [newPrefix, oldPrefix.count + 1, Date(), like])
+            try db.execute(sql: "UPDATE OR REPLACE queue SET path = ? || substr(path, ?) WHERE path LIKE ? ESCAPE '\\'",
+                           arguments: [newPrefix, oldPrefix.count + 1, like])
+        }
+    }
+
+    /// Forgets a deleted file (its tag journal stays). Returns whether a track was removed.
+    @discardableResult
+    public func forget(path: String) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM queue WHERE path = ?", arguments: [path])
+            try db.execute(sql: "DELETE FROM track WHERE path = ?", arguments: [path])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Forgets every file under a deleted directory. Returns how many tracks were removed.
+    @discardableResult
+    public func forget(under directory: String) throws(StoreError) -> Int {
+        let like = Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")
+        return try write { db in
+            try db.execute(sql: "DELETE FROM queue WHERE path LIKE ? ESCAPE '\\'", arguments: [like])
+            try db.execute(sql: "DELETE FROM track WHERE path LIKE ? ESCAPE '\\'", arguments: [like])
+            return db.changesCount
         }
     }
 }

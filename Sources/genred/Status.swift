@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the daemon is doing and what the library database holds.",
+        discussion: """
+            Whether a `genred watch` daemon is running on the database (it holds <database>.lock), \
+            its state and the file it is analysing, the queue, the track counts and the last errors. \
+            A database that does not exist yet is reported with zero counts and is not created.
+
+            --json prints one object with the keys running, pid, state, current, started_at, roots, \
+            watches, last_rescan_at, version, database, database_exists, tracks, analysed, tagged, \
+            failed, queue and last_errors (a list of {path, error, at}). A missing value is null.
+            """
+    )
+
+    @OptionGroup var library: LibraryOptions
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    static let errorCount = 5
+
+    func run() throws {
+        let config = try library.loadConfiguration()
+        let path = library.databasePath(config)
+        let report: Report
+        do { report = try Report.gather(databasePath: path) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+        print(json ? report.json() : report.text(now: Date()))
+    }
+}
+
+/// What `genred status` shows, gathered once.
+private struct Report {
+    var database: String
+    var databaseExists = false
+    /// The lock holder's pid; nil when no daemon runs.
+    var holder: Int32?
+    var daemon: [String: String] = [:]
+    /// Nil when there is no database: every count is zero.
+    var counts: LibraryStore.Counts?
+    var errors: [(path: String, error: String, at: Date?)] = []
+
+    var running: Bool { holder != nil }
+
+    var pid: Int? {
+        guard let holder else { return nil }
+        if holder > 0 { return Int(holder) }
+        return daemon["pid"].flatMap { Int($0) }
+    }
+
+    /// Daemon fields are shown only while a daemon runs: a crashed one leaves stale values.
+    func live(_ key: String) -> String? {
+        guard running, let value = daemon[key], !value.isEmpty else { return nil }
+        return value
+    }
+
+    var state: String { running ? (live("state") ?? "starting") : "stopped" }
+
+    var roots: [String] {
+        guard let text = daemon["roots"],
+              let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else { return [] }
+        return array
+    }
+
+    static func gather(databasePath: String) throws(StoreError) -> Report {
+        var report = Report(database: databasePath)
+        report.holder = DaemonLock.holder(databasePath: databasePath)
+        report.databaseExists = FileManager.default.fileExists(atPath: databasePath)
+        guard report.databaseExists else { return report }
+        let store = try LibraryStore(path: databasePath)
+        report.counts = try store.counts()
+        report.daemon = try store.daemonState()
+        report.errors = try store.recentErrors(limit: Status.errorCount)
+        return report
+    }
+
+    func json() -> String {
+        func orNull(_ value: Any?) -> Any { value ?? NSNull() }
+        let object: [String: Any] = [
+            "running": running,
+            "pid": orNull(pid),
+            "state": state,
+            "current": orNull(live("current")),
+            "started_at": orNull(live("started_at")),
+            "roots": roots,
+            "watches": orNull(live("watches").flatMap { Int($0) }),
+            "last_rescan_at": orNull(daemon["last_rescan_at"]),
+            "version": orNull(live("version")),
+            "database": database,
+            "database_exists": databaseExists,
+            "tracks": counts?.tracks ?? 0,
+            "analysed": counts?.analysed ?? 0,
+            "tagged": counts?.tagged ?? 0,
+            "failed": counts?.failed ?? 0,
+            "queue": counts?.queue ?? 0,
+            "last_errors": errors.map { e -> [String: Any] in
+                ["path": e.path, "error": e.error, "at": orNull(e.at.map(Self.timestamp))]
+            },
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func text(now: Date) -> String {
+        var lines: [String] = []
+        func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+
+        if running {
+            var daemonLine = "running" + (pid.map { ", pid \($0)" } ?? "") + ", " + state
+            if let started = live("started_at") {
+                daemonLine += ", since \(started)"
+                if let date = Self.parse(started) { daemonLine += " (up \(formatDuration(max(0, now.timeIntervalSince(date)))))" }
+            }
+            row("daemon:", daemonLine)
+            if let current = live("current") { row("current:", current) }
+            if !roots.isEmpty { row("roots:", roots.joined(separator: ", ")) }
+            if let watches = live("watches") { row("watches:", "\(watches) directories") }
+            if let rescan = live("last_rescan_at") { row("rescanned:", rescan) }
+        } else {
+            row("daemon:", "not running")
+        }
+        if databaseExists {
+            row("database:", database)
+        } else {
+            row("database:", "\(database) (not created yet: nothing has been analysed)")
+        }
+        let queue = counts?.queue ?? 0
+        row("queue:", queue == 1 ? "1 file waiting" : "\(queue) files waiting")
+        row("tracks:", "\(counts?.tracks ?? 0) (\(counts?.analysed ?? 0) analysed, \(counts?.tagged ?? 0) tagged, \(counts?.failed ?? 0) failed)")
+        if !errors.isEmpty {
+            lines.append("")
+            lines.append("last errors:")
+            for e in errors {
+                lines.append("  " + (e.at.map { Self.timestamp($0) + "  " } ?? "") + "\(e.path): \(e.error)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+    }
+
+    /// Reads an ISO 8601 time, or SQLite's `YYYY-MM-DD HH:MM:SS[.SSS]` (UTC).
+    static func parse(_ text: String) -> Date? {
+        let iso = ISO8601DateFormatter()
+        if let date = iso.date(from: text) { return date }
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = iso.date(from: text) { return date }
+        let sql = DateFormatter()
+        sql.locale = Locale(identifier: "en_US_POSIX")
+        sql.timeZone = TimeZone(identifier: "UTC")
+        for format in ["yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss"] {
+            sql.dateFormat = format
+            if let date = sql.date(from: text) { return date }
+        }
+        return nil
+    }
+}
