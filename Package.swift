@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+        // Linux calls Swift cannot make directly (syscall wrappers, statfs).
+        .target(name: "CGenredLinux"),
         // TagLib's PropertyMap API is C++ only in TagLib 1.13: a small shim gives it a C face.
         .target(
             name: "CTagLib",
@@ -31,7 +33,7 @@ let package = Package(
         .target(
             name: "GenredKit",
             dependencies: [
-                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools",
+                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -53,7 +55,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GenredEndToEndTests",
-            dependencies: ["genred"]
+            dependencies: ["genred", "GenredKit"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -26,6 +26,22 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The next item if one is ready, without waiting.
+    func tryPop() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        return item
+    }
+
+    var count: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return items.count - head
+    }
+
     /// The next item, waiting for one; nil once the queue is closed and empty.
     func pop() -> Item? {
         condition.lock()

@@ -1,0 +1,473 @@
+import CGenredLinux
+import Dispatch
+import Foundation
+
+/// `genred watch`: keeps the files under the configured roots analysed and tagged.
+///
+/// One coordinating thread owns the inotify watcher, the database and every tag write;
+/// analysis runs on worker threads at background priority. Work waits in the database's
+/// queue, so nothing is lost when the daemon stops or crashes. SIGTERM and SIGINT stop it
+/// between two files (a tag write is never interrupted); SIGHUP reloads the configuration;
+/// SIGUSR1 forces a full rescan.
+public final class Daemon {
+    public struct Options: Sendable {
+        public var configuration: Configuration
+        /// The file to reload on SIGHUP.
+        public var configPath: String?
+        /// Roots given on the command line; they replace the configured ones, also on reload.
+        public var rootsOverride: [String]?
+        public var databasePath: String
+
+        public init(configuration: Configuration, configPath: String?, rootsOverride: [String]?, databasePath: String) {
+            self.configuration = configuration
+            self.configPath = configPath
+            self.rootsOverride = rootsOverride
+            self.databasePath = databasePath
+        }
+    }
+
+    public struct StartError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    private struct Signals: Sendable {
+        var stop = false
+        var reload = false
+        var rescan = false
+    }
+
+    private var options: Options
+    private var configuration: Configuration
+    private let signals = LockedValue(Signals())
+    private var signalSources: [DispatchSourceSignal] = []
+    private let notifier = SystemdNotifier()
+
+    private var store: LibraryStore!
+    private var processor: LibraryProcessor!
+    private var watcher: InotifyWatcher?
+    private var settle: SettleTracker!
+    private var roots: [String] = []
+
+    private let jobs = BlockingQueue<LibraryProcessor.Job>()
+    private let results = BlockingQueue<LibraryProcessor.JobResult>()
+    private var inFlight: [String: Date] = [:]
+    private var workerCount = 1
+
+    private var lastRescan = Date.distantPast
+    private var lastWatchdog = Date.distantPast
+    private var lastStatus = ""
+    private var analysedCount = 0
+    private var failedCount = 0
+
+    public init(options: Options) {
+        self.options = options
+        configuration = options.configuration
+    }
+
+    /// Runs until a stop signal; returns the process exit status.
+    public func run() throws -> Int32 {
+        Log.threshold = configuration.watch.logLevel
+        installSignalHandlers()
+        let lock: DaemonLock
+        do { lock = try DaemonLock.acquire(databasePath: options.databasePath) } catch {
+            throw StartError(description: "\(error)")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        store = try LibraryStore(path: options.databasePath)
+        try setUpProcessor()
+        roots = try resolveRoots()
+        try store.setDaemonState("pid", String(getpid()))
+        try store.setDaemonState("started_at", ISO8601DateFormatter().string(from: Date()))
+        try store.setDaemonState("roots", BlobCoding.json(roots))
+        try setState("starting")
+
+        settle = SettleTracker(settleSeconds: configuration.watch.settleSeconds)
+        startWatcher()
+        startWorkers()
+        _ = notifier.ready()
+        Log.info("watching \(roots.joined(separator: ", ")) (\(watcher?.watchCount ?? 0) watches), database \(options.databasePath)")
+
+        rescan(reason: "start")
+        while !signals.withLock({ $0.stop }) {
+            tick()
+        }
+        _ = notifier.stopping()
+        try? setState("stopping")
+        Log.info("stopping: \(inFlight.count) file(s) in analysis stay queued for next time")
+        if let run = processor.runID {
+            try? store.finishRun(run, summary: BlobCoding.json(["analysed": analysedCount, "failed": failedCount]))
+        }
+        watcher?.close()
+        try? setState("stopped")
+        return 0
+    }
+
+    // MARK: The loop
+
+    /// One turn: events, settled files, queue, results, housekeeping.
+    private func tick() {
+        if signals.withLock({ s in defer { s.reload = false }; return s.reload }) { reload() }
+        let events = watcher?.next(timeout: inFlight.isEmpty ? 0.5 : 0.1) ?? {
+            Thread.sleep(forTimeInterval: 0.5)
+            return []
+        }()
+        for event in events { handle(event) }
+
+        let now = Date()
+        let (ready, vanished) = settle.due(now: now)
+        for path in vanished { Log.debug("gone before it settled: \(path)") }
+        for path in ready { consider(path, reason: "changed") }
+
+        while let result = results.tryPop() { finish(result) }
+        dispatch()
+
+        let forced = signals.withLock { s in defer { s.rescan = false }; return s.rescan }
+        let interval = configuration.watch.rescanInterval
+        if forced || (interval > 0 && now.timeIntervalSince(lastRescan) >= interval) {
+            rescan(reason: forced ? "requested" : "periodic")
+        }
+        housekeeping()
+    }
+
+    private func housekeeping() {
+        let now = Date()
+        if let interval = notifier.watchdogPingInterval, now.timeIntervalSince(lastWatchdog) >= interval.seconds {
+            _ = notifier.watchdog()
+            lastWatchdog = now
+        }
+        let queued = (try? store.queueLength()) ?? 0
+        let status = inFlight.isEmpty && queued == 0
+            ? "idle; \(analysedCount) analysed, \(failedCount) failed since start"
+            : "working; queue \(queued), analysing \(inFlight.count); \(analysedCount) analysed, \(failedCount) failed since start"
+        if status != lastStatus {
+            _ = notifier.status(status)
+            try? setState(inFlight.isEmpty && queued == 0 ? "idle" : "working")
+            lastStatus = status
+        }
+    }
+
+    // MARK: Events
+
+    private func handle(_ event: WatchEvent) {
+        do {
+            switch event {
+            case .written(let path), .appeared(let path):
+                noteIfRelevant(path)
+            case .moved(let from, let to):
+                settle.remove(from)
+                if try store.track(path: from) != nil {
+                    if isIgnored(to) {
+                        try store.forget(path: from)
+                    } else {
+                        try store.moveTrack(from: from, to: to)
+                        Log.info("moved \(from) -> \(to)")
+                    }
+                } else {
+                    noteIfRelevant(to)
+                }
+            case .removed(let path):
+                settle.remove(path)
+                if try store.forget(path: path) { Log.info("removed \(path)") }
+            case .directoryAppeared(let path):
+                // Files may have landed before the watch existed: look now.
+                for entry in (try? LibraryScanner().scan([path])) ?? [] {
+                    if case .candidate(let p) = entry { settle.note(p, now: Date()) }
+                }
+            case .directoryMoved(let from, let to):
+                try store.moveTracks(under: from, to: to)
+                settle.renameDirectory(from: from, to: to)
+                Log.info("moved folder \(from) -> \(to)")
+            case .directoryRemoved(let path):
+                let n = try store.forget(under: path)
+                if n > 0 { Log.info("removed folder \(path) (\(n) tracks)") }
+            case .overflow:
+                Log.warning("inotify queue overflowed (events were lost): rescanning")
+                signals.withLock { $0.rescan = true }
+            case .watchLost(let path, let reason):
+                Log.warning("watch lost on \(path): \(reason); rescanning")
+                signals.withLock { $0.rescan = true }
+            }
+        } catch {
+            Log.error("\(error)")
+        }
+    }
+
+    private func isIgnored(_ path: String) -> Bool {
+        path.split(separator: "/").contains { LibraryScanner.isIgnoredName(String($0)) }
+    }
+
+    /// Starts the settle window for a file, unless it is hidden, partial, or genred's own write.
+    private func noteIfRelevant(_ path: String) {
+        guard !isIgnored(path) else { return }
+        if let track = try? store.track(path: path), let stat = FileStat.of(path),
+           track.writtenSize == stat.size, track.writtenMtimeNs == stat.mtimeNs, track.writtenInode == stat.inode {
+            return  // the event of genred's own tag write
+        }
+        settle.note(path, now: Date())
+    }
+
+    /// Queues a settled file if it needs anything.
+    private func consider(_ path: String, reason: String) {
+        do {
+            switch try processor.decide(path) {
+            case .upToDate: return
+            case .failed(let r): Log.debug("\(path): \(r.error ?? "skipped")")
+            case .tagOnly, .decode: try store.enqueue(path, reason: reason)
+            }
+        } catch {
+            Log.error("\(error)")
+        }
+    }
+
+    // MARK: Work
+
+    private func startWorkers() {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        workerCount = configuration.watch.workers > 0 ? configuration.watch.workers : cores
+        let bundle = processor.bundle
+        let (jobs, results) = (jobs, results)
+        for _ in 0..<workerCount {
+            let thread = Thread {
+                // Background priority for analysis; the coordinator keeps its own.
+                _ = genred_background_thread(10)
+                let analyzer = Analyzer(bundle: bundle, threads: 1)
+                while let job = jobs.pop() { results.push(LibraryProcessor.work(job, analyzer: analyzer)) }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// Hands due queue items to the workers, keeping them just busy.
+    private func dispatch() {
+        let capacity = 2 * workerCount - inFlight.count
+        guard capacity > 0, let items = try? store.dueQueueItems(limit: capacity + inFlight.count) else { return }
+        var handed = 0
+        for item in items where inFlight[item.path] == nil && handed < capacity {
+            do {
+                switch try processor.decide(item.path) {
+                case .upToDate:
+                    try store.dequeue(item.path)
+                case .failed:
+                    try store.dequeue(item.path)  // gone; a delete event or the next rescan forgets it
+                case .tagOnly(let track, let moved):
+                    settleFinished(processor.tagFromStoredAnalysis(track, moved: moved))
+                case .decode(let job):
+                    inFlight[item.path] = Date()
+                    try setState("working", current: item.path)
+                    jobs.push(job)
+                    handed += 1
+                }
+            } catch {
+                Log.error("\(error)")
+            }
+        }
+    }
+
+    private func finish(_ result: LibraryProcessor.JobResult) {
+        let report = processor.handle(result)
+        inFlight[report.path] = nil
+        settleFinished(report)
+    }
+
+    /// Logs a file's outcome and takes it off the queue (or schedules a retry).
+    private func settleFinished(_ r: FileReport) {
+        do {
+            if let error = r.error {
+                failedCount += 1
+                let stays = try store.failQueueItem(r.path, error: error, maxAttempts: configuration.watch.maxAttempts, backoff: 60)
+                Log.warning("failed \(r.path): \(error)" + (stays ? " (will retry)" : " (giving up)"))
+                return
+            }
+            try store.dequeue(r.path)
+            if r.analysed { analysedCount += 1 }
+            var line = r.analysed ? "analysed \(r.path)" : "checked \(r.path)"
+            switch r.tagging {
+            case .written(let changes):
+                line += ": " + changes.sorted { $0.key.rawValue < $1.key.rawValue }
+                    .map { "\($0.key.rawValue)=\($0.value.new.joined(separator: ", "))" }.joined(separator: "; ")
+            case .leftAlone: line += ": already tagged, left alone"
+            default: break
+            }
+            if r.analysed || r.tagging != .unchanged { Log.info(line) } else { Log.debug(line) }
+        } catch {
+            Log.error("\(error)")
+        }
+    }
+
+    // MARK: Rescans
+
+    /// Brings the database in line with the disk: new and changed files are queued, files
+    /// that are gone are forgotten. Runs at start, periodically, on overflow and on SIGUSR1.
+    private func rescan(reason: String) {
+        lastRescan = Date()
+        try? setState("scanning")
+        _ = notifier.status("scanning (\(reason))")
+        Log.info("rescanning \(roots.count) root(s) (\(reason))")
+        var seen = Set<String>()
+        var queued = 0
+        for root in roots {
+            let entries: [LibraryScanner.Entry]
+            do { entries = try LibraryScanner().scan([root]) } catch {
+                Log.error("cannot scan \(root): \(error)")
+                continue
+            }
+            for (i, entry) in entries.enumerated() {
+                if i % 500 == 0 { housekeepingDuringScan() }
+                guard case .candidate(let path) = entry else { continue }
+                seen.insert(path)
+                do {
+                    if let track = try store.track(path: path), track.errorCount >= configuration.watch.maxAttempts,
+                       let stat = FileStat.of(path), track.matches(stat) {
+                        continue  // failed before and unchanged since: listed as failed
+                    }
+                    switch try processor.decide(path) {
+                    case .upToDate, .failed: break
+                    case .tagOnly, .decode:
+                        try store.enqueue(path, reason: "rescan")
+                        queued += 1
+                    }
+                } catch {
+                    Log.error("\(error)")
+                }
+            }
+        }
+        var forgotten = 0
+        for root in roots {
+            for track in (try? store.tracks(under: root)) ?? [] where !seen.contains(track.path) && FileStat.of(track.path) == nil {
+                if (try? store.forget(path: track.path)) == true { forgotten += 1 }
+            }
+        }
+        try? store.setDaemonState("last_rescan_at", ISO8601DateFormatter().string(from: Date()))
+        Log.info("rescan done: \(seen.count) files, \(queued) queued, \(forgotten) gone")
+        lastStatus = ""
+    }
+
+    private func housekeepingDuringScan() {
+        if let interval = notifier.watchdogPingInterval, Date().timeIntervalSince(lastWatchdog) >= interval.seconds {
+            _ = notifier.watchdog()
+            lastWatchdog = Date()
+        }
+    }
+
+    // MARK: Set-up and reload
+
+    private func setUpProcessor() throws {
+        let bundle = try ModelBundle.load(configuration.model)
+        let backup = URL(fileURLWithPath: options.databasePath).deletingLastPathComponent().appendingPathComponent("backup")
+        let previousRun = processor?.runID
+        processor = try LibraryProcessor(store: store, bundle: bundle, settings: configuration.tags, backupDirectory: backup)
+        processor.runID = try previousRun ?? store.beginRun(command: "watch")
+    }
+
+    private func resolveRoots() throws -> [String] {
+        let wanted = options.rootsOverride ?? configuration.roots
+        guard !wanted.isEmpty else {
+            throw StartError(description: "no folders to watch: give them on the command line or as roots in [library] of the config file")
+        }
+        var out: [String] = []
+        for root in wanted {
+            let path = URL(fileURLWithPath: root).standardizedFileURL.path
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+                throw StartError(description: "\(root): not a folder")
+            }
+            if let fs = NetworkFileSystem.kind(of: path) {
+                Log.warning("\(path) is on a network file system (\(fs)): inotify sees no changes made elsewhere there; relying on rescans every \(formatSeconds(configuration.watch.rescanInterval))")
+            }
+            out.append(path)
+        }
+        return out
+    }
+
+    private func startWatcher() {
+        watcher?.close()
+        watcher = nil
+        do {
+            watcher = try InotifyWatcher(roots: roots)
+        } catch {
+            Log.error("\(error); falling back to periodic rescans")
+        }
+    }
+
+    private func reload() {
+        _ = notifier.reloading()
+        guard let path = options.configPath ?? configuration.source else {
+            Log.info("SIGHUP: no config file to reload")
+            _ = notifier.ready()
+            return
+        }
+        do {
+            let fresh = try Configuration.load(path: path)
+            let rootsChanged = options.rootsOverride == nil && fresh.roots != configuration.roots
+            if fresh.watch.workers != configuration.watch.workers {
+                Log.warning("a change of [watch] workers takes effect at the next restart")
+            }
+            configuration = fresh
+            Log.threshold = fresh.watch.logLevel
+            settle.settleSeconds = fresh.watch.settleSeconds
+            try setUpProcessor()
+            if rootsChanged {
+                roots = try resolveRoots()
+                try store.setDaemonState("roots", BlobCoding.json(roots))
+                startWatcher()
+                signals.withLock { $0.rescan = true }
+            }
+            Log.info("reloaded \(path)")
+        } catch {
+            Log.error("reload failed, keeping the previous settings: \(error)")
+        }
+        _ = notifier.ready()
+    }
+
+    private func installSignalHandlers() {
+        let queue = DispatchQueue(label: "genred.signals")
+        let flags = signals
+        for (sig, action) in [(SIGTERM, 0), (SIGINT, 0), (SIGHUP, 1), (SIGUSR1, 2)] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler {
+                flags.withLock { s in
+                    switch action {
+                    case 0: s.stop = true
+                    case 1: s.reload = true
+                    default: s.rescan = true
+                    }
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    private func setState(_ state: String, current: String? = nil) throws {
+        try store.setDaemonState("state", state)
+        try store.setDaemonState("current", current ?? "")
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    if s <= 0 { return "never" }
+    if s.truncatingRemainder(dividingBy: 86400) == 0 { return "\(Int(s / 86400))d" }
+    if s.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(s / 3600))h" }
+    if s.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(s / 60))m" }
+    return "\(Int(s))s"
+}
+
+/// Recognises file systems where inotify does not see changes made by other machines.
+enum NetworkFileSystem {
+    static let magics: [Int: String] = [
+        0x6969: "NFS", 0x517B: "SMB", 0xFF53_4D42: "CIFS", 0xFE53_4D42: "SMB2", 0x6573_5546: "FUSE",
+        0x0102_1997: "9P", 0x0BD0_0BD0: "Lustre", 0x0047_5346: "GlusterFS", 0x00C3_6400: "CephFS", 0x5346_414F: "AFS",
+    ]
+
+    static func kind(of path: String) -> String? {
+        let type = genred_fs_type(path)
+        guard type != -1 else { return nil }
+        return magics[Int(UInt32(truncatingIfNeeded: type))]
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keep folders analysed and tagged as files come and go (the daemon).",
+        discussion: """
+            Runs in the foreground; systemd supervises it (see docs/operations.md). Files copied, moved, \
+            renamed or deleted under the roots are noticed through inotify. A new or changed file is \
+            analysed once its size and modification time have settled ([watch] settle_seconds), and \
+            tagged with the same policy and safety as `genred retag`. Moves and renames keep their \
+            analysis. Work waits in the database, so a stop, crash or reboot loses nothing; on start \
+            the database is reconciled with the disk, and a periodic rescan ([watch] rescan_interval) \
+            backs the watcher up.
+
+            Signals: SIGTERM/SIGINT stop between two files (a tag write is never interrupted); SIGHUP \
+            reloads the config file; SIGUSR1 forces a rescan.
+            """
+    )
+
+    @OptionGroup var library: LibraryOptions
+
+    @Argument(help: "Folders to watch; they replace the roots in the config file.")
+    var roots: [String] = []
+
+    func run() throws {
+        let config = try library.loadConfiguration()
+        let daemon = Daemon(options: .init(
+            configuration: config, configPath: library.config ?? config.source,
+            rootsOverride: roots.isEmpty ? nil : roots, databasePath: library.databasePath(config)))
+        let status: Int32
+        do { status = try daemon.run() } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+        throw ExitCode(status)
+    }
+}

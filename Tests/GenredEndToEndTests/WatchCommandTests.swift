@@ -1,0 +1,226 @@
+import Foundation
+import GenredKit
+import XCTest
+
+/// The real daemon on a temporary folder and database.
+final class WatchCommandTests: XCTestCase {
+    private var dir: URL!
+    private var music: URL!
+    private var database: String!
+    private var daemon: Process?
+    private var logURL: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("genred-e2e-watch-\(UUID().uuidString)")
+        music = dir.appendingPathComponent("music")
+        try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+        database = dir.appendingPathComponent("state/library.sqlite").path
+        logURL = dir.appendingPathComponent("daemon.log")
+        let config = """
+            [watch]
+            settle_seconds = 0.5
+            workers = 1
+            log_level = "debug"
+            """
+        try config.write(to: dir.appendingPathComponent("genred.toml"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        if let d = daemon, d.isRunning {
+            d.terminate()
+            d.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+    }
+
+    @discardableResult
+    private func startDaemon() throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["watch", "--config", dir.appendingPathComponent("genred.toml").path, "--db", database, music.path]
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        daemon = p
+        try waitFor("the daemon to be ready", timeout: 60) { self.log.contains("rescan done") }
+        return p
+    }
+
+    private var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    private func store() throws -> LibraryStore { try LibraryStore(path: database) }
+
+    private func waitFor(_ what: String, timeout: Double = 90, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        XCTFail("timed out waiting for \(what); daemon log:\n\(log)")
+        throw XCTSkip("timed out")
+    }
+
+    private func clip(_ name: String) -> URL { AnalyzeCommandTests.audio.appendingPathComponent("\(name).wav") }
+
+    private func track(_ url: URL) throws -> TrackRecord? { try store().track(path: url.standardizedFileURL.path) }
+
+    private func isTagged(_ url: URL) throws -> Bool { try track(url)?.taggedAt != nil }
+
+    private func stop(_ p: Process) -> Double {
+        let start = Date()
+        p.terminate()
+        p.waitUntilExit()
+        return Date().timeIntervalSince(start)
+    }
+
+    func testCopiedFilesAreAnalysedAndTaggedIncludingASlowWrite() throws {
+        let p = try startDaemon()
+        let quick = music.appendingPathComponent("quick.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: quick)
+
+        // A file written slowly, in chunks, with pauses longer than the settle window's polls.
+        let slow = music.appendingPathComponent("slow.wav")
+        let bytes = try Data(contentsOf: clip("groove"))
+        _ = FileManager.default.createFile(atPath: slow.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: slow)
+        let chunk = bytes.count / 5
+        for i in 0..<5 {
+            handle.write(bytes[(i * chunk)..<(i == 4 ? bytes.count : (i + 1) * chunk)])
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        try handle.close()
+
+        try waitFor("both files tagged") { try self.isTagged(quick) && self.isTagged(slow) }
+        let s = try store()
+        let slowTrack = try XCTUnwrap(track(slow))
+        XCTAssertEqual(try XCTUnwrap(slowTrack.duration), 12, accuracy: 0.05, "the whole file was analysed, not a partial copy")
+        let analysis = try XCTUnwrap(s.analysis(trackID: slowTrack.id!, model: "msd-musicnn"))
+        XCTAssertEqual(analysis.windows, 4)
+        XCTAssertEqual(log.components(separatedBy: "analysed \(slow.path)").count - 1, 1, "analysed once, when complete")
+        XCTAssertEqual(stop(p), 0, accuracy: 10)
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+
+    func testRenameKeepsTheAnalysisAndDeleteForgetsTheTrack() throws {
+        try startDaemon()
+        let a = music.appendingPathComponent("a.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: a)
+        try waitFor("a.wav tagged") { try self.isTagged(a) }
+        let before = try XCTUnwrap(track(a))
+        let analysedAt = try XCTUnwrap(store().analysis(trackID: before.id!, model: "msd-musicnn")).analyzedAt
+
+        let b = music.appendingPathComponent("renamed.wav")
+        try FileManager.default.moveItem(at: a, to: b)
+        try waitFor("the rename to be followed") { try self.track(b) != nil }
+        let after = try XCTUnwrap(track(b))
+        XCTAssertEqual(after.id, before.id, "same track, new path")
+        XCTAssertEqual(try store().analysis(trackID: after.id!, model: "msd-musicnn")?.analyzedAt, analysedAt, "not analysed again")
+        XCTAssertNil(try track(a))
+
+        try FileManager.default.removeItem(at: b)
+        try waitFor("the delete to be followed") { try self.track(b) == nil }
+        XCTAssertEqual(try store().counts().tracks, 0)
+    }
+
+    func testFolderCreatedWithFilesInsideIsPickedUp() throws {
+        try startDaemon()
+        // A folder assembled elsewhere and moved in whole: no file event inside it ever fires.
+        let outside = dir.appendingPathComponent("incoming/Album")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: clip("short"), to: outside.appendingPathComponent("01.wav"))
+        try FileManager.default.copyItem(at: clip("short"), to: outside.appendingPathComponent("02.wav"))
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("incoming"), to: music.appendingPathComponent("incoming"))
+        // And nested folders created and filled at once.
+        let nested = music.appendingPathComponent("x/y/z")
+        try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: clip("short"), to: nested.appendingPathComponent("deep.wav"))
+
+        let expected = ["incoming/Album/01.wav", "incoming/Album/02.wav", "x/y/z/deep.wav"].map { music.appendingPathComponent($0) }
+        try waitFor("all three tagged") { try expected.allSatisfy { try self.isTagged($0) } }
+    }
+
+    func testStopAndStartInTheMiddleOfTheQueueLosesNothing() throws {
+        let p = try startDaemon()
+        let files = (1...5).map { music.appendingPathComponent("t\($0).wav") }
+        for f in files { try FileManager.default.copyItem(at: clip("groove"), to: f) }
+        try waitFor("work to start") { try self.store().counts().analysed >= 1 }
+        XCTAssertLessThan(stop(p), 10, "SIGTERM exits promptly")
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertLessThan(try store().counts().analysed, 5, "stopped with work left")
+
+        try startDaemon()
+        try waitFor("everything analysed after the restart") { try files.allSatisfy { try self.isTagged($0) } }
+        XCTAssertEqual(try store().counts().queue, 0)
+    }
+
+    func testChangesWhileStoppedAreReconciledOnStart() throws {
+        let p = try startDaemon()
+        let keep = music.appendingPathComponent("keep.wav"), gone = music.appendingPathComponent("gone.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: keep)
+        try FileManager.default.copyItem(at: clip("short"), to: gone)
+        try waitFor("both tagged") { try self.isTagged(keep) && self.isTagged(gone) }
+        _ = stop(p)
+
+        try FileManager.default.removeItem(at: gone)
+        let new = music.appendingPathComponent("new.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: new)
+        try startDaemon()
+        try waitFor("reconciled") { try self.track(gone) == nil && self.isTagged(new) }
+        XCTAssertNotNil(try track(keep))
+    }
+
+    func testOverflowLeadsToARescanThatFindsEverything() throws {
+        let p = try startDaemon()
+        // Freeze the daemon so the kernel's event queue (max_queued_events) fills up and overflows.
+        kill(p.processIdentifier, SIGSTOP)
+        let limit = Int((try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "16384") ?? 16384
+        let noise = music.appendingPathComponent("noise")
+        try FileManager.default.createDirectory(at: noise, withIntermediateDirectories: true)
+        var i = 0
+        while i < limit / 2 + 100 {
+            let f = noise.appendingPathComponent(".n\(i)").path
+            _ = FileManager.default.createFile(atPath: f, contents: nil)  // IN_CREATE + IN_CLOSE_WRITE
+            unlink(f)  // IN_DELETE
+            i += 1
+        }
+        let missed = music.appendingPathComponent("during-overflow.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: missed)
+        kill(p.processIdentifier, SIGCONT)
+        try waitFor("the overflow to be noticed", timeout: 60) { self.log.contains("overflow") }
+        try waitFor("the rescan to find the file") { try self.isTagged(missed) }
+    }
+
+    func testSecondDaemonOnTheSameDatabaseIsRefused() throws {
+        try startDaemon()
+        let second = Process()
+        second.executableURL = binary
+        second.arguments = ["watch", "--db", database, music.path]
+        let err = Pipe()
+        second.standardError = err
+        try second.run()
+        second.waitUntilExit()
+        XCTAssertNotEqual(second.terminationStatus, 0)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(message.contains(String(daemon!.processIdentifier)), message)
+    }
+
+    func testNoRootsIsAClearError() throws {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["watch", "--db", database, "--config", dir.appendingPathComponent("genred.toml").path]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 2)
+        XCTAssertTrue(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("no folders to watch"))
+    }
+}
