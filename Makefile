@@ -4,7 +4,7 @@ SWIFT ?= swift
 FILES ?= Tests/GenredKitTests/Fixtures/audio/groove.wav Tests/GenredKitTests/Fixtures/audio/ballad.wav Tests/GenredKitTests/Fixtures/audio/short.wav
 BIN = .build/release/genred
 
-.PHONY: deps build run test bench install uninstall clean
+.PHONY: deps build run test bench bench-watch install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +22,10 @@ test: deps
 
 bench: build
 	$(BIN) bench $$(scripts/bench-audio.sh)/track.mp3 .build/bench-audio/track.flac .build/bench-audio/track.ogg
+
+# The daemon: time to tag 1,000 files that land at once, then idle CPU and memory.
+bench-watch: build
+	scripts/bench-watch.sh 1000 30
 
 # The binary, the model bundles, the system and user units (their ExecStart follows
 # PREFIX) and, unless one is already there, the example config.

@@ -198,6 +198,20 @@ final class WatchCommandTests: XCTestCase {
         try waitFor("the rescan to find the file") { try self.isTagged(missed) }
     }
 
+    func testSIGHUPReloadsTheConfigAndSIGUSR1Rescans() throws {
+        let p = try startDaemon()
+        let config = dir.appendingPathComponent("genred.toml")
+        try "[watch]\nsettle_seconds = 0.5\nworkers = 1\nlog_level = \"debug\"\n[tags]\nmoods = false\n".write(to: config, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        try waitFor("the reload", timeout: 30) { self.log.contains("reloaded \(config.path)") }
+        try "[watch]\nsettle_seconds = \"soon\"\n".write(to: config, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        try waitFor("the bad config to be refused", timeout: 30) { self.log.contains("reload failed, keeping the previous settings") }
+        XCTAssertTrue(p.isRunning)
+        kill(p.processIdentifier, SIGUSR1)
+        try waitFor("the forced rescan", timeout: 30) { self.log.contains("(requested)") }
+    }
+
     func testSecondDaemonOnTheSameDatabaseIsRefused() throws {
         try startDaemon()
         let second = Process()
