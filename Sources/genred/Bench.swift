@@ -81,12 +81,12 @@ struct Bench: ParsableCommand {
         print(String(format: "decode           %7.3f s  (decoders alone %.3f s, so resampling about %.3f s)",
                      t.decode, decodeOnly, max(0, t.decode - decodeOnly)))
         print(String(format: "resample+mel     %7.3f s  (mel alone %.3f s)", max(0, t.decode - decodeOnly) + t.features, t.features))
-        print(String(format: "inference        %7.3f s  %.1f windows/s, %.2f GFLOP/window, %.1f GFLOP/s",
+        print(String(format: "inference        %7.3f s  %.1f windows/s, %.2f GFLOP/window (direct convolution), %.1f effective GFLOP/s",
                      t.inference, windowsPerSecond, flops / 1e9, windowsPerSecond * flops / 1e9))
         print(String(format: "total            %7.3f s  %.0fx realtime end to end", best.wall, best.audio / best.wall))
         print(String(format: "sgemm %@: %.1f GFLOP/s on %d threads -> GEMM-limited %.1f windows/s",
                      largest.description, gemm / 1e9, threads, gemmBound))
-        print(String(format: "inference at %.0f%% of the GEMM-limited rate; inference-only realtime factor %.0fx",
+        print(String(format: "inference at %.0f%% of the GEMM-limited rate (over 100%%: fewer FLOPs than direct convolution, not faster GEMMs); inference-only realtime factor %.0fx",
                      100 * windowsPerSecond / gemmBound,
                      windowsPerSecond * Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)))
     }

@@ -14,7 +14,36 @@ public struct MusicnnNetwork: Sendable {
         /// `gamma / sqrt(variance + epsilon)` and `beta - mean * scale`.
         let scale: [Float]
         let shift: [Float]
+
+        /// Per channel: the maximum (positive scale) or minimum (negative scale) plus `bias`,
+        /// then ReLU and this batch norm, written to `dst`.
+        func finish(mx: UnsafePointer<Float>, mn: UnsafePointer<Float>, bias: [Float],
+                    into dst: UnsafeMutablePointer<Float>, count: Int) {
+            scale.withUnsafeBufferPointer { sc in
+                shift.withUnsafeBufferPointer { sh in
+                    bias.withUnsafeBufferPointer { bi in
+                        for c in 0..<count {
+                            let s = sc[c]
+                            let pooled = s >= 0 ? mx[c] : mn[c]
+                            dst[c] = max(0, pooled + bi[c]) * s + sh[c]
+                        }
+                    }
+                }
+            }
+        }
     }
+
+    /// How the front-end convolutions are computed.
+    enum InferencePath: Sendable {
+        /// im2col and one GEMM per convolution: the straightforward reference.
+        case direct
+        /// Winograd filtering along time for the timbral convolutions and banded GEMMs
+        /// without im2col for the temporal ones (equal up to rounding).
+        case fast
+    }
+
+    /// Outputs per Winograd tile along time (F(m, 7)).
+    static let winogradOutputs = 4
 
     struct Conv: Sendable {
         /// `kernelTime * kernelWidth * inputs` rows by `outputs` columns (TensorFlow's HWIO order).
@@ -35,7 +64,9 @@ public struct MusicnnNetwork: Sendable {
     let inputScale: Float
     let inputShift: Float
     let timbral: [Conv]
+    let timbralFast: [WinogradConv]
     let temporal: [Conv]
+    let temporalFast: [BandedConv]
     let midend: [Conv]
     let poolNorm: BatchNorm
     let dense: (kernel: [Float], bias: [Float])
@@ -92,8 +123,13 @@ public struct MusicnnNetwork: Sendable {
         inputScale = input.scale[0]
         inputShift = input.shift[0]
         timbral = [try conv("timbral.0", inputs: 1), try conv("timbral.1", inputs: 1)]
+        timbralFast = timbral.map { t in
+            let w = Self.winogradTransform(outputs: Self.winogradOutputs, taps: t.kernelTime)
+            return WinogradConv(kernel: w.transformKernel(t.kernel, rest: t.kernelWidth * t.outputs), transform: w)
+        }
         temporal = [try conv("temporal.0", inputs: 1, width: 1), try conv("temporal.1", inputs: 1, width: 1),
                     try conv("temporal.2", inputs: 1, width: 1)]
+        temporalFast = temporal.map(BandedConv.init)
         for t in timbral where t.kernelWidth > bands || t.kernelTime % 2 == 0 {
             throw ShapeError(description: "timbral kernel \(t.kernelTime)x\(t.kernelWidth) does not fit \(bands) bands")
         }
@@ -130,19 +166,32 @@ public struct MusicnnNetwork: Sendable {
 
 /// Scratch memory for one window's forward pass; one per worker thread.
 final class MusicnnWorkspace {
-    let timbralInput: UnsafeMutablePointer<Float>   // (frames + pad) x bands
+    let timbralInput: UnsafeMutablePointer<Float>   // timbralRows x bands
+    let timbralRows: Int
     let timbralColumns: UnsafeMutablePointer<Float> // im2col for the largest timbral conv
     let timbralOutput: UnsafeMutablePointer<Float>
     let temporalInput: UnsafeMutablePointer<Float>  // bands x (frames + longest kernel - 1), band-major
     let temporalColumns: UnsafeMutablePointer<Float>
     let temporalOutput: UnsafeMutablePointer<Float>
+    let temporalPadded: UnsafeMutablePointer<Float> // temporalRows x bands, time-major
+    let temporalRows: Int
+    let temporalPadBefore: Int
+    let temporalBlock: UnsafeMutablePointer<Float>  // bands x (frames per GEMM * outputs)
     let features: UnsafeMutablePointer<Float>       // (frames + pad) x featureChannels, zero rows around
     let midOutput: UnsafeMutablePointer<Float>
     let reduceMax: UnsafeMutablePointer<Float>
     let reduceMin: UnsafeMutablePointer<Float>
     let pooled: UnsafeMutablePointer<Float>
     let hidden: UnsafeMutablePointer<Float>
+    /// Winograd tiles per block: a block's transformed products stay in cache.
+    let winogradTiles: Int
+    let winogradInput: UnsafeMutablePointer<Float>    // points x tiles x bands
+    let winogradColumns: UnsafeMutablePointer<Float>  // tiles * positions x kernelWidth
+    let winogradProducts: UnsafeMutablePointer<Float> // points x tiles * positions x outputs
+    let winogradOutput: UnsafeMutablePointer<Float>   // m x tiles * positions x outputs
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
+
+    static let blockTiles = 4
 
     init(network n: MusicnnNetwork) {
         var list: [(UnsafeMutablePointer<Float>, Int)] = []
@@ -154,17 +203,33 @@ final class MusicnnWorkspace {
         }
         let timbralPad = n.timbral.map { $0.kernelTime - 1 }.max()!
         let longest = n.temporal.map(\.kernelTime).max()!
-        let timbralRows = n.timbral.map { n.frames * (n.bands - $0.kernelWidth + 1) }
-        timbralInput = alloc((n.frames + timbralPad) * n.bands)
-        timbralColumns = alloc(zip(timbralRows, n.timbral).map { $0 * $1.kernelTime * $1.kernelWidth }.max()!)
-        timbralOutput = alloc(zip(timbralRows, n.timbral).map { $0 * $1.outputs }.max()!)
+        let convRows = n.timbral.map { n.frames * (n.bands - $0.kernelWidth + 1) }
+        let m = MusicnnNetwork.winogradOutputs
+        let tiles = (n.frames + m - 1) / m
+        timbralRows = max(n.frames, tiles * m) + timbralPad
+        timbralInput = alloc(timbralRows * n.bands)
+        let blockTiles = min(tiles, Self.blockTiles)
+        winogradTiles = blockTiles
+        let points = n.timbralFast.map(\.transform.points).max()!
+        winogradInput = alloc(points * blockTiles * n.bands)
+        winogradColumns = alloc(n.timbral.map { blockTiles * (n.bands - $0.kernelWidth + 1) * $0.kernelWidth }.max()!)
+        let products = n.timbral.map { blockTiles * (n.bands - $0.kernelWidth + 1) * $0.outputs }.max()!
+        winogradProducts = alloc(points * products)
+        winogradOutput = alloc(m * products)
+        timbralColumns = alloc(zip(convRows, n.timbral).map { $0 * $1.kernelTime * $1.kernelWidth }.max()!)
+        timbralOutput = alloc(zip(convRows, n.timbral).map { $0 * $1.outputs }.max()!)
         temporalInput = alloc(n.bands * (n.frames + longest - 1))
         temporalColumns = alloc(n.bands * n.frames * longest)
         temporalOutput = alloc(n.bands * n.frames * n.temporal.map(\.outputs).max()!)
+        temporalPadBefore = (longest - 1) / 2
+        temporalRows = n.frames + longest - 1 + n.temporalFast.map(\.frames).max()!
+        temporalPadded = alloc(temporalRows * n.bands)
+        temporalBlock = alloc(n.bands * zip(n.temporal, n.temporalFast).map { $0.outputs * $1.frames }.max()!)
         let midPad = n.midend.map { $0.kernelTime - 1 }.max()!
         features = alloc((n.frames + midPad) * n.featureChannels)
         midOutput = alloc(n.frames * n.midendFilters)
-        let widest = max(n.timbral.map(\.outputs).max()!, n.temporal.map(\.outputs).max()!) * n.frames
+        let widest = max(n.timbral.map(\.outputs).max()!, n.temporal.map(\.outputs).max()!,
+                         zip(n.temporal, n.temporalFast).map { $0.outputs * $1.frames }.max()!) * n.frames
         reduceMax = alloc(widest)
         reduceMin = alloc(widest)
         pooled = alloc(2 * n.featureChannels)
@@ -185,15 +250,16 @@ extension MusicnnNetwork {
     ///
     /// Writes `labelCount` sigmoid probabilities and the `embeddingSize` penultimate values.
     func forward(window: UnsafePointer<Float>, workspace ws: MusicnnWorkspace,
-                 probabilities: UnsafeMutablePointer<Float>, penultimate: UnsafeMutablePointer<Float>) {
+                 probabilities: UnsafeMutablePointer<Float>, penultimate: UnsafeMutablePointer<Float>,
+                 path: InferencePath = .fast) {
         let F = frames, B = bands, channels = featureChannels
         let midPad = (midend.map(\.kernelTime).max()! - 1) / 2
 
         // Input batch norm, written into the zero-padded timbral input.
         let tPad = (timbral.map(\.kernelTime).max()! - 1) / 2
-        let tRows = F + 2 * tPad
-        ws.timbralInput.update(repeating: 0, count: tRows * B)
-        for i in 0..<(F * B) { ws.timbralInput[tPad * B + i] = window[i] * inputScale + inputShift }
+        ws.timbralInput.update(repeating: 0, count: ws.timbralRows * B)
+        let normalized = ws.timbralInput + tPad * B
+        for i in 0..<(F * B) { normalized[i] = window[i] * inputScale + inputShift }
 
         // Zero the padding rows of the feature map (the mid end's convolutions read them).
         ws.features.update(repeating: 0, count: midPad * channels)
@@ -201,12 +267,24 @@ extension MusicnnNetwork {
         let featureRows = ws.features + midPad * channels
 
         var channel = 0
-        for conv in timbral {
-            timbralBlock(conv, input: ws.timbralInput + (tPad - (conv.kernelTime - 1) / 2) * B, ws: ws,
-                         output: featureRows + channel, stride: channels)
+        for (conv, fast) in zip(timbral, timbralFast) {
+            let input = ws.timbralInput + (tPad - (conv.kernelTime - 1) / 2) * B
+            switch path {
+            case .direct: timbralBlock(conv, input: input, ws: ws, output: featureRows + channel, stride: channels)
+            case .fast: timbralWinograd(conv, fast, input: input, ws: ws, output: featureRows + channel, stride: channels)
+            }
             channel += conv.outputs
         }
-        temporalBlocks(input: ws.timbralInput + tPad * B, ws: ws, output: featureRows + channel, stride: channels)
+        switch path {
+        case .direct: temporalBlocks(input: normalized, ws: ws, output: featureRows + channel, stride: channels)
+        case .fast:
+            let before = ws.temporalPadBefore
+            ws.temporalPadded.update(repeating: 0, count: before * B)
+            (ws.temporalPadded + before * B).update(from: normalized, count: F * B)
+            (ws.temporalPadded + (before + F) * B).update(repeating: 0, count: (ws.temporalRows - before - F) * B)
+            temporalBanded(padded: ws.temporalPadded, padBefore: before, ws: ws,
+                           output: featureRows + channel, stride: channels)
+        }
         channel += temporal.reduce(0) { $0 + $1.outputs }
 
         // Mid end: each convolution reads the previous block's channels through the padded map.
@@ -264,7 +342,7 @@ extension MusicnnNetwork {
     ///
     /// Batch norm is affine per channel, so it is applied after the pooling: to the maximum
     /// over frequency when its scale is positive and to the minimum when it is negative.
-    private func timbralBlock(_ conv: Conv, input: UnsafePointer<Float>, ws: MusicnnWorkspace,
+    func timbralBlock(_ conv: Conv, input: UnsafePointer<Float>, ws: MusicnnWorkspace,
                               output: UnsafeMutablePointer<Float>, stride: Int) {
         let F = frames, B = bands, kt = conv.kernelTime, kw = conv.kernelWidth
         let positions = B - kw + 1, K = kt * kw, N = conv.outputs
@@ -306,7 +384,7 @@ extension MusicnnNetwork {
     /// The temporal convolutions ('same' padding in time, one band at a time), each followed
     /// by ReLU, batch norm and max over bands. One im2col matrix built for the longest
     /// kernel serves the shorter ones as a column slice.
-    private func temporalBlocks(input: UnsafePointer<Float>, ws: MusicnnWorkspace,
+    func temporalBlocks(input: UnsafePointer<Float>, ws: MusicnnWorkspace,
                                 output: UnsafeMutablePointer<Float>, stride: Int) {
         let F = frames, B = bands
         let longest = temporal.map(\.kernelTime).max()!
