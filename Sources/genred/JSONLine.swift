@@ -11,6 +11,8 @@ enum JSONLine {
         case bool(Bool)
         case array([Value])
         case floats(ArraySlice<Float>)
+        /// Already-encoded JSON.
+        case raw(String)
     }
 
     static func object(_ fields: [(String, Value)]) -> String {
@@ -47,6 +49,7 @@ enum JSONLine {
     private static func write(_ value: Value, to out: inout String) {
         switch value {
         case .string(let s): out += quote(s)
+        case .raw(let json): out += json
         case .number(let d): out += d.isFinite ? "\(d)" : "null"
         case .float(let f): out += f.isFinite ? "\(f)" : "null"
         case .int(let i): out += String(i)

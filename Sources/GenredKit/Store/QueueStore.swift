@@ -186,3 +186,60 @@ extension LibraryStore {
         }
     }
 }
+
+extension LibraryStore {
+    /// What similarity and maps need of each analysed track, without the taggrams.
+    public struct TrackVectors: Sendable {
+        public var ids: [Int64] = []
+        public var paths: [String] = []
+        public var titles: [String?] = []
+        public var artists: [String?] = []
+        public var albums: [String?] = []
+        public var durations: [Double?] = []
+        /// Row-major, `count x embeddingSize`.
+        public var embeddings: [Float] = []
+        /// Row-major mean probabilities, `count x labels`.
+        public var scores: [Float] = []
+        public var embeddingSize = 0
+        public var labelCount = 0
+        public var count: Int { ids.count }
+
+        public init() {}
+    }
+
+    /// The embeddings and mean scores of every track analysed by `model`, optionally under a folder.
+    public func vectors(model: String, under directory: String? = nil) throws(StoreError) -> TrackVectors {
+        try read { db in
+            var v = TrackVectors()
+            var sql = """
+                SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, a.embedding, a.mean
+                FROM track t JOIN analysis a ON a.track_id = t.id WHERE a.model = ?
+                """
+            var arguments: StatementArguments = [model]
+            if let directory {
+                sql += " AND t.path LIKE ? ESCAPE '\\'"
+                _ = arguments.append(contentsOf: [Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")])
+            }
+            sql += " ORDER BY t.path"
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                let embedding = BlobCoding.float32(row["embedding"] as Data)
+                let mean = BlobCoding.float32(row["mean"] as Data)
+                if v.count == 0 {
+                    v.embeddingSize = embedding.count
+                    v.labelCount = mean.count
+                }
+                guard embedding.count == v.embeddingSize, mean.count == v.labelCount else { continue }
+                v.ids.append(row["id"])
+                v.paths.append(row["path"])
+                v.titles.append(row["title"])
+                v.artists.append(row["artist"])
+                v.albums.append(row["album"])
+                v.durations.append(row["duration"])
+                v.embeddings += embedding
+                v.scores += mean
+            }
+            return v
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// Retag a small generated library, then ask `similar` and `show` about it.
+final class SimilarShowCommandTests: XCTestCase {
+    private static let dir = FileManager.default.temporaryDirectory.appendingPathComponent("genred-e2e-similar-\(UUID().uuidString)")
+
+    override class func setUp() {
+        super.setUp()
+        let music = dir.appendingPathComponent("music")
+        try? FileManager.default.createDirectory(at: music.appendingPathComponent("A"), withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(at: music.appendingPathComponent("B"), withIntermediateDirectories: true)
+        for (clip, name) in [("groove", "A/groove.wav"), ("ballad", "A/ballad.wav"), ("rock", "B/rock.wav"),
+                             ("groove_44k_stereo", "B/groove-again.wav")] {
+            try? FileManager.default.copyItem(at: AnalyzeCommandTests.audio.appendingPathComponent("\(clip).wav"),
+                                              to: music.appendingPathComponent(name))
+        }
+        _ = try? AnalyzeCommandTests.genred(["retag", "--dry-run", music.path, "--db", db])
+    }
+
+    override class func tearDown() {
+        try? FileManager.default.removeItem(at: dir)
+        super.tearDown()
+    }
+
+    private static var db: String { dir.appendingPathComponent("state/library.sqlite").path }
+    private func path(_ p: String) -> String { Self.dir.appendingPathComponent("music/\(p)").path }
+    private func genred(_ args: [String]) throws -> AnalyzeCommandTests.Run { try AnalyzeCommandTests.genred(args + ["--db", Self.db]) }
+
+    func testTheSameMusicAtAnotherRateIsTheNearest() throws {
+        let run = try genred(["similar", path("A/groove.wav"), "--json", "-n", "3"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let rows = try run.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows.first?["path"] as? String, path("B/groove-again.wav"))
+        XCTAssertNotNil(rows.first?["distance"] as? Double)
+        XCTAssertTrue((rows.first?["reason"] as? String)?.contains("Electronic") == true, "\(rows)")
+    }
+
+    func testLikeAndPlaylist() throws {
+        let m3u = Self.dir.appendingPathComponent("like.m3u").path
+        let run = try genred(["similar", "--like", "jazz", "-n", "2", "--m3u", m3u])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.lines[1].contains(path("A/ballad.wav")), run.stdout)
+        let playlist = try String(contentsOfFile: m3u, encoding: .utf8)
+        XCTAssertTrue(playlist.hasPrefix("#EXTM3U\n#EXTINF:10,ballad.wav\n\(path("A/ballad.wav"))\n"), playlist)
+    }
+
+    func testUnderLimitsTheCandidates() throws {
+        let run = try genred(["similar", path("A/groove.wav"), "--under", Self.dir.appendingPathComponent("music/A").path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.lines.count, 2)
+        XCTAssertTrue(run.lines[1].contains("ballad.wav"))
+    }
+
+    func testShowGivesScoresVotesAndTimeline() throws {
+        let run = try genred(["show", path("A/groove.wav")])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("4 windows of 3.0 s"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("Electronic") && run.stdout.contains("100%"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("timeline:\n    0:00    Electronic"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("    0:09    "), run.stdout)
+
+        let json = try genred(["show", "--json", path("B/rock.wav")])
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(o["windows"] as? Int, 3)
+        XCTAssertEqual((o["timeline"] as? [Any])?.count, 3)
+        XCTAssertEqual(((o["genres"] as? [[String: Any]])?.first)?["name"] as? String, "Electronic")
+    }
+
+    func testUnknownTrackIsAClearError() throws {
+        let run = try genred(["show", "/nowhere/x.flac"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.contains("not in the library database"), run.stderr)
+        let similar = try genred(["similar", "/nowhere/x.flac"])
+        XCTAssertEqual(similar.status, 2)
+    }
+}
