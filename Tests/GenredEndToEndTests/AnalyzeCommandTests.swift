@@ -46,7 +46,7 @@ final class AnalyzeCommandTests: XCTestCase {
         let run = try genred(["analyze", "--json", clip("groove")])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(run.lines.count, 1)
-        let o = try object(run.lines[0])
+        let o = try object(XCTUnwrap(run.lines.first, run.stderr))
         XCTAssertEqual(o["path"] as? String, clip("groove"))
         XCTAssertEqual(o["model"] as? String, "msd-musicnn")
         XCTAssertEqual(try XCTUnwrap(o["duration_s"] as? Double), 12, accuracy: 0.1)
@@ -65,7 +65,7 @@ final class AnalyzeCommandTests: XCTestCase {
     func testTaggramAndEmbeddingOnRequest() throws {
         let run = try genred(["analyze", "--json", "--taggram", "--embedding", "--model", "mtt-musicnn", clip("rock")])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let o = try object(run.lines[0])
+        let o = try object(XCTUnwrap(run.lines.first, run.stderr))
         XCTAssertEqual(o["model"] as? String, "mtt-musicnn")
         let taggram = try XCTUnwrap(o["taggram"] as? [[Double]])
         XCTAssertEqual(taggram.count, 3)
@@ -81,10 +81,10 @@ final class AnalyzeCommandTests: XCTestCase {
         let run = try genred(["analyze", "--json", bad.path, clip("ballad")])
         XCTAssertEqual(run.status, 1)
         XCTAssertEqual(run.lines.count, 2)
-        let failed = try object(run.lines[0])
+        let failed = try object(XCTUnwrap(run.lines.first, run.stderr))
         XCTAssertEqual(failed["path"] as? String, bad.path)
         XCTAssertTrue((failed["error"] as? String)?.contains("not an audio file") == true, "\(failed)")
-        XCTAssertEqual(try object(run.lines[1])["windows"] as? Int, 3)
+        XCTAssertEqual(try object(XCTUnwrap(run.lines.dropFirst().first, run.stderr))["windows"] as? Int, 3)
     }
 
     func testHumanOutputNamesFileDurationWindowsAndTopTags() throws {
@@ -101,7 +101,7 @@ final class AnalyzeCommandTests: XCTestCase {
     func testVoteAggregateAndHop() throws {
         let run = try genred(["analyze", "--json", "--hop", "1", "--aggregate", "vote", clip("groove")])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let o = try object(run.lines[0])
+        let o = try object(XCTUnwrap(run.lines.first, run.stderr))
         XCTAssertEqual(o["windows"] as? Int, 9)  // (751 - 187) / 63 + 1 windows of 187 frames
         let vote = try XCTUnwrap(o["vote"] as? [Double])
         XCTAssertEqual(vote.reduce(0, +), 1, accuracy: 1e-4)

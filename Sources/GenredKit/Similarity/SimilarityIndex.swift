@@ -64,19 +64,18 @@ public final class SimilarityIndex: Sendable {
         }
     }
 
-    /// Tracks whose probabilities best match a set of labels: cosine between the label
-    /// indicator vector and each track's mean probabilities.
+    /// Tracks whose probabilities best match a set of labels: the dot product of the labels'
+    /// indicator vector with each track's mean probabilities, divided by the number of labels,
+    /// so the distance is one minus the mean probability of the wanted labels.
     public func like(labels wanted: [Int], count: Int, include: (Int) -> Bool = { _ in true }) -> [Match] {
         let n = tracks.count, l = tracks.labelCount
         guard n > 0, !wanted.isEmpty else { return [] }
         var distances = [Float](repeating: 1, count: n)
-        let setNorm = Float(wanted.count).squareRoot()
         tracks.scores.withUnsafeBufferPointer { s in
             for i in 0..<n {
-                var dot: Float = 0, norm: Float = 0
-                for j in 0..<l { norm += s[i * l + j] * s[i * l + j] }
+                var dot: Float = 0
                 for j in wanted { dot += s[i * l + j] }
-                if norm > 0 { distances[i] = 1 - dot / (setNorm * norm.squareRoot()) }
+                distances[i] = 1 - dot / Float(wanted.count)
             }
         }
         var target = [Float](repeating: 0, count: l)

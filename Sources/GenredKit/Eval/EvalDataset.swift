@@ -1,0 +1,111 @@
+import Foundation
+
+/// Where the labels of an evaluation come from.
+public enum EvalLabelSource: String, Sendable, Codable, CaseIterable {
+    /// One sub-folder per label under the source folder.
+    case folders
+    /// The GENRE values already in the files.
+    case tags
+}
+
+/// One audio file and the labels a person gave it.
+public struct LabelledFile: Sendable, Equatable {
+    public var path: String
+    /// The sub-folder name, or the file's genre values in tag order.
+    public var labels: [String]
+
+    public init(path: String, labels: [String]) {
+        self.path = path
+        self.labels = labels
+    }
+}
+
+/// The labelled files under a source, and those that could not be used.
+public struct EvalDataset: Sendable {
+    public var files: [LabelledFile] = []
+    /// Files with no label: outside the label folders, or without a genre tag.
+    public var unlabelled: [String] = []
+    /// Audio in formats genred does not decode.
+    public var unsupported: [String] = []
+    /// Files whose tags could not be read, with the reason.
+    public var unreadable: [(path: String, reason: String)] = []
+
+    public init() {}
+
+    /// Collects the labelled files under `source`. Nothing is written.
+    public static func collect(_ source: String, labels: EvalLabelSource) throws(EvalError) -> EvalDataset {
+        let root = URL(fileURLWithPath: source).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
+            throw EvalError(path: source, reason: .notFound)
+        }
+        switch labels {
+        case .folders:
+            guard isDirectory.boolValue else { throw EvalError(path: source, reason: .notAFolder) }
+            return try folders(root)
+        case .tags:
+            return try tags(root)
+        }
+    }
+
+    private static func scan(_ roots: [String]) throws(EvalError) -> [LibraryScanner.Entry] {
+        do { return try LibraryScanner().scan(roots) } catch {
+            throw EvalError(path: error.path, reason: .unreadable(error.message))
+        }
+    }
+
+    private static func folders(_ root: String) throws(EvalError) -> EvalDataset {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: root).sorted() } catch {
+            throw EvalError(path: root, reason: .unreadable(error.localizedDescription))
+        }
+        var data = EvalDataset()
+        var labelFolders: [String] = []
+        for name in names where !LibraryScanner.isIgnoredName(name) {
+            var st = stat()
+            let path = root + "/" + name
+            guard stat(path, &st) == 0 else { continue }
+            if st.st_mode & S_IFMT == S_IFDIR { labelFolders.append(name) }
+        }
+        for name in labelFolders {
+            for entry in try scan([root + "/" + name]) {
+                switch entry {
+                case .candidate(let p): data.files.append(LabelledFile(path: p, labels: [name]))
+                case .unsupported(let p): data.unsupported.append(p)
+                }
+            }
+        }
+        // Audio directly in the source folder has no label folder.
+        for name in names where !LibraryScanner.isIgnoredName(name) && !labelFolders.contains(name) {
+            for case .candidate(let p) in try scan([root + "/" + name]) { data.unlabelled.append(p) }
+        }
+        return data
+    }
+
+    private static func tags(_ root: String) throws(EvalError) -> EvalDataset {
+        var data = EvalDataset()
+        let reader = TagWriter(backupDirectory: FileManager.default.temporaryDirectory)
+        for entry in try scan([root]) {
+            guard case .candidate(let path) = entry else {
+                data.unsupported.append(entry.path)
+                continue
+            }
+            do {
+                guard let container = try AudioDecoding.sniff(path) else {
+                    data.unreadable.append((path, "not audio"))
+                    continue
+                }
+                let genres = try reader.read(path, container: container).values(.genre)
+                    .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+                if genres.isEmpty { data.unlabelled.append(path) } else { data.files.append(LabelledFile(path: path, labels: genres)) }
+            } catch let error as DecodeError {
+                data.unreadable.append((path, error.reasonText))
+            } catch let error as TagError {
+                data.unreadable.append((path, error.reasonText))
+            } catch {
+                data.unreadable.append((path, "\(error)"))
+            }
+        }
+        return data
+    }
+}
