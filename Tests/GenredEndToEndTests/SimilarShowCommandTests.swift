@@ -69,6 +69,31 @@ final class SimilarShowCommandTests: XCTestCase {
         XCTAssertEqual(((o["genres"] as? [[String: Any]])?.first)?["name"] as? String, "Electronic")
     }
 
+    func testMapWritesCSVSVGAndHTMLDeterministically() throws {
+        let csv = Self.dir.appendingPathComponent("map.csv").path, again = Self.dir.appendingPathComponent("again.csv").path
+        let svg = Self.dir.appendingPathComponent("map.svg").path, html = Self.dir.appendingPathComponent("map.html").path
+        let run = try genred(["map", "--csv", csv, "--svg", svg, "--html", html, "--seed", "7"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("4 tracks mapped by embedding"), run.stdout)
+        XCTAssertTrue(run.stderr.contains("perplexity 30 lowered"), "small collections get a note: \(run.stderr)")
+        let text = try String(contentsOfFile: csv, encoding: .utf8)
+        let rows = text.split(whereSeparator: \.isNewline)
+        XCTAssertEqual(rows.count, 5, text)
+        XCTAssertTrue(rows[0].hasPrefix("path,title,artist,album,x,y,top_genre,Rock,Pop"), String(rows[0]))
+        XCTAssertTrue(text.contains(path("A/ballad.wav")))
+        for file in [svg, html] {
+            let page = try String(contentsOfFile: file, encoding: .utf8)
+            XCTAssertTrue(page.contains("Electronic") && page.contains("Jazz"), file)
+            XCTAssertFalse(page.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"), "\(file) reaches no network")
+        }
+        _ = try genred(["map", "--csv", again, "--seed", "7"])
+        XCTAssertEqual(try String(contentsOfFile: again, encoding: .utf8), text, "same seed, same map")
+
+        let genres = try genred(["map", "--features", "genres", "--under", Self.dir.appendingPathComponent("music/A").path, "--csv", again])
+        XCTAssertEqual(genres.status, 0, genres.stderr)
+        XCTAssertTrue(genres.stdout.contains("2 tracks mapped by genres"), genres.stdout)
+    }
+
     func testUnknownTrackIsAClearError() throws {
         let run = try genred(["show", "/nowhere/x.flac"])
         XCTAssertEqual(run.status, 1)

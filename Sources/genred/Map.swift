@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+enum MapFeatures: String, ExpressibleByArgument, CaseIterable {
+    case embedding, genres, tags
+}
+
+struct Map: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw the collection as a t-SNE map: near points sound alike.",
+        discussion: """
+            Places every analysed track (or those under --under) on a plane with t-SNE, using its \
+            embedding (the default), its genre probabilities, or all its tag probabilities. Writes a \
+            CSV (path, title, artist, album, x, y, top genre, one column per genre), and optionally \
+            an SVG and a self-contained HTML page (no network; hover for title, artist and genres; \
+            filter by genre). The same seed gives the same map. For small collections the \
+            perplexity is lowered to fit, and the output says so.
+            """
+    )
+
+    @OptionGroup var library: LibraryOptions
+
+    @Option(name: .long, help: ArgumentHelp("Only tracks under this folder.", valueName: "dir"))
+    var under: String?
+
+    @Option(name: .long, help: "What to place tracks by.")
+    var features: MapFeatures = .embedding
+
+    @Option(name: .long, help: "t-SNE perplexity (about the number of neighbours each point keeps close).")
+    var perplexity: Double = 30
+
+    @Option(name: .long, help: "t-SNE iterations, early exaggeration included.")
+    var iterations = 750
+
+    @Option(name: .long, help: "Random seed.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Model whose analyses to use (default: from the config, else msd-musicnn).")
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the CSV here.", valueName: "file"))
+    var csv: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also write an SVG drawing.", valueName: "file"))
+    var svg: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also write an HTML page.", valueName: "file"))
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var benchInput: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var out: String?
+
+    func validate() throws {
+        if benchInput == nil && csv == nil { throw ValidationError("--csv FILE is required") }
+        if !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
+        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+    }
+
+    func run() throws {
+        if let benchInput {
+            // Used by tools/tsne_reference.py to compare with a reference implementation.
+            let args = ["--bench-input", benchInput, "--out", out ?? "/dev/null", "--perplexity", String(perplexity),
+                        "--iterations", String(iterations), "--seed", String(seed)]
+            throw ExitCode(TSNE.benchmarkMain(arguments: args))
+        }
+        let config = try library.loadConfiguration()
+        let store = try library.openStore(config)
+        let bundle = try loadBundle(model ?? config.model)
+        let underPath = under.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let v: LibraryStore.TrackVectors
+        do { v = try store.vectors(model: bundle.name, under: underPath) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+        guard v.count > 0 else {
+            printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
+            throw ExitCode(1)
+        }
+        let manifest = bundle.manifest
+        let genreIndices = manifest.labelIndices(inGroup: "genre")
+        let genreNames = genreIndices.map { manifest.displayNames[$0] }
+
+        // The feature matrix.
+        var data: [Float] = []
+        var dims = 0
+        switch features {
+        case .embedding:
+            dims = v.embeddingSize
+            data = v.embeddings
+        case .genres:
+            dims = genreIndices.count
+            for i in 0..<v.count { for j in genreIndices { data.append(v.scores[i * v.labelCount + j]) } }
+        case .tags:
+            dims = v.labelCount
+            data = v.scores
+        }
+
+        var options = TSNEOptions()
+        options.perplexity = perplexity
+        options.iterations = iterations
+        options.seed = seed
+        let start = Date()
+        let result = TSNE.embed(data, count: v.count, dimensions: dims, options: options)
+        if let note = result.note { printError("genred: \(note)") }
+
+        let points: [MapPoint] = (0..<v.count).map { i in
+            let scores = genreIndices.map { v.scores[i * v.labelCount + $0] }
+            let best = scores.indices.max { scores[$0] < scores[$1] }
+            return MapPoint(path: v.paths[i], title: v.titles[i], artist: v.artists[i], album: v.albums[i],
+                            x: result.points[2 * i], y: result.points[2 * i + 1],
+                            topGenre: best.map { genreNames[$0] } ?? "", genreScores: scores)
+        }
+        let title = "genred map: \(v.count) tracks by \(features.rawValue)" + (underPath.map { " under \($0)" } ?? "")
+        try write(MapWriter.csv(points, genreNames: genreNames), to: csv!)
+        if let svg { try write(MapWriter.svg(points, genreNames: genreNames, title: title), to: svg) }
+        if let html { try write(MapWriter.html(points, genreNames: genreNames, title: title), to: html) }
+        print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, KL divergence %.3f)",
+                     v.count, features.rawValue, Date().timeIntervalSince(start), result.perplexityUsed, result.klDivergence))
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            printError("genred: cannot write \(path): \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
+    }
+}

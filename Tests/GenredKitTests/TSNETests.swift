@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+@testable import GenredKit
+
+final class TSNETests: XCTestCase {
+    /// Gaussian clusters in `dimensions`-d, centres `separation` apart on average; returns data and labels.
+    private func clusters(_ k: Int, perCluster: Int, dimensions: Int, separation: Double, seed: UInt64) -> ([Float], [Int]) {
+        var rng = SeededGenerator(seed: seed)
+        let centres = (0..<(k * dimensions)).map { _ in separation * rng.gaussian() }
+        var data: [Float] = []
+        var labels: [Int] = []
+        for c in 0..<k {
+            for _ in 0..<perCluster {
+                for t in 0..<dimensions { data.append(Float(centres[c * dimensions + t] + rng.gaussian())) }
+                labels.append(c)
+            }
+        }
+        return (data, labels)
+    }
+
+    private func random(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Float(rng.gaussian()) }
+    }
+
+    func testCalibrationHitsTargetEntropyForEveryPoint() {
+        let n = 400, d = 12, perplexity = 30.0
+        let data = random(n * d, seed: 7)
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: 90, threads: 2)
+        let conditional = Affinities.conditional(graph, perplexity: perplexity, threads: 2)
+        for i in 0..<n {
+            var entropyBits = 0.0, total = 0.0
+            for t in 0..<90 {
+                let p = conditional[i * 90 + t]
+                total += p
+                if p > 0 { entropyBits -= p * log2(p) }
+            }
+            XCTAssertEqual(total, 1, accuracy: 1e-9)
+            XCTAssertEqual(entropyBits, log2(perplexity), accuracy: 1e-4, "row \(i)")
+        }
+    }
+
+    func testNeighboursMatchBruteForce() {
+        let n = 300, d = 7, k = 10
+        let data = random(n * d, seed: 3)
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: k, threads: 2)
+        for i in stride(from: 0, to: n, by: 17) {
+            let order = (0..<n).filter { $0 != i }.map { j -> (Double, Int) in
+                var s = 0.0
+                for c in 0..<d { let v = Double(data[i * d + c]) - Double(data[j * d + c]); s += v * v }
+                return (s, j)
+            }.sorted { $0 < $1 }
+            XCTAssertEqual(graph.indices[(i * k)..<(i * k + k)].map(Int.init), order.prefix(k).map(\.1))
+        }
+    }
+
+    func testJointAffinitiesAreSymmetricAndNormalised() {
+        let n = 1500, d = 5
+        let data = random(n * d, seed: 11)
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: 30, threads: 2)
+        let p = Affinities.joint(graph, perplexity: 10, threads: 2)
+        var entries: [Int: Double] = [:]
+        for i in 0..<n { for t in p.rowStart[i]..<p.rowStart[i + 1] { entries[i * n + Int(p.columns[t])] = p.values[t] } }
+        XCTAssertEqual(entries.values.reduce(0, +), 1, accuracy: 1e-9)
+        for (key, v) in entries { XCTAssertEqual(entries[(key % n) * n + key / n] ?? -1, v, accuracy: 1e-15) }
+    }
+
+    func testGradientMatchesFiniteDifferences() {
+        let n = 8, d = 5
+        let data = random(n * d, seed: 5)
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: n - 1, threads: 1)
+        let p = Affinities.joint(graph, perplexity: 2, threads: 1)
+        var rng = SeededGenerator(seed: 9)
+        let y = (0..<(2 * n)).map { _ in rng.gaussian() }
+        let gradient = Gradient(affinities: p, count: n, exact: true, theta: 0, threads: 1)
+        var grad = [Double](repeating: 0, count: 2 * n)
+        _ = gradient.evaluate(y, exaggeration: 1, into: &grad)
+        let h = 1e-6
+        for k in 0..<(2 * n) {
+            var plus = y, minus = y
+            plus[k] += h
+            minus[k] -= h
+            let numeric = (Divergence.exact(plus, affinities: p, count: n, threads: 1)
+                - Divergence.exact(minus, affinities: p, count: n, threads: 1)) / (2 * h)
+            // The optimiser's gradient omits the factor 4 of dKL/dy.
+            XCTAssertEqual(4 * grad[k], numeric, accuracy: 1e-6 + 1e-5 * abs(numeric), "coordinate \(k)")
+        }
+    }
+
+    func testBarnesHutWithZeroThetaIsExact() {
+        let n = 120, d = 4
+        let data = random(n * d, seed: 21)
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: 30, threads: 1)
+        let p = Affinities.joint(graph, perplexity: 10, threads: 1)
+        var rng = SeededGenerator(seed: 2)
+        var y = (0..<(2 * n)).map { _ in 5 * rng.gaussian() }
+        y[2] = y[0]; y[3] = y[1]  // a coincident pair shares a leaf
+        var exact = [Double](repeating: 0, count: 2 * n), tree = exact, approx = exact
+        let z0 = Gradient(affinities: p, count: n, exact: true, theta: 0, threads: 2).evaluate(y, exaggeration: 3, into: &exact)
+        let z1 = Gradient(affinities: p, count: n, exact: false, theta: 0, threads: 2).evaluate(y, exaggeration: 3, into: &tree)
+        let z2 = Gradient(affinities: p, count: n, exact: false, theta: 0.5, threads: 2).evaluate(y, exaggeration: 3, into: &approx)
+        XCTAssertEqual(z0, z1, accuracy: 1e-9 * z0)
+        XCTAssertEqual(z0, z2, accuracy: 1e-2 * z0)
+        for k in 0..<(2 * n) {
+            XCTAssertEqual(exact[k], tree[k], accuracy: 1e-12)
+        }
+        let error = zip(exact, approx).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        let norm = exact.map { $0 * $0 }.reduce(0, +).squareRoot()
+        XCTAssertLessThan(error / norm, 0.05)
+    }
+
+    func testFixedSeedIsReproducibleAcrossThreadCounts() {
+        for (n, iterations) in [(300, 120), (1200, 60)] {
+            let d = 6
+            let (data, _) = clusters(4, perCluster: n / 4, dimensions: d, separation: 4, seed: 4)
+            var options = TSNEOptions(iterations: iterations, exaggerationIterations: iterations / 2, seed: 42)
+            options.threads = 2
+            let first = TSNE.embed(data, count: n, dimensions: d, options: options)
+            let second = TSNE.embed(data, count: n, dimensions: d, options: options)
+            options.threads = 1
+            let single = TSNE.embed(data, count: n, dimensions: d, options: options)
+            XCTAssertEqual(first.points, second.points, "n = \(n)")
+            XCTAssertEqual(first.points, single.points, "n = \(n), 1 vs 2 threads")
+            XCTAssertEqual(first.klDivergence, single.klDivergence)
+        }
+    }
+
+    func testSmallCollections() {
+        XCTAssertEqual(TSNE.embed([], count: 0, dimensions: 4, options: TSNEOptions()).points, [])
+        XCTAssertEqual(TSNE.embed([1, 2, 3], count: 1, dimensions: 3, options: TSNEOptions()).points, [0, 0])
+        for n in [2, 3, 5] {
+            let data = random(n * 8, seed: UInt64(n))
+            let result = TSNE.embed(data, count: n, dimensions: 8, options: TSNEOptions())
+            XCTAssertEqual(result.points.count, 2 * n)
+            XCTAssertTrue(result.points.allSatisfy(\.isFinite), "n = \(n)")
+            XCTAssertTrue(result.klDivergence.isFinite)
+            XCTAssertEqual(result.perplexityUsed, max(1, Double(n - 1) / 3), accuracy: 1e-12)
+            XCTAssertNotNil(result.note)
+            XCTAssertTrue(result.note?.contains("lowered") ?? false, result.note ?? "")
+        }
+        // 200 tracks (13 albums): the default perplexity fits; a larger one is clamped.
+        let (data, labels) = clusters(13, perCluster: 16, dimensions: 50, separation: 3, seed: 13)
+        let n = labels.count
+        let plain = TSNE.embed(data, count: n, dimensions: 50, options: TSNEOptions())
+        XCTAssertNil(plain.note)
+        XCTAssertEqual(plain.perplexityUsed, 30)
+        XCTAssertGreaterThan(purity(plain.points, labels), 0.95)
+        let clamped = TSNE.embed(data, count: n, dimensions: 50, options: TSNEOptions(perplexity: 500))
+        XCTAssertEqual(clamped.perplexityUsed, Double(n - 1) / 3, accuracy: 1e-12)
+        XCTAssertTrue(clamped.points.allSatisfy(\.isFinite))
+        XCTAssertNotNil(clamped.note)
+        // Identical tracks must not break the calibration or the tree.
+        let copies = [Float](repeating: 0.5, count: 40 * 3)
+        let same = TSNE.embed(copies, count: 40, dimensions: 3, options: TSNEOptions(iterations: 50, method: .barnesHut(theta: 0.5)))
+        XCTAssertTrue(same.points.allSatisfy(\.isFinite))
+    }
+
+    func testSeparatedClustersStaySeparated() {
+        let (data, labels) = clusters(6, perCluster: 80, dimensions: 30, separation: 2, seed: 8)
+        let exact = TSNE.embed(data, count: labels.count, dimensions: 30, options: TSNEOptions())
+        XCTAssertGreaterThan(purity(exact.points, labels), 0.95)
+        XCTAssertLessThan(exact.klDivergence, 2)
+        let (big, bigLabels) = clusters(8, perCluster: 200, dimensions: 20, separation: 2, seed: 18)
+        let tree = TSNE.embed(big, count: bigLabels.count, dimensions: 20, options: TSNEOptions(iterations: 400))
+        XCTAssertGreaterThan(purity(tree.points, bigLabels), 0.95)
+    }
+
+    /// Share of points whose nearest neighbour in the plane has the same label.
+    private func purity(_ points: [Float], _ labels: [Int]) -> Double {
+        let n = labels.count
+        var same = 0
+        for i in 0..<n {
+            var best = Float.infinity, label = -1
+            for j in 0..<n where j != i {
+                let dx = points[2 * i] - points[2 * j], dy = points[2 * i + 1] - points[2 * j + 1]
+                let d = dx * dx + dy * dy
+                if d < best { best = d; label = labels[j] }
+            }
+            if label == labels[i] { same += 1 }
+        }
+        return Double(same) / Double(n)
+    }
+}
