@@ -40,87 +40,129 @@ public final class Analyzer {
         return max(1, Int((seconds * Double(p.sampleRate) / Double(p.hopLength)).rounded()))
     }
 
+    /// Windows ready for the network, and what the decoding side found once it is done.
+    private struct Batch: Sendable {
+        var windows: [Float]
+        var count: Int
+    }
+
+    private struct ProducerOutcome: Sendable {
+        var audio: DecodedAudio?
+        var error: DecodeError?
+        var fingerprint = ""
+        var windows = 0
+        var padded = false
+        var decodeSeconds = 0.0
+        var featureSeconds = 0.0
+    }
+
     public func analyze(_ path: String, hopFrames: Int? = nil) throws(DecodeError) -> TrackAnalysis {
         let manifest = bundle.manifest, network = bundle.network
         let params = manifest.featureParameters
         let W = manifest.window.frames, B = params.bands
         let hop = hopFrames ?? manifest.window.defaultHopFrames
         let labels = network.labelCount, units = network.embeddingSize
-        let mel = LogMelSpectrogram(parameters: params)
+        let batchSize = self.batchSize
+
+        // Decoding and features run on their own thread, a batch or two ahead of the network,
+        // so the core that decoding needs is not idle while the network runs (and vice versa).
+        let batches = BlockingQueue<Batch>(capacity: 2)
+        let outcome = LockedValue(ProducerOutcome())
+        let producer = Thread {
+            let begin = DispatchTime.now()
+            var waited = 0.0, featureTime = 0.0
+            let mel = LogMelSpectrogram(parameters: params)
+            var frames: [Float] = []
+            var framesBase = 0, nextWindow = 0
+            var batch = [Float](repeating: 0, count: batchSize * W * B)
+            var batchCount = 0
+
+            func ship() {
+                guard batchCount > 0 else { return }
+                let t = DispatchTime.now()
+                batches.push(Batch(windows: batch, count: batchCount))
+                waited += seconds(since: t)
+                batchCount = 0
+            }
+
+            func addFrame(_ frame: UnsafeBufferPointer<Float>) {
+                frames.append(contentsOf: frame)
+                // Copy every window that is now complete into the batch.
+                while (framesBase + frames.count / B) >= nextWindow * hop + W {
+                    let offset = (nextWindow * hop - framesBase) * B
+                    frames.withUnsafeBufferPointer { f in
+                        batch.withUnsafeMutableBufferPointer { b in
+                            (b.baseAddress! + batchCount * W * B).update(from: f.baseAddress! + offset, count: W * B)
+                        }
+                    }
+                    batchCount += 1
+                    nextWindow += 1
+                    if batchCount == batchSize { ship() }
+                }
+                // Drop frames no future window needs.
+                let keepFrom = nextWindow * hop - framesBase
+                if keepFrom > 4096 {
+                    let drop = min(keepFrom, frames.count / B)
+                    frames.removeFirst(drop * B)
+                    framesBase += drop
+                }
+            }
+
+            var fingerprint = AudioFingerprint()
+            var result = ProducerOutcome()
+            do throws(DecodeError) {
+                let audio = try AudioDecoding.stream(path, targetRate: params.sampleRate) { chunk in
+                    fingerprint.add(chunk)
+                    let t0 = DispatchTime.now(), waitedBefore = waited
+                    mel.push(chunk, emit: addFrame)
+                    featureTime += seconds(since: t0) - (waited - waitedBefore)
+                }
+                let t0 = DispatchTime.now(), waitedBefore = waited
+                mel.finish(emit: addFrame)
+                featureTime += seconds(since: t0) - (waited - waitedBefore)
+                if audio.outputSamples == 0 { throw DecodeError(path: path, reason: .noAudio) }
+                // A track shorter than one window: repeat its frames to fill one (as musicnn's training did).
+                if nextWindow == 0 && batchCount == 0 {
+                    let available = frames.count / B
+                    for i in 0..<W {
+                        let src = (i % available) * B
+                        for b in 0..<B { batch[i * B + b] = frames[src + b] }
+                    }
+                    batchCount = 1
+                    nextWindow = 1
+                    result.padded = true
+                }
+                ship()
+                result.audio = audio
+            } catch {
+                result.error = error
+            }
+            result.fingerprint = fingerprint.finalize()
+            result.windows = nextWindow
+            result.featureSeconds = featureTime
+            result.decodeSeconds = seconds(since: begin) - featureTime - waited
+            outcome.withLock { $0 = result }
+            batches.close()
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
 
         var timings = StageTimings()
-        // Frames from `framesBase` on; window k starts at frame k * hop.
-        var frames: [Float] = []
-        var framesBase = 0, nextWindow = 0
-        var batch = [Float](repeating: 0, count: batchSize * W * B)
-        var batchCount = 0
         var taggram: [Float] = [], penultimate: [Float] = []
-
-        func flush() {
-            guard batchCount > 0 else { return }
+        while var next = batches.pop() {
             let start = DispatchTime.now()
             let first = taggram.count / labels
-            taggram.append(contentsOf: repeatElement(0, count: batchCount * labels))
-            penultimate.append(contentsOf: repeatElement(0, count: batchCount * units))
-            run(batch: &batch, count: batchCount, taggram: &taggram, penultimate: &penultimate, first: first)
-            batchCount = 0
+            taggram.append(contentsOf: repeatElement(0, count: next.count * labels))
+            penultimate.append(contentsOf: repeatElement(0, count: next.count * units))
+            run(batch: &next.windows, count: next.count, taggram: &taggram, penultimate: &penultimate, first: first)
             timings.inference += seconds(since: start)
         }
-
-        func addFrame(_ frame: UnsafeBufferPointer<Float>) {
-            frames.append(contentsOf: frame)
-            // Copy every window that is now complete into the batch.
-            while (framesBase + frames.count / B) >= nextWindow * hop + W {
-                let offset = (nextWindow * hop - framesBase) * B
-                frames.withUnsafeBufferPointer { f in
-                    batch.withUnsafeMutableBufferPointer { b in
-                        (b.baseAddress! + batchCount * W * B).update(from: f.baseAddress! + offset, count: W * B)
-                    }
-                }
-                batchCount += 1
-                nextWindow += 1
-                if batchCount == batchSize { flush() }
-            }
-            // Drop frames no future window needs.
-            let keepFrom = nextWindow * hop - framesBase
-            if keepFrom > 4096 {
-                let drop = min(keepFrom, frames.count / B)
-                frames.removeFirst(drop * B)
-                framesBase += drop
-            }
-        }
-
-        let begin = DispatchTime.now()
-        var featureTime = 0.0
-        var fingerprint = AudioFingerprint()
-        let audio = try AudioDecoding.stream(path, targetRate: params.sampleRate) { chunk in
-            fingerprint.add(chunk)
-            let t0 = DispatchTime.now()
-            let inferenceBefore = timings.inference
-            mel.push(chunk, emit: addFrame)
-            featureTime += seconds(since: t0) - (timings.inference - inferenceBefore)
-        }
-        let t0 = DispatchTime.now()
-        let inferenceBefore = timings.inference
-        mel.finish(emit: addFrame)
-        featureTime += seconds(since: t0) - (timings.inference - inferenceBefore)
-        guard audio.outputSamples > 0 else { throw DecodeError(path: path, reason: .noAudio) }
-
-        // A track shorter than one window: repeat its frames to fill one (as musicnn's training did).
-        var padded = false
-        if nextWindow == 0 && batchCount == 0 {
-            let available = frames.count / B
-            for i in 0..<W {
-                let src = (i % available) * B
-                for b in 0..<B { batch[i * B + b] = frames[src + b] }
-            }
-            batchCount = 1
-            nextWindow = 1
-            padded = true
-        }
-        flush()
-        timings.features = featureTime
-        timings.decode = seconds(since: begin) - timings.features - timings.inference
+        let produced = outcome.withLock { $0 }
+        if let error = produced.error { throw error }
+        guard let audio = produced.audio else { throw DecodeError(path: path, reason: .noAudio) }
+        let fingerprint = produced.fingerprint, padded = produced.padded, nextWindow = produced.windows
+        timings.features = produced.featureSeconds
+        timings.decode = produced.decodeSeconds
         lastTimings = timings
 
         let windows = nextWindow
@@ -143,7 +185,7 @@ public final class Analyzer {
         return TrackAnalysis(
             path: path, model: manifest.name, modelVersion: manifest.version, audio: audio, labels: manifest.labels,
             windowFrames: W, hopFrames: hop, frameSeconds: Double(params.hopLength) / Double(params.sampleRate),
-            windowCount: windows, padded: padded, fingerprint: fingerprint.finalize(), taggram: taggram, penultimate: penultimate, embeddingSize: units,
+            windowCount: windows, padded: padded, fingerprint: fingerprint, taggram: taggram, penultimate: penultimate, embeddingSize: units,
             mean: mean, vote: vote, embedding: embedding)
     }
 
@@ -157,13 +199,16 @@ public final class Analyzer {
             taggram.withUnsafeMutableBufferPointer { probs in
                 penultimate.withUnsafeMutableBufferPointer { pen in
                     let (inputBase, probsBase, penBase) = (input.baseAddress!, probs.baseAddress!, pen.baseAddress!)
+                    // Windows are handed out one at a time, so a worker the scheduler delays
+                    // (the decoding thread shares the cores) does not hold up the batch.
+                    let nextWindow = LockedValue(0)
                     parallelFor(workers) { worker in
-                        var w = worker
-                        while w < count {
+                        while true {
+                            let w = nextWindow.withLock { n in defer { n += 1 }; return n }
+                            guard w < count else { break }
                             network.forward(window: inputBase + w * windowSize, workspace: workspaces[worker],
                                             probabilities: probsBase + (first + w) * labels,
                                             penultimate: penBase + (first + w) * units)
-                            w += workers
                         }
                     }
                 }

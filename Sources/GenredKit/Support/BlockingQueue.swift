@@ -5,16 +5,23 @@ import Foundation
 /// `@unchecked Sendable`: every access to `items` and `closed` happens with `condition` locked.
 final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Item] = []
+    /// Popped slots are emptied at once, so the queue never holds what it handed out.
+    private var items: [Item?] = []
     private var head = 0
     private var closed = false
+    private let capacity: Int
 
-    init(_ items: [Item] = []) { self.items = items }
+    /// A queue holding at most `capacity` items: `push` waits for room.
+    init(_ items: [Item] = [], capacity: Int = .max) {
+        self.items = items
+        self.capacity = capacity
+    }
 
     func push(_ item: Item) {
         condition.lock()
+        while items.count - head >= capacity && !closed { condition.wait() }
         items.append(item)
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -32,8 +39,10 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         defer { condition.unlock() }
         guard head < items.count else { return nil }
         let item = items[head]
+        items[head] = nil
         head += 1
-        return item
+        condition.broadcast()
+        return item!
     }
 
     var count: Int {
@@ -49,11 +58,13 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         while head == items.count && !closed { condition.wait() }
         guard head < items.count else { return nil }
         let item = items[head]
+        items[head] = nil
         head += 1
         if head > 1024 && head * 2 > items.count {
             items.removeFirst(head)
             head = 0
         }
-        return item
+        condition.broadcast()
+        return item!
     }
 }
