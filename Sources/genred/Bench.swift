@@ -101,7 +101,7 @@ struct Bench: ParsableCommand {
 
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.
     private func benchSimilarity(_ n: Int) {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         var v = LibraryStore.TrackVectors()
         v.embeddingSize = 200
         v.labelCount = 50
@@ -111,8 +111,8 @@ struct Bench: ParsableCommand {
             v.ids.append(Int64(i))
             v.paths.append("/music/\(i).flac")
             v.titles.append(nil); v.artists.append(nil); v.albums.append(nil); v.durations.append(nil)
-            for _ in 0..<200 { v.embeddings.append(Float(rng.nextGaussian())) }
-            for _ in 0..<50 { v.scores.append(Float(rng.nextUnit())) }
+            for _ in 0..<200 { v.embeddings.append(Float(rng.gaussian())) }
+            for _ in 0..<50 { v.scores.append(Float(rng.unit())) }
         }
         let labels = (0..<50).map { "label\($0)" }
         let build = Date()
@@ -132,23 +132,5 @@ struct Bench: ParsableCommand {
         print("similarity over \(n) tracks (200-d embeddings, one sgemv per query, 10 results with reasons)")
         print(String(format: "index build %.3f s; query median %.1f ms, p90 %.1f ms, max %.1f ms (50 queries)",
                      buildSeconds, 1000 * times[times.count / 2], 1000 * times[times.count * 9 / 10], 1000 * times.last!))
-    }
-}
-
-/// A small deterministic generator for synthetic benchmark data.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func nextGaussian() -> Double {
-        let u = max(nextUnit(), 1e-12), w = nextUnit()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * w)
     }
 }

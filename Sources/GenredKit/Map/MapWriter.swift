@@ -176,31 +176,8 @@ public enum MapWriter {
 
     // MARK: HTML
 
-    /// JSON string literal safe inside an HTML `<script>`: `<`, `>`, `&`, U+2028 and U+2029 are \u-escaped.
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// JSON string literal safe inside an HTML `<script>`.
+    static func json(_ s: String) -> String { JSONText.quote(s, htmlSafe: true) }
 
     static func json(_ v: Float) -> String { v.isFinite ? "\(v)" : "0" }
 

@@ -1,28 +1,6 @@
 import COpenBLAS
 import Foundation
 
-/// SplitMix64: a small seeded generator whose sequence is fixed by its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A standard normal deviate (Box-Muller).
-    mutating func gaussian() -> Double {
-        let u1 = (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992.0
-        let u2 = Double(next() >> 11) / 9_007_199_254_740_992.0
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}
-
 /// Starting positions for the optimisation.
 enum Initialisation {
     /// Standard deviation of the first coordinate of the start.
