@@ -279,7 +279,7 @@ public enum MapWriter {
       const radius = pts.length > 5000 ? 2 : 3.5;
 
       function layout() {
-        const w = canvas.clientWidth, h = canvas.clientHeight, m = 16;
+        const w = canvas.clientWidth, h = canvas.clientHeight, m = 32;
         const span = Math.max(maxX - minX, maxY - minY, 1e-12);
         const s = Math.min(w - 2 * m, h - 2 * m) / span;
         const ox = (w - (maxX - minX) * s) / 2 - minX * s, oy = (h + (maxY - minY) * s) / 2 + minY * s;
