@@ -5,14 +5,6 @@ import XCTest
 /// The same music encoded as WAV, FLAC, MP3, Ogg Vorbis and Opus gives the same spectrogram,
 /// within what each encoder changes, and the same tags.
 final class FormatEquivalenceTests: XCTestCase {
-    private func logMel(_ path: String) throws -> [Float] {
-        let mel = LogMelSpectrogram()
-        var frames: [Float] = []
-        _ = try AudioDecoding.stream(path) { chunk in mel.push(chunk) { frames.append(contentsOf: $0) } }
-        mel.finish { frames.append(contentsOf: $0) }
-        return frames
-    }
-
     func testEncodedCopiesGiveTheWAVsSpectrogramAndTags() throws {
         let dir = try TestAudio.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -23,13 +15,13 @@ final class FormatEquivalenceTests: XCTestCase {
             ("copy.ogg", "oggenc", ["-Q", "-q", "5", wav, "-o"], 0.05),
             ("copy.opus", "opusenc", ["--quiet", "--bitrate", "128", wav], 0.05),
         ]
-        let reference = try logMel(wav)
+        let reference = try Fixtures.logMel(wav)
         let analyzer = Analyzer(bundle: try Fixtures.bundle("msd-musicnn"))
         let referenceTop = TrackAnalysis.ranking(try analyzer.analyze(wav).mean).prefix(3)
         for copy in copies {
             let out = dir.appendingPathComponent(copy.name).path
             try TestAudio.run(copy.tool, copy.args + [out])
-            let ours = try logMel(out)
+            let ours = try Fixtures.logMel(out)
             XCTAssertEqual(ours.count, reference.count, "\(copy.name): frame count")
             let n = min(ours.count, reference.count)
             let errors = (0..<n).map { abs(ours[$0] - reference[$0]) }

@@ -34,6 +34,15 @@ enum Fixtures {
         try XCTUnwrap(file.tensors[name], "fixture lacks tensor \(name)", file: path, line: line)
     }
 
+    /// Log-mel frames of a file through genred's decoder and feature stage.
+    static func logMel(_ path: String) throws -> [Float] {
+        let mel = LogMelSpectrogram()
+        var frames: [Float] = []
+        _ = try AudioDecoding.stream(path) { chunk in mel.push(chunk) { frames.append(contentsOf: $0) } }
+        mel.finish { frames.append(contentsOf: $0) }
+        return frames
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("genred-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
