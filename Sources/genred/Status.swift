@@ -73,7 +73,7 @@ private struct Report {
         report.holder = DaemonLock.holder(databasePath: databasePath)
         report.databaseExists = FileManager.default.fileExists(atPath: databasePath)
         guard report.databaseExists else { return report }
-        let store = try LibraryStore(path: databasePath)
+        let store = try LibraryStore(path: databasePath, readOnly: true)
         report.counts = try store.counts()
         report.daemon = try store.daemonState()
         report.errors = try store.recentErrors(limit: Status.errorCount)

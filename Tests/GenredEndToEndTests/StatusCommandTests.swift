@@ -92,6 +92,45 @@ final class StatusCommandTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("broken.flac: "), text.stdout)
     }
 
+    func testAnotherUserCanReadStatusWithoutWriteAccess() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/runuser") else {
+            throw XCTSkip("needs root to switch to another user")
+        }
+        let clip = AnalyzeCommandTests.audio.appendingPathComponent("short.wav")
+        let music = dir.appendingPathComponent("music")
+        try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: clip, to: music.appendingPathComponent("a.wav"))
+        _ = try genred(["retag", music.path])
+        // Readable by everyone, writable by nobody else; no WAL files around (no daemon running).
+        let state = dir.appendingPathComponent("state")
+        for name in try FileManager.default.contentsOfDirectory(atPath: state.path) where name.hasPrefix("library.sqlite-") {
+            try FileManager.default.removeItem(at: state.appendingPathComponent(name))
+        }
+        for url in [dir!, state] { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: database)
+        let before = try FileManager.default.contentsOfDirectory(atPath: state.path).sorted()
+
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        process.arguments = ["-u", "nobody", "--", binary.path, "status", "--json", "--db", database]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 || !message.contains("Permission denied") else {
+            throw XCTSkip("nobody cannot reach the test binary here: \(message)")
+        }
+        XCTAssertEqual(process.terminationStatus, 0, message)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], message)
+        XCTAssertEqual(object["tracks"] as? Int, 1)
+        XCTAssertEqual(object["running"] as? Bool, false)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state.path).sorted(), before, "nothing created")
+    }
+
     func testRunningWhileTheDaemonLockIsHeld() throws {
         // An empty folder: the database and its schema, nothing to analyse.
         let retag = try genred(["retag", dir.appendingPathComponent("music").path])

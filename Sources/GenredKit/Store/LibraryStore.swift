@@ -20,8 +20,38 @@ public final class LibraryStore: Sendable {
         return home + "/.local/share/genred/library.sqlite"
     }
 
-    public init(path: String) throws(StoreError) {
+    /// Opens (creating and migrating) the database; `readOnly` opens an existing one without
+    /// writing anything, for readers such as `genred status` that may not own it.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
+        if readOnly {
+            var config = GRDB.Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(10)
+            do {
+                let direct = try? DatabasePool(path: path, configuration: config)
+                if let direct, (try? direct.read { try Int.fetchOne($0, sql: "SELECT 1") }) != nil {
+                    pool = direct
+                } else {
+                    // No daemon holds the WAL index open and this user cannot create it: read
+                    // the file as it stands, which is complete when no writer is running.
+                    pool = try DatabasePool(path: "file:\(path)?immutable=1", configuration: config)
+                }
+                let migrator = Self.migrator
+                let (superseded, complete) = try pool.read { db in
+                    (try migrator.hasBeenSuperseded(db), try migrator.hasCompletedMigrations(db))
+                }
+                if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
+                if !complete {
+                    throw StoreError(path: path, reason: .cannotOpen("it needs an upgrade first: run any genred command that writes to it as its owner"))
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
+            }
+            return
+        }
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
