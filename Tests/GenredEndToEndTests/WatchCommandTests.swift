@@ -43,13 +43,14 @@ final class WatchCommandTests: XCTestCase {
         p.executableURL = binary
         p.arguments = ["watch", "--config", dir.appendingPathComponent("genred.toml").path, "--db", database, music.path]
         if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        let rescansBefore = self.log.components(separatedBy: "rescan done").count
         let log = try FileHandle(forWritingTo: logURL)
         log.seekToEndOfFile()
         p.standardError = log
         p.standardOutput = log
         try p.run()
         daemon = p
-        try waitFor("the daemon to be ready", timeout: 60) { self.log.contains("rescan done") }
+        try waitFor("the daemon to be ready", timeout: 60) { self.log.components(separatedBy: "rescan done").count > rescansBefore }
         return p
     }
 
@@ -174,6 +175,25 @@ final class WatchCommandTests: XCTestCase {
         try startDaemon()
         try waitFor("reconciled") { try self.track(gone) == nil && self.isTagged(new) }
         XCTAssertNotNil(try track(keep))
+    }
+
+    func testARootFoundEmptyOnStartKeepsItsTracks() throws {
+        let p = try startDaemon()
+        let a = music.appendingPathComponent("Album/a.wav")
+        try FileManager.default.createDirectory(at: a.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: clip("short"), to: a)
+        try waitFor("a.wav tagged") { try self.isTagged(a) }
+        _ = stop(p)
+        // As if the disk were not mounted when the daemon starts again.
+        let away = dir.appendingPathComponent("unmounted")
+        try FileManager.default.moveItem(at: music.appendingPathComponent("Album"), to: away)
+        try startDaemon()
+        XCTAssertTrue(log.contains("not forgetting them"), log)
+        XCTAssertNotNil(try track(a), "the analysis survives")
+        try FileManager.default.moveItem(at: away, to: music.appendingPathComponent("Album"))
+        kill(daemon!.processIdentifier, SIGUSR1)
+        try waitFor("the rescan after the disk is back") { self.log.components(separatedBy: "rescan done").count > 3 }
+        XCTAssertEqual(try store().counts().analysed, 1, "nothing analysed again")
     }
 
     func testOverflowLeadsToARescanThatFindsEverything() throws {

@@ -30,6 +30,19 @@ final class WatcherTests: XCTestCase {
         XCTAssertTrue(events.contains(.written(root + "/song.flac")), "\(events)")
     }
 
+    func testARootThatCannotBeWatchedDoesNotStopTheOthers() throws {
+        let missing = root + "-missing"
+        let w = try InotifyWatcher(roots: [root, missing], moveTimeout: 0.3)
+        watcher = w
+        try write(root + "/song.flac")
+        let events = collect(w) { $0.contains(.written(self.root + "/song.flac")) }
+        XCTAssertTrue(events.contains { if case .watchLost(missing, _) = $0 { true } else { false } }, "\(events)")
+        XCTAssertTrue(events.contains(.written(root + "/song.flac")), "\(events)")
+        w.close()
+        watcher = nil
+        XCTAssertThrowsError(try InotifyWatcher(roots: [missing]), "no root at all is an error")
+    }
+
     func testRenameInsideTheTreeIsOneMove() throws {
         try write(root + "/a.mp3")
         let w = try start()

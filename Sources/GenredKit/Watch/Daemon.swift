@@ -306,12 +306,20 @@ public final class Daemon {
         Log.info("rescanning \(roots.count) root(s) (\(reason))")
         var seen = Set<String>()
         var queued = 0
+        var scannedRoots: [String] = []
         for root in roots {
             let entries: [LibraryScanner.Entry]
             do { entries = try LibraryScanner().scan([root]) } catch {
                 Log.error("cannot scan \(root): \(error)")
                 continue
             }
+            // An empty root that used to hold tracks is more likely an unmounted disk than a
+            // deleted collection: keep its tracks until files show up again.
+            if entries.isEmpty, let known = try? store.tracks(under: root), !known.isEmpty {
+                Log.warning("\(root) is empty but \(known.count) tracks were there: not forgetting them (unmounted?)")
+                continue
+            }
+            scannedRoots.append(root)
             for (i, entry) in entries.enumerated() {
                 if i % 500 == 0 { housekeepingDuringScan() }
                 guard case .candidate(let path) = entry else { continue }
@@ -333,7 +341,7 @@ public final class Daemon {
             }
         }
         var forgotten = 0
-        for root in roots {
+        for root in scannedRoots {
             for track in (try? store.tracks(under: root)) ?? [] where !seen.contains(track.path) && FileStat.of(track.path) == nil {
                 if (try? store.forget(path: track.path)) == true { forgotten += 1 }
             }
@@ -370,12 +378,18 @@ public final class Daemon {
             let path = URL(fileURLWithPath: root).standardizedFileURL.path
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-                throw StartError(description: "\(root): not a folder")
+                // A missing root may be a disk not mounted yet: carry on with the others.
+                Log.warning("\(root): not a folder (yet?); it is rescanned with the others")
+                out.append(path)
+                continue
             }
             if let fs = NetworkFileSystem.kind(of: path) {
                 Log.warning("\(path) is on a network file system (\(fs)): inotify sees no changes made elsewhere there; relying on rescans every \(formatSeconds(configuration.watch.rescanInterval))")
             }
             out.append(path)
+        }
+        guard out.contains(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw StartError(description: "none of the folders to watch exists: \(wanted.joined(separator: ", "))")
         }
         return out
     }

@@ -50,8 +50,8 @@ public final class InotifyWatcher {
     /// Starts watching `roots` recursively.
     ///
     /// Throws if another watcher is open in this process, if inotify cannot be initialised,
-    /// or if any root cannot be watched at all. Directories below a root that cannot be
-    /// watched are reported by the first `next` as `.watchLost`.
+    /// or if no root can be watched at all. A root, or a directory below one, that cannot be
+    /// watched is reported by the first `next` as `.watchLost`.
     public init(roots: [String], moveTimeout: Double = 1.0) throws(WatchError) {
         let normalized = roots.map(Self.normalize)
         self.roots = normalized
@@ -124,14 +124,17 @@ public final class InotifyWatcher {
         let added = Self.inotifyDescriptors().subtracting(before)
         descriptor = added.count == 1 ? added.first ?? -1 : -1
 
+        var failures: [WatchError] = []
         for (index, root) in rootPaths.enumerated() {
             do throws(WatchError) {
                 try watchTree(root, isRoot: true)
             } catch {
-                if rootsMustWatch { throw error }
+                failures.append(error)
                 ready.append(.watchLost(roots[index], reason: error.reason))
             }
         }
+        // One root that cannot be watched (an unmounted disk) must not stop the others.
+        if rootsMustWatch, failures.count == rootPaths.count, let first = failures.first { throw first }
     }
 
     /// Closes the instance after emptying the library's read buffer.
