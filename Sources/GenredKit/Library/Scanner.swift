@@ -75,7 +75,7 @@ public struct LibraryScanner: Sendable {
         let ext = (path as NSString).pathExtension.lowercased()
         if Self.decodableExtensions.contains(ext) { return .candidate(path) }
         if Self.otherAudioExtensions.contains(ext) { return .unsupported(path) }
-        guard sniffUnknown, let sniffed = try? AudioDecoding.sniff(path), sniffed != nil else { return nil }
+        guard sniffUnknown, (try? AudioDecoding.sniff(path)) != nil else { return nil }
         return .candidate(path)
     }
 }
