@@ -168,11 +168,6 @@ public struct MusicnnNetwork: Sendable {
 final class MusicnnWorkspace {
     let timbralInput: UnsafeMutablePointer<Float>   // timbralRows x bands
     let timbralRows: Int
-    let timbralColumns: UnsafeMutablePointer<Float> // im2col for the largest timbral conv
-    let timbralOutput: UnsafeMutablePointer<Float>
-    let temporalInput: UnsafeMutablePointer<Float>  // bands x (frames + longest kernel - 1), band-major
-    let temporalColumns: UnsafeMutablePointer<Float>
-    let temporalOutput: UnsafeMutablePointer<Float>
     let temporalPadded: UnsafeMutablePointer<Float> // temporalRows x bands, time-major
     let temporalRows: Int
     let temporalPadBefore: Int
@@ -190,10 +185,15 @@ final class MusicnnWorkspace {
     let winogradProducts: UnsafeMutablePointer<Float> // points x tiles * positions x outputs
     let winogradOutput: UnsafeMutablePointer<Float>   // m x tiles * positions x outputs
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
+    private let network: MusicnnNetwork
+
+    /// The reference (im2col) path's buffers, about 33 MB: made only when that path runs.
+    lazy var direct = DirectScratch(network: network)
 
     static let blockTiles = 4
 
     init(network n: MusicnnNetwork) {
+        network = n
         var list: [(UnsafeMutablePointer<Float>, Int)] = []
         func alloc(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
@@ -203,7 +203,6 @@ final class MusicnnWorkspace {
         }
         let timbralPad = n.timbral.map { $0.kernelTime - 1 }.max()!
         let longest = n.temporal.map(\.kernelTime).max()!
-        let convRows = n.timbral.map { n.frames * (n.bands - $0.kernelWidth + 1) }
         let m = MusicnnNetwork.winogradOutputs
         let tiles = (n.frames + m - 1) / m
         timbralRows = max(n.frames, tiles * m) + timbralPad
@@ -216,11 +215,6 @@ final class MusicnnWorkspace {
         let products = n.timbral.map { blockTiles * (n.bands - $0.kernelWidth + 1) * $0.outputs }.max()!
         winogradProducts = alloc(points * products)
         winogradOutput = alloc(m * products)
-        timbralColumns = alloc(zip(convRows, n.timbral).map { $0 * $1.kernelTime * $1.kernelWidth }.max()!)
-        timbralOutput = alloc(zip(convRows, n.timbral).map { $0 * $1.outputs }.max()!)
-        temporalInput = alloc(n.bands * (n.frames + longest - 1))
-        temporalColumns = alloc(n.bands * n.frames * longest)
-        temporalOutput = alloc(n.bands * n.frames * n.temporal.map(\.outputs).max()!)
         temporalPadBefore = (longest - 1) / 2
         temporalRows = n.frames + longest - 1 + n.temporalFast.map(\.frames).max()!
         temporalPadded = alloc(temporalRows * n.bands)
@@ -240,6 +234,41 @@ final class MusicnnWorkspace {
     deinit {
         for (p, count) in allocations {
             p.deinitialize(count: max(count, 1))
+            p.deallocate()
+        }
+    }
+}
+
+/// Buffers of the direct (im2col) convolutions, the reference the fast path is tested against.
+final class DirectScratch {
+    let timbralColumns: UnsafeMutablePointer<Float> // im2col for the largest timbral conv
+    let timbralOutput: UnsafeMutablePointer<Float>
+    let temporalInput: UnsafeMutablePointer<Float>  // bands x (frames + longest kernel - 1), band-major
+    let temporalColumns: UnsafeMutablePointer<Float>
+    let temporalOutput: UnsafeMutablePointer<Float>
+    private let counts: [Int]
+
+    init(network n: MusicnnNetwork) {
+        let longest = n.temporal.map(\.kernelTime).max()!
+        let convRows = n.timbral.map { n.frames * (n.bands - $0.kernelWidth + 1) }
+        counts = [
+            zip(convRows, n.timbral).map { $0 * $1.kernelTime * $1.kernelWidth }.max()!,
+            zip(convRows, n.timbral).map { $0 * $1.outputs }.max()!,
+            n.bands * (n.frames + longest - 1),
+            n.bands * n.frames * longest,
+            n.bands * n.frames * n.temporal.map(\.outputs).max()!,
+        ]
+        let p = counts.map { count in
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            b.initialize(repeating: 0, count: count)
+            return b
+        }
+        (timbralColumns, timbralOutput, temporalInput, temporalColumns, temporalOutput) = (p[0], p[1], p[2], p[3], p[4])
+    }
+
+    deinit {
+        for (p, count) in zip([timbralColumns, timbralOutput, temporalInput, temporalColumns, temporalOutput], counts) {
+            p.deinitialize(count: count)
             p.deallocate()
         }
     }
@@ -347,7 +376,7 @@ extension MusicnnNetwork {
         let F = frames, B = bands, kt = conv.kernelTime, kw = conv.kernelWidth
         let positions = B - kw + 1, K = kt * kw, N = conv.outputs
         // im2col: one row per (frame, frequency position), columns in kernel order (dt, df).
-        var row = ws.timbralColumns
+        var row = ws.direct.timbralColumns
         for t in 0..<F {
             for f in 0..<positions {
                 for dt in 0..<kt {
@@ -358,11 +387,11 @@ extension MusicnnNetwork {
         }
         conv.kernel.withUnsafeBufferPointer { w in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(F * positions), Int32(N), Int32(K),
-                        1, ws.timbralColumns, Int32(K), w.baseAddress, Int32(N), 0, ws.timbralOutput, Int32(N))
+                        1, ws.direct.timbralColumns, Int32(K), w.baseAddress, Int32(N), 0, ws.direct.timbralOutput, Int32(N))
         }
         let mx = ws.reduceMax, mn = ws.reduceMin
         for t in 0..<F {
-            let block = ws.timbralOutput + t * positions * N
+            let block = ws.direct.timbralOutput + t * positions * N
             mx.update(from: block, count: N)
             mn.update(from: block, count: N)
             for f in 1..<positions {
@@ -390,14 +419,14 @@ extension MusicnnNetwork {
         let longest = temporal.map(\.kernelTime).max()!
         let before = (longest - 1) / 2, span = F + longest - 1
         // Band-major copy of the normalized input with the longest kernel's padding.
-        ws.temporalInput.update(repeating: 0, count: B * span)
+        ws.direct.temporalInput.update(repeating: 0, count: B * span)
         for t in 0..<F {
-            for b in 0..<B { ws.temporalInput[b * span + before + t] = input[t * B + b] }
+            for b in 0..<B { ws.direct.temporalInput[b * span + before + t] = input[t * B + b] }
         }
-        var row = ws.temporalColumns
+        var row = ws.direct.temporalColumns
         for b in 0..<B {
             for t in 0..<F {
-                row.update(from: ws.temporalInput + b * span + t, count: longest)
+                row.update(from: ws.direct.temporalInput + b * span + t, count: longest)
                 row += longest
             }
         }
@@ -407,15 +436,15 @@ extension MusicnnNetwork {
             let offset = before - (k - 1) / 2
             conv.kernel.withUnsafeBufferPointer { w in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(B * F), Int32(N), Int32(k),
-                            1, ws.temporalColumns + offset, Int32(longest), w.baseAddress, Int32(N),
-                            0, ws.temporalOutput, Int32(N))
+                            1, ws.direct.temporalColumns + offset, Int32(longest), w.baseAddress, Int32(N),
+                            0, ws.direct.temporalOutput, Int32(N))
             }
             // Rows are (band, frame): reduce over bands for every (frame, channel).
             let count = F * N, mx = ws.reduceMax, mn = ws.reduceMin
-            mx.update(from: ws.temporalOutput, count: count)
-            mn.update(from: ws.temporalOutput, count: count)
+            mx.update(from: ws.direct.temporalOutput, count: count)
+            mn.update(from: ws.direct.temporalOutput, count: count)
             for b in 1..<B {
-                let block = ws.temporalOutput + b * count
+                let block = ws.direct.temporalOutput + b * count
                 for i in 0..<count {
                     mx[i] = max(mx[i], block[i])
                     mn[i] = min(mn[i], block[i])
