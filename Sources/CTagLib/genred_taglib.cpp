@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <taglib/apetag.h>
 #include <taglib/flacfile.h>
 #include <taglib/id3v1tag.h>
+#include <taglib/id3v2framefactory.h>
 #include <taglib/id3v2tag.h>
 #include <taglib/infotag.h>
 #include <taglib/mpegfile.h>
@@ -17,16 +19,35 @@
 #include <taglib/opusfile.h>
 #include <taglib/taglib.h>
 #include <taglib/textidentificationframe.h>
+#include <taglib/tfilestream.h>
 #include <taglib/tpropertymap.h>
 #include <taglib/xiphcomment.h>
 #include <taglib/vorbisfile.h>
 #include <taglib/wavfile.h>
 
 struct genred_taglib_file {
+    /* Declared first so that it is destroyed after the file that reads through it. */
+    std::unique_ptr<TagLib::IOStream> stream;
     TagLib::FileRef ref;
 };
 
 namespace {
+
+/* The file read through `stream`, which must outlive it. */
+TagLib::File *openAs(TagLib::IOStream *stream, genred_taglib_kind kind) {
+    TagLib::ID3v2::FrameFactory *frames = TagLib::ID3v2::FrameFactory::instance();
+    switch (kind) {
+    case GENRED_TAGLIB_MPEG: return new TagLib::MPEG::File(stream, frames, false);
+    case GENRED_TAGLIB_FLAC: return new TagLib::FLAC::File(stream, frames, false);
+    case GENRED_TAGLIB_OGG_VORBIS: return new TagLib::Ogg::Vorbis::File(stream, false);
+    case GENRED_TAGLIB_OGG_OPUS: return new TagLib::Ogg::Opus::File(stream, false);
+    case GENRED_TAGLIB_OGG_FLAC: return new TagLib::Ogg::FLAC::File(stream, false);
+    case GENRED_TAGLIB_WAV: return new TagLib::RIFF::WAV::File(stream, false);
+    case GENRED_TAGLIB_AIFF: return new TagLib::RIFF::AIFF::File(stream, false);
+    case GENRED_TAGLIB_AUTO: break;
+    }
+    return nullptr;
+}
 
 TagLib::File *openAs(const char *path, genred_taglib_kind kind) {
     switch (kind) {
@@ -175,7 +196,27 @@ genred_taglib_file *genred_taglib_open(const char *path, genred_taglib_kind kind
             ref = TagLib::FileRef(typed);  // takes ownership
         }
         if (ref.isNull() || !ref.file()->isValid()) return nullptr;
-        return new genred_taglib_file{ref};
+        genred_taglib_file *file = new genred_taglib_file{};
+        file->ref = ref;
+        return file;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+genred_taglib_file *genred_taglib_open_read_only(const char *path, genred_taglib_kind kind) {
+    if (!path || kind == GENRED_TAGLIB_AUTO) return nullptr;
+    try {
+        std::unique_ptr<TagLib::IOStream> stream(new TagLib::FileStream(path, true));
+        if (!stream->isOpen()) return nullptr;
+        TagLib::File *typed = openAs(stream.get(), kind);
+        if (!typed) return nullptr;
+        TagLib::FileRef ref(typed);  // takes ownership
+        if (!typed->isValid()) return nullptr;
+        genred_taglib_file *file = new genred_taglib_file{};
+        file->stream = std::move(stream);
+        file->ref = ref;
+        return file;
     } catch (...) {
         return nullptr;
     }

@@ -34,6 +34,32 @@ struct LibraryOptions: ParsableArguments {
     }
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM stop a command that writes tags between two files: the write
+/// in progress always finishes, however often they come.
+func stopBetweenFiles() -> StopRequest {
+    StopRequest { _, count in
+        if count == 1 {
+            printError("\ngenred: stopping after the file in progress (a tag write is never cut short)...")
+        } else {
+            printError("genred: still finishing the file in progress; stopping right after it")
+        }
+    }
+}
+
+/// One line about a write an earlier, interrupted run left unfinished.
+func printRecovery(_ r: JournaledTagWriter.Recovery) {
+    switch r.action {
+    case .untouched:
+        printError("settled  \(r.path): an interrupted write had not touched the file")
+    case .journaled:
+        printError("settled  \(r.path): an interrupted write had finished; it is now in the journal")
+    case .restored(let kept):
+        printError("restored \(r.path): an interrupted write was undone" + (kept.map { " (the file as found is kept in \($0))" } ?? ""))
+    case .stuck(let why):
+        printError("stuck    \(r.path): an interrupted write needs a look: \(why)")
+    }
+}
+
 func loadBundle(_ name: String) throws -> ModelBundle {
     do { return try ModelBundle.load(name) } catch {
         printError("genred: \(error)")

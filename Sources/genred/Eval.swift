@@ -118,8 +118,8 @@ struct Eval: ParsableCommand {
         bar?.clear()
 
         if let csv {
-            do { try report.csv().write(toFile: csv, atomically: true, encoding: .utf8) } catch {
-                printError("genred: \(EvalError(path: csv, reason: .cannotWrite(error.localizedDescription)))")
+            if let failure = PathIO.writeText(report.csv(), to: csv) {
+                printError("genred: \(EvalError(path: csv, reason: .cannotWrite(failure)))")
                 throw ExitCode(2)
             }
         }

@@ -12,17 +12,33 @@ struct Genred: ParsableCommand {
             """,
         subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Eval.self, Bench.self]
     )
+
+    /// Runs the command with the arguments' exact bytes: a file name that is not UTF-8 reaches
+    /// the commands intact (see `FilePath`) instead of being decoded with replacement characters.
+    static func main() {
+        let arguments = (1..<Int(CommandLine.argc)).map { i -> String in
+            guard let argument = CommandLine.unsafeArgv[i] else { return "" }
+            return FilePath.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+        }
+        main(arguments)
+    }
+}
+
+/// Every line the CLI prints goes through here, so that a path's carried bytes show as `\xNN`
+/// (see `FilePath`); JSON output has none left by then (`JSONText` writes them as `\udcNN`).
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(FilePath.display(items.map { "\($0)" }.joined(separator: separator)), terminator: terminator)
 }
 
 /// Prints to standard error.
 func printError(_ message: String) {
     var stderr = StandardError()
-    print(message, to: &stderr)
+    Swift.print(message, to: &stderr)
 }
 
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
-        FileHandle.standardError.write(Data(string.utf8))
+        FileHandle.standardError.write(Data(FilePath.display(string).utf8))
     }
 }
 

@@ -70,7 +70,7 @@ struct Map: ParsableCommand {
         let config = try library.loadConfiguration()
         let store = try library.openStore(config)
         let bundle = try loadBundle(model ?? config.model)
-        let underPath = under.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let underPath = under.map { FilePath.normalize($0) }
         let v: LibraryStore.TrackVectors
         do { v = try store.vectors(model: bundle.name, under: underPath) } catch {
             printError("genred: \(error)")
@@ -115,16 +115,17 @@ struct Map: ParsableCommand {
                             topGenre: best.map { genreNames[$0] } ?? "", genreScores: scores)
         }
         let title = "genred map: \(v.count) tracks by \(features.rawValue)" + (underPath.map { " under \($0)" } ?? "")
+        // The CSV keeps each path's exact bytes; the pictures show them escaped.
         try write(MapWriter.csv(points, genreNames: genreNames), to: csv!)
-        if let svg { try write(MapWriter.svg(points, genreNames: genreNames, title: title), to: svg) }
-        if let html { try write(MapWriter.html(points, genreNames: genreNames, title: title), to: html) }
+        if let svg { try write(FilePath.display(MapWriter.svg(points, genreNames: genreNames, title: title)), to: svg) }
+        if let html { try write(FilePath.display(MapWriter.html(points, genreNames: genreNames, title: title)), to: html) }
         print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, KL divergence %.3f)",
                      v.count, features.rawValue, Date().timeIntervalSince(start), result.perplexityUsed, result.klDivergence))
     }
 
     private func write(_ text: String, to path: String) throws {
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            printError("genred: cannot write \(path): \(error.localizedDescription)")
+        if let failure = PathIO.writeText(text, to: path) {
+            printError("genred: cannot write \(path): \(failure)")
             throw ExitCode(1)
         }
     }

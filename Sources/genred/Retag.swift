@@ -17,6 +17,15 @@ struct Retag: ParsableCommand {
 
             Which genres are written is set in the config file ([tags]: thresholds, counts, and a \
             map that renames, merges or drops labels).
+
+            Safety: each write is recorded before the file is touched, so a crash or a kill at any \
+            moment is settled by the next command that writes (the file is journaled if the write \
+            finished, put back from its backup otherwise). Ctrl-C or SIGTERM stop after the file in \
+            progress; run the command again to continue. Tracks whose tags `genred undo` put back \
+            are left alone unless --rewrite-undone is given.
+
+            Exit status: 0 when every file is fine, 1 when some failed (listed at the end), 2 when \
+            the run could not start, 130 when interrupted.
             """
     )
 
@@ -40,6 +49,9 @@ struct Retag: ParsableCommand {
     @Option(name: .long, help: "Files analysed at once (default: one per core).")
     var jobs: Int?
 
+    @Flag(name: .long, help: "Also write tags on tracks whose genred tags were put back by `genred undo` (left alone otherwise).")
+    var rewriteUndone = false
+
     @Argument(help: "Folders (or files) to retag.")
     var folders: [String]
 
@@ -62,6 +74,9 @@ struct Retag: ParsableCommand {
         options.dryRun = dryRun
         options.jobs = config.jobs
         options.settings = config.tags
+        options.rewriteHeld = rewriteUndone
+        let stop = stopBetweenFiles()
+        options.shouldStop = { stop.isRequested }
         let retagger: Retagger
         do { retagger = try Retagger(store: store, bundle: bundle, options: options) } catch {
             printError("genred: \(error)")
@@ -78,6 +93,8 @@ struct Retag: ParsableCommand {
                     if terminal { bar = ProgressBar(total: pending) }
                 case .started:
                     break
+                case .recovered(let recovery):
+                    printRecovery(recovery)
                 case .finished(let report):
                     bar?.clear()
                     describe(report, toTerminal: terminal)
@@ -91,6 +108,10 @@ struct Retag: ParsableCommand {
         }
         bar?.clear()
         printSummary(summary)
+        if summary.interrupted {
+            printError("genred: interrupted; \(summary.notReached) file(s) not reached. Run the same command again to continue.")
+            throw ExitCode(130)
+        }
         if summary.failed > 0 { throw ExitCode(1) }
     }
 
@@ -121,6 +142,7 @@ struct Retag: ParsableCommand {
         var parts = ["\(s.analysed) analysed", "\(s.upToDate) up to date"]
         parts.append(dryRun ? "\(s.tagged) would be tagged" : "\(s.tagged) tagged")
         parts.append("\(s.leftAlone) left alone (already tagged)")
+        if s.held > 0 { parts.append("\(s.held) kept as undone (--rewrite-undone writes them)") }
         if s.moved > 0 { parts.append("\(s.moved) moved") }
         if s.unsupported > 0 { parts.append("\(s.unsupported) in formats genred does not read") }
         parts.append("\(s.failed) failed")

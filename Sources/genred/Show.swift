@@ -31,7 +31,7 @@ struct Show: ParsableCommand {
         let config = try library.loadConfiguration()
         let store = try library.openStore(config)
         let modelName = model ?? config.model
-        let path = URL(fileURLWithPath: track).standardizedFileURL.path
+        let path = FilePath.normalize(track)
         let found = try store.track(path: path) ?? Int64(track).flatMap { try? store.track(id: $0) }
         guard let record = found, let id = record.id else {
             printError("genred: \(track): not in the library database (run `genred retag` on its folder first)")

@@ -51,7 +51,7 @@ struct Similar: ParsableCommand {
         let config = try library.loadConfiguration()
         let store = try library.openStore(config)
         let bundle = try loadBundle(model ?? config.model)
-        let underPath = under.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let underPath = under.map { FilePath.normalize($0) }
         let index: SimilarityIndex
         do {
             index = SimilarityIndex(tracks: try store.vectors(model: bundle.name, under: underPath),
@@ -120,7 +120,7 @@ struct Similar: ParsableCommand {
     private func resolve(_ argument: String, store: LibraryStore, bundle: ModelBundle) throws -> Query {
         let fm = FileManager.default
         var record: TrackRecord?
-        var path = URL(fileURLWithPath: argument).standardizedFileURL.path
+        var path = FilePath.normalize(argument)
         if fm.fileExists(atPath: path) {
             record = try store.track(path: path)
         } else if let id = Int64(argument), let byID = try store.track(id: id) {
@@ -157,11 +157,12 @@ struct Similar: ParsableCommand {
         var text = "#EXTM3U\n"
         for m in matches {
             let seconds = t.durations[m.index].map { Int($0.rounded()) } ?? -1
-            let name = describe(artist: t.artists[m.index], title: t.titles[m.index]) ?? (t.paths[m.index] as NSString).lastPathComponent
+            let name = describe(artist: t.artists[m.index], title: t.titles[m.index]) ?? FilePath.display(FilePath.lastComponent(t.paths[m.index]))
             text += "#EXTINF:\(seconds),\(name)\n\(t.paths[m.index])\n"
         }
-        do { try text.write(toFile: file, atomically: true, encoding: .utf8) } catch {
-            printError("genred: cannot write \(file): \(error.localizedDescription)")
+        // The listed paths keep their exact bytes, so a player opens the files.
+        if let failure = PathIO.writeText(text, to: file) {
+            printError("genred: cannot write \(file): \(failure)")
             throw ExitCode(1)
         }
     }

@@ -12,7 +12,9 @@ struct Status: ParsableCommand {
 
             --json prints one object with the keys running, pid, state, current, started_at, roots, \
             watches, last_rescan_at, version, database, database_exists, tracks, analysed, tagged, \
-            failed, queue and last_errors (a list of {path, error, at}). A missing value is null.
+            failed, queue, held, stuck_writes (a list of {path, note}: interrupted tag writes that \
+            could not be settled) and last_errors (a list of {path, error, at}). A missing value is \
+            null. Paths that are not UTF-8 carry their bytes as \\udcNN escapes.
             """
     )
 
@@ -45,6 +47,8 @@ private struct Report {
     /// Nil when there is no database: every count is zero.
     var counts: LibraryStore.Counts?
     var errors: [(path: String, error: String, at: Date?)] = []
+    /// Interrupted tag writes that need a person.
+    var stuck: [IntentRecord] = []
 
     var running: Bool { holder != nil }
 
@@ -77,6 +81,7 @@ private struct Report {
         report.counts = try store.counts()
         report.daemon = try store.daemonState()
         report.errors = try store.recentErrors(limit: Status.errorCount)
+        report.stuck = try store.intents(includeStuck: true).filter { $0.state == .stuck }
         return report
     }
 
@@ -99,12 +104,14 @@ private struct Report {
             "tagged": counts?.tagged ?? 0,
             "failed": counts?.failed ?? 0,
             "queue": counts?.queue ?? 0,
+            "held": counts?.held ?? 0,
+            "stuck_writes": stuck.map { ["path": $0.path, "note": orNull($0.note)] as [String: Any] },
             "last_errors": errors.map { e -> [String: Any] in
                 ["path": e.path, "error": e.error, "at": orNull(e.at.map(Self.timestamp))]
             },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONText.escapingCarriedBytes(String(decoding: data, as: UTF8.self))
     }
 
     func text(now: Date) -> String {
@@ -133,6 +140,12 @@ private struct Report {
         let queue = counts?.queue ?? 0
         row("queue:", queue == 1 ? "1 file waiting" : "\(queue) files waiting")
         row("tracks:", "\(counts?.tracks ?? 0) (\(counts?.analysed ?? 0) analysed, \(counts?.tagged ?? 0) tagged, \(counts?.failed ?? 0) failed)")
+        if let held = counts?.held, held > 0 { row("held:", "\(held) tracks whose tags were undone (genred leaves them alone)") }
+        if !stuck.isEmpty {
+            lines.append("")
+            lines.append("interrupted writes that need a look (the original bytes are kept):")
+            for intent in stuck { lines.append("  \(intent.path): \(intent.note ?? "")") }
+        }
         if !errors.isEmpty {
             lines.append("")
             lines.append("last errors:")

@@ -7,8 +7,13 @@ struct Undo: ParsableCommand {
         abstract: "Put back the tag values genred replaced.",
         discussion: """
             Uses the tag journal: each write genred made records the previous values of the fields it \
-            touched. Writes are undone newest first. A file whose genred-written fields changed since \
-            (edited by hand or by another tool) is left alone and reported.
+            touched. Writes are undone newest first, and follow a file that was moved or renamed since. \
+            A file whose genred-written fields changed since (edited by hand or by another tool) is \
+            left alone and reported.
+
+            Each undo is itself a verified, journaled write. The tracks it restores are then held: \
+            `genred watch` and `genred retag` leave their tags alone until `genred retag \
+            --rewrite-undone` is run. Ctrl-C or SIGTERM stop after the file in progress.
             """
     )
 
@@ -38,8 +43,11 @@ struct Undo: ParsableCommand {
         let writer = TagWriter(id3v23Separator: config.tags.id3v23Separator, backupDirectory: library.backupDirectory(config))
         let selection: Undoer.Selection = runID.map { .run($0) } ?? file.map { .file($0) } ?? .all
         var failed = 0, restored = 0, skipped = 0
+        let stop = stopBetweenFiles()
         do {
-            _ = try Undoer(store: store, writer: writer).undo(selection, dryRun: dryRun) { outcome in
+            _ = try Undoer(store: store, writer: writer).undo(
+                selection, dryRun: dryRun, shouldStop: { stop.isRequested }, recovered: printRecovery
+            ) { outcome in
                 if let error = outcome.error {
                     failed += 1
                     printError("failed  \(outcome.path): \(error)")
@@ -60,6 +68,10 @@ struct Undo: ParsableCommand {
             throw ExitCode(2)
         }
         print("\(restored) \(dryRun ? "would be restored" : "restored"), \(skipped) left alone (changed since), \(failed) failed")
+        if stop.isRequested {
+            printError("genred: interrupted; run the same command again to undo the rest")
+            throw ExitCode(130)
+        }
         if failed > 0 { throw ExitCode(1) }
     }
 }

@@ -61,6 +61,10 @@ genred_taglib_version_info genred_taglib_version(void);
 /* Opens a file for tagging; NULL when TagLib cannot open it or does not find a valid file of that kind. */
 genred_taglib_file *genred_taglib_open(const char *path, genred_taglib_kind kind);
 
+/* Opens a file of a known kind for reading only: the file is never opened for writing, so no
+ * IN_CLOSE_WRITE event follows and a read-only file is read like any other. */
+genred_taglib_file *genred_taglib_open_read_only(const char *path, genred_taglib_kind kind);
+
 /* Whether the file was opened read-only (saving will fail). */
 int genred_taglib_is_read_only(const genred_taglib_file *file);
 

@@ -45,8 +45,13 @@ public struct WatchSettings: Sendable, Equatable {
     public var rescanInterval: Double = 24 * 3600
     /// Analysis workers; 0 means one per core.
     public var workers = 0
-    /// Attempts at a failing file before it is listed as failed.
+    /// Attempts at a failing file before it is listed as failed and left alone until it changes.
     public var maxAttempts = 3
+    /// Seconds before the first retry of a failed file; each further retry waits twice as long.
+    public var retryBackoff: Double = 60
+    /// Seconds between checks that each root is still the directory being watched, so a root
+    /// that comes back (a disk mounted again) is watched and scanned again.
+    public var rootCheckInterval: Double = 30
     public var logLevel: Log.Level = .info
 
     public init() {}
@@ -138,7 +143,8 @@ public struct Configuration: Sendable, Equatable {
             if let map = try reader.table(tags, "mood_map", in: "tags") { c.tags.moodMap = try reader.nameMap(map, in: "tags.mood_map") }
         }
         if let watch = try reader.table(root, "watch", in: nil) {
-            try reader.allow(watch, ["settle_seconds", "rescan_interval", "workers", "max_attempts", "log_level"], in: "watch")
+            try reader.allow(watch, ["settle_seconds", "rescan_interval", "workers", "max_attempts", "retry_backoff",
+                                     "root_check_interval", "log_level"], in: "watch")
             if let s = try reader.double(watch, "settle_seconds", in: "watch") {
                 guard (0...3600).contains(s) else { throw reader.error("watch", "settle_seconds", "must be between 0 and 3600") }
                 c.watch.settleSeconds = s
@@ -146,6 +152,14 @@ public struct Configuration: Sendable, Equatable {
             if let r = try reader.duration(watch, "rescan_interval", in: "watch") { c.watch.rescanInterval = r }
             if let w = try reader.int(watch, "workers", in: "watch", range: 0...256) { c.watch.workers = w }
             if let a = try reader.int(watch, "max_attempts", in: "watch", range: 1...100) { c.watch.maxAttempts = a }
+            if let b = try reader.duration(watch, "retry_backoff", in: "watch") {
+                guard b > 0 else { throw reader.error("watch", "retry_backoff", "must be more than 0") }
+                c.watch.retryBackoff = b
+            }
+            if let r = try reader.duration(watch, "root_check_interval", in: "watch") {
+                guard r > 0 && r <= 3600 else { throw reader.error("watch", "root_check_interval", "must be between 1s and 1h") }
+                c.watch.rootCheckInterval = r
+            }
             if let level = try reader.string(watch, "log_level", in: "watch") {
                 guard let l = Log.Level(name: level) else {
                     throw reader.error("watch", "log_level", "must be one of error, warning, info, debug (got \"\(level)\")")

@@ -14,7 +14,7 @@ final class InputFile {
     init(_ path: String) throws(DecodeError) {
         self.path = path
         // O_NONBLOCK keeps a FIFO from hanging the open; it has no effect on regular files.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = PathIO.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw DecodeError(path: path, reason: .unreadable(Self.systemMessage(errno))) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {

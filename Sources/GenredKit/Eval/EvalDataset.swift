@@ -34,14 +34,13 @@ public struct EvalDataset: Sendable {
 
     /// Collects the labelled files under `source`. Nothing is written.
     public static func collect(_ source: String, labels: EvalLabelSource) throws(EvalError) -> EvalDataset {
-        let root = URL(fileURLWithPath: source).standardizedFileURL.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
+        let root = FilePath.normalize(source)
+        guard let info = PathIO.stat(root) else {
             throw EvalError(path: source, reason: .notFound)
         }
         switch labels {
         case .folders:
-            guard isDirectory.boolValue else { throw EvalError(path: source, reason: .notAFolder) }
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw EvalError(path: source, reason: .notAFolder) }
             return try folders(root)
         case .tags:
             return try tags(root)
@@ -55,17 +54,14 @@ public struct EvalDataset: Sendable {
     }
 
     private static func folders(_ root: String) throws(EvalError) -> EvalDataset {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: root).sorted() } catch {
-            throw EvalError(path: root, reason: .unreadable(error.localizedDescription))
+        guard let entries = PathIO.entries(root) else {
+            throw EvalError(path: root, reason: .unreadable(String(cString: strerror(errno))))
         }
+        let names = entries.map { FilePath.string($0.name) }
         var data = EvalDataset()
         var labelFolders: [String] = []
         for name in names where !LibraryScanner.isIgnoredName(name) {
-            var st = stat()
-            let path = root + "/" + name
-            guard stat(path, &st) == 0 else { continue }
-            if st.st_mode & S_IFMT == S_IFDIR { labelFolders.append(name) }
+            if PathIO.isDirectory(root + "/" + name) { labelFolders.append(name) }
         }
         for name in labelFolders {
             for entry in try scan([root + "/" + name]) {

@@ -162,7 +162,7 @@ extension EvalReport {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONText.escapingCarriedBytes(String(decoding: data, as: UTF8.self))
     }
 
     static func csvField(_ s: String) -> String {
@@ -171,7 +171,7 @@ extension EvalReport {
     }
 
     private func displayPath(_ path: String) -> String {
-        let root = URL(fileURLWithPath: source).standardizedFileURL.path
+        let root = FilePath.normalize(source)
         let prefix = root.hasSuffix("/") ? root : root + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }

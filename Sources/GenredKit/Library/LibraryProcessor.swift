@@ -11,10 +11,15 @@ public final class LibraryProcessor {
     public let settings: TagSettings
     public let dryRun: Bool
     let planner: TagPlanner
-    let writer: TagWriter
+    public let journal: JournaledTagWriter
     let planKey: String
     /// The run tag writes are journaled under (nil in a dry run).
     public var runID: Int64?
+    /// Failures after which an unchanged file is no longer tried (the daemon); nil tries every
+    /// time (`retag`, which a person runs on purpose).
+    public var retryLimit: Int?
+    /// Writes the tags of tracks a person's `undo` put back (`retag --rewrite-undone`).
+    public var rewriteHeld = false
 
     public init(store: LibraryStore, bundle: ModelBundle, settings: TagSettings, backupDirectory: URL, dryRun: Bool = false) throws {
         self.store = store
@@ -22,7 +27,8 @@ public final class LibraryProcessor {
         self.settings = settings
         self.dryRun = dryRun
         planner = TagPlanner(manifest: bundle.manifest, settings: settings)
-        writer = TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory)
+        journal = JournaledTagWriter(store: store,
+                                     writer: TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory))
         planKey = planner.planKey(model: bundle.manifest.name, version: bundle.manifest.version)
         try store.register(model: bundle.manifest)
     }
@@ -34,6 +40,9 @@ public final class LibraryProcessor {
         public var stat: FileStat
         var track: TrackRecord?
         var fingerprintFirst: Bool
+        /// The model to analyse with: the processor's when the job was made, so a worker never
+        /// analyses with a model a reload has since replaced.
+        public var bundle: ModelBundle
     }
 
     public enum JobResult: Sendable {
@@ -49,6 +58,8 @@ public final class LibraryProcessor {
         case tagOnly(TrackRecord, moved: Bool)
         case decode(Job)
         case failed(FileReport)
+        /// It failed `retryLimit` times and has not changed since (its ctime says so).
+        case gaveUp(TrackRecord)
     }
 
     /// What `path` needs, from its stat and the database alone (nothing is decoded).
@@ -66,12 +77,15 @@ public final class LibraryProcessor {
             moved = true
             try store.save(&track!)
         }
+        if let t = track, let limit = retryLimit, t.errorCount >= limit, t.errorCtimeNs == stat.ctimeNs {
+            return .gaveUp(t)
+        }
         if let t = track, t.matches(stat), try currentAnalysis(t) != nil {
-            if t.tagPlan == planKey && t.lastError == nil && !moved { return .upToDate }
+            if (t.tagPlan == planKey || (t.tagsHeldAt != nil && !rewriteHeld)) && t.lastError == nil && !moved { return .upToDate }
             return .tagOnly(t, moved: moved)
         }
         let analysable = try track.flatMap { try currentAnalysis($0) } != nil && track?.fingerprint != nil
-        return .decode(Job(path: path, stat: stat, track: track, fingerprintFirst: analysable))
+        return .decode(Job(path: path, stat: stat, track: track, fingerprintFirst: analysable, bundle: bundle))
     }
 
     /// Decides the tags of a track whose stored analysis holds, and writes them.
@@ -81,7 +95,7 @@ public final class LibraryProcessor {
         var t = track
         do {
             if let analysis = try currentAnalysis(track) {
-                tag(&t, scores: analysis.meanScores, container: AudioContainer(rawValue: track.format ?? ""), report: &r)
+                tag(&t, analysis: analysis, container: AudioContainer(rawValue: track.format ?? ""), report: &r)
             }
         } catch {
             r.error = "\(error)"
@@ -90,6 +104,7 @@ public final class LibraryProcessor {
     }
 
     /// Decoding and inference for one job, on a worker thread.
+    /// `analyzer` must be of `job.bundle` (see `Analyzer.bundle`).
     public static func work(_ job: Job, analyzer: Analyzer) -> JobResult {
         if job.fingerprintFirst, let known = job.track?.fingerprint {
             do {
@@ -113,12 +128,9 @@ public final class LibraryProcessor {
         case .failed(let job, let reason):
             var r = FileReport(path: job.path)
             r.error = reason
-            var track = job.track ?? TrackRecord(path: job.path, stat: job.stat)
+            var track = (try? store.track(path: job.path)) ?? job.track ?? TrackRecord(path: job.path, stat: job.stat)
             track.update(from: job.stat)
-            track.lastError = reason
-            track.errorCount += 1
-            track.lastErrorAt = Date()
-            try? store.save(&track)
+            recordFailure(reason, on: &track)
             return r
 
         case .sameAudio(let job, _, let audio):
@@ -129,7 +141,7 @@ public final class LibraryProcessor {
             do {
                 try store.save(&track)
                 if let analysis = try currentAnalysis(track) {
-                    tag(&track, scores: analysis.meanScores, container: audio.container, report: &r)
+                    tag(&track, analysis: analysis, container: audio.container, report: &r)
                 }
             } catch {
                 r.error = "\(error)"
@@ -151,7 +163,13 @@ public final class LibraryProcessor {
                 track.errorCount = 0
                 track.tagPlan = nil
                 try store.save(&track, analysis: analysis, seconds: seconds)
-                tag(&track, scores: analysis.mean, container: analysis.audio.container, report: &r)
+                // A job made before a reload carries the old model: its results are kept, but
+                // tags come only from the current model's scores (the file is queued again).
+                guard let current = try currentAnalysis(track) else {
+                    r.stale = true
+                    return r
+                }
+                tag(&track, analysis: current, container: analysis.audio.container, report: &r)
             } catch {
                 r.error = "\(error)"
             }
@@ -160,14 +178,28 @@ public final class LibraryProcessor {
     }
 
     /// Reads the file's tags, decides what the policy writes, and writes it (unless a dry run).
-    private func tag(_ track: inout TrackRecord, scores: [Float], container: AudioContainer?, report r: inout FileReport) {
+    ///
+    /// The scores are this processor's model's (`analysis` must be `currentAnalysis`), so labels
+    /// are never read through another model's indices.
+    private func tag(_ track: inout TrackRecord, analysis: AnalysisRecord, container: AudioContainer?, report r: inout FileReport) {
         guard let container else {
             r.error = "unknown format"
             return
         }
+        let scores = analysis.meanScores
+        guard analysis.model == bundle.manifest.name, analysis.modelVersion == bundle.manifest.version,
+              scores.count == bundle.manifest.labels.count else {
+            r.error = "stored scores are not of \(bundle.manifest.name) \(bundle.manifest.version); not tagged"
+            return
+        }
+        if track.tagsHeldAt != nil && !rewriteHeld {
+            r.tagging = .held
+            return
+        }
         let snapshot: TagSnapshot
-        do { snapshot = try writer.read(track.path, container: container) } catch {
+        do { snapshot = try journal.writer.read(track.path, container: container) } catch {
             r.error = error.reasonText
+            recordFailure(error.reasonText, on: &track)
             return
         }
         track.title = snapshot.properties["TITLE"]?.first
@@ -192,6 +224,10 @@ public final class LibraryProcessor {
             r.tagging = keptByPolicy ? .leftAlone : .unchanged
             if !dryRun {
                 track.tagPlan = planKey
+                track.tagsHeldAt = nil
+                track.lastError = nil
+                track.errorCount = 0
+                track.errorCtimeNs = nil
                 try? store.save(&track)
             }
             return
@@ -201,22 +237,34 @@ public final class LibraryProcessor {
             return
         }
         do {
-            let result = try writer.write(track.path, container: container, values: writes)
-            let entry = JournalEntry(
-                runId: runID ?? 0, trackId: track.id, path: track.path,
+            let outcome = try journal.write(JournaledTagWriter.Request(
+                path: track.path, container: container, values: writes,
                 previous: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.existing) }),
-                new: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.new) }))
-            track.tagPlan = planKey
-            var stored: TrackRecord? = track
-            try store.journal(entry, track: &stored,
-                              written: FileStat(size: result.size, mtimeNs: result.mtimeNanoseconds, inode: Int64(bitPattern: result.inode)))
-            track = stored!
+                new: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.new) }),
+                trackID: track.id, runID: runID ?? 0, purpose: .tag(planKey: planKey)))
+            if var saved = outcome.track {
+                saved.tagsHeldAt = nil
+                try store.save(&saved)
+                track = saved
+            }
             r.tagging = .written(changes)
         } catch let error as TagError {
             r.error = error.reasonText
+            recordFailure(error.reasonText, on: &track)
         } catch {
             r.error = "\(error)"
+            recordFailure("\(error)", on: &track)
         }
+    }
+
+    /// Counts a failed attempt on the track, with the file's ctime, so the daemon can stop
+    /// trying a file that keeps failing until something about it changes.
+    private func recordFailure(_ reason: String, on track: inout TrackRecord) {
+        track.lastError = reason
+        track.errorCount += 1
+        track.lastErrorAt = Date()
+        track.errorCtimeNs = FileStat.of(track.path)?.ctimeNs
+        try? store.save(&track)
     }
 
     /// The stored analysis of `track` by this run's model, if it is of the current version.

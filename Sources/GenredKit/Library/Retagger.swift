@@ -10,6 +10,8 @@ public struct FileReport: Sendable {
         /// Written (or, in a dry run, would be written): field -> (existing, new).
         case written([TagField: Change])
         case wouldWrite([TagField: Change])
+        /// A person undid genred's tags on this track; they are not written again unasked.
+        case held
     }
 
     public struct Change: Sendable, Equatable {
@@ -22,6 +24,9 @@ public struct FileReport: Sendable {
     public var moved = false
     public var tagging: Tagging = .unchanged
     public var error: String?
+    /// Analysed with a model that a reload has since replaced: stored, not tagged; the file
+    /// needs another look.
+    public var stale = false
 
     init(path: String) { self.path = path }
 }
@@ -35,8 +40,13 @@ public struct RetagSummary: Sendable {
     public var tagged = 0
     public var leftAlone = 0
     public var unsupported = 0
+    /// Tracks whose tags a person undid, so genred did not write them.
+    public var held = 0
     public var failures: [(path: String, reason: String)] = []
     public var runID: Int64?
+    /// Files left for next time because SIGINT or SIGTERM asked the run to stop.
+    public var notReached = 0
+    public var interrupted = false
 
     public var failed: Int { failures.count }
 }
@@ -48,6 +58,10 @@ public struct RetagOptions: Sendable {
     public var settings = TagSettings()
     /// Where the tag writer keeps a file's original bytes until a write is verified.
     public var backupDirectory: URL
+    /// Also write the tags of tracks a person's `undo` put back.
+    public var rewriteHeld = false
+    /// Asked between files; true stops the run there (SIGINT, SIGTERM).
+    public var shouldStop: @Sendable () -> Bool = { false }
 
     public init(backupDirectory: URL) { self.backupDirectory = backupDirectory }
 }
@@ -58,6 +72,8 @@ public enum RetagEvent: Sendable {
     case scanned(files: Int, pending: Int, toAnalyse: Int)
     case started(path: String)
     case finished(FileReport)
+    /// A write an earlier, interrupted process left unfinished, now settled.
+    case recovered(JournaledTagWriter.Recovery)
 }
 
 /// `genred retag`: analyse what is new or changed under some folders, store the results and
@@ -72,16 +88,21 @@ public final class Retagger {
     public init(store: LibraryStore, bundle: ModelBundle, options: RetagOptions) throws {
         processor = try LibraryProcessor(store: store, bundle: bundle, settings: options.settings,
                                          backupDirectory: options.backupDirectory, dryRun: options.dryRun)
+        processor.rewriteHeld = options.rewriteHeld
         self.options = options
     }
 
     public func run(roots: [String], report: (RetagEvent) -> Void) throws -> RetagSummary {
         var summary = RetagSummary()
+        if !options.dryRun {
+            for recovery in try processor.journal.recover() { report(.recovered(recovery)) }
+        }
         let entries = try LibraryScanner().scan(roots)
         if !options.dryRun {
             summary.runID = try processor.store.beginRun(command: "retag")
             processor.runID = summary.runID
         }
+        let stop = options.shouldStop
 
         // Sort the files: up to date, tags to decide from the stored analysis, or decode.
         var jobs: [LibraryProcessor.Job] = []
@@ -97,11 +118,17 @@ public final class Retagger {
             case .tagOnly(let track, let moved): tagOnly.append((track, moved))
             case .decode(let job): jobs.append(job)
             case .failed(let r): record(r, into: &summary, report: report)
+            case .gaveUp(let track): tagOnly.append((track, false))
             }
         }
         report(.scanned(files: summary.files, pending: tagOnly.count + jobs.count + summary.failed, toAnalyse: jobs.count))
 
-        for (track, moved) in tagOnly {
+        for (i, (track, moved)) in tagOnly.enumerated() {
+            if stop() {
+                summary.notReached += tagOnly.count - i + jobs.count
+                jobs.removeAll()
+                break
+            }
             record(processor.tagFromStoredAnalysis(track, moved: moved), into: &summary, report: report)
         }
 
@@ -122,17 +149,32 @@ public final class Retagger {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        for _ in 0..<jobs.count {
-            guard let result = results.pop() else { break }
+        var handled = 0
+        while handled < jobs.count {
+            if stop() {
+                // Workers finish the file in hand; nothing more is started.
+                pending.closeAndDrain()
+                finished.wait()
+                while let result = results.tryPop() {
+                    record(processor.handle(result), into: &summary, report: report)
+                    handled += 1
+                }
+                summary.notReached += jobs.count - handled
+                break
+            }
+            guard let result = results.pop(timeout: 0.25) else { continue }
             record(processor.handle(result), into: &summary, report: report)
+            handled += 1
         }
         finished.wait()
+        summary.interrupted = stop()
 
         if let run = summary.runID {
             try processor.store.finishRun(run, summary: BlobCoding.json([
                 "files": summary.files, "analysed": summary.analysed, "up_to_date": summary.upToDate,
                 "tagged": summary.tagged, "left_alone": summary.leftAlone, "failed": summary.failed,
-                "moved": summary.moved, "unsupported": summary.unsupported,
+                "moved": summary.moved, "unsupported": summary.unsupported, "held": summary.held,
+                "not_reached": summary.notReached,
             ]))
         }
         return summary
@@ -144,6 +186,7 @@ public final class Retagger {
         switch r.tagging {
         case .written, .wouldWrite: summary.tagged += 1
         case .leftAlone: summary.leftAlone += 1
+        case .held: summary.held += 1
         case .unchanged: break
         }
         if let error = r.error { summary.failures.append((r.path, error)) }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Finds the audio files under a set of folders.
 public struct LibraryScanner: Sendable {
     /// Extensions of formats genred decodes; such a file that is not audio is reported.
@@ -31,34 +35,34 @@ public struct LibraryScanner: Sendable {
         return partialSuffixes.contains { lower.hasSuffix($0) }
     }
 
-    /// Every file under `roots` worth a look, sorted by path; a root may also be a single file.
-    /// Files with other extensions are included only if `sniffUnknown` and they sniff as audio.
+    /// Every file under `roots` worth a look, in byte order of their paths; a root may also be a
+    /// single file. Files with other extensions are included only if `sniffUnknown` and they sniff
+    /// as audio. Names are read as bytes, so a name that is not UTF-8 is found like any other.
     public func scan(_ roots: [String], sniffUnknown: Bool = true) throws(ScanError) -> [Entry] {
         var entries: [Entry] = []
-        let fm = FileManager.default
         for root in roots {
-            let rootPath = URL(fileURLWithPath: root).standardizedFileURL.path
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: rootPath, isDirectory: &isDirectory) else {
+            let rootPath = FilePath.normalize(root)
+            guard let info = PathIO.stat(rootPath) else {
                 throw ScanError(path: root, message: "no such file or folder")
             }
-            if !isDirectory.boolValue {
+            if info.st_mode & S_IFMT != S_IFDIR {
                 entries.append(classify(rootPath, sniffUnknown: true))
                 continue
             }
-            guard fm.isReadableFile(atPath: rootPath) else { throw ScanError(path: root, message: "folder not readable") }
+            guard PathIO.access(rootPath, R_OK | X_OK) == 0 else { throw ScanError(path: root, message: "folder not readable") }
             walk(rootPath, into: &entries, sniffUnknown: sniffUnknown)
         }
-        var seen = Set<String>()
-        return entries.filter { seen.insert($0.path).inserted }.sorted { $0.path < $1.path }
+        var seen = Set<ExactPath>()
+        return entries.filter { seen.insert(ExactPath($0.path)).inserted }.sorted { ExactPath($0.path) < ExactPath($1.path) }
     }
 
     private func walk(_ directory: String, into entries: inout [Entry], sniffUnknown: Bool) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names.sorted() where !Self.isIgnoredName(name) {
-            let path = directory == "/" ? "/" + name : directory + "/" + name
-            var st = stat()
-            guard lstat(path, &st) == 0 else { continue }
+        guard let children = PathIO.entries(directory) else { return }
+        for child in children {
+            let name = FilePath.string(child.name)
+            if Self.isIgnoredName(name) { continue }
+            let path = PathIO.join(directory, child.name)
+            guard let st = PathIO.lstat(path) else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFDIR: walk(path, into: &entries, sniffUnknown: sniffUnknown)
             case S_IFREG: if let e = classifyIfRelevant(path, sniffUnknown: sniffUnknown) { entries.append(e) }
@@ -71,8 +75,15 @@ public struct LibraryScanner: Sendable {
         classifyIfRelevant(path, sniffUnknown: sniffUnknown) ?? .candidate(path)
     }
 
+    /// The lowercased extension of the last component, or "" when it has none.
+    static func pathExtension(_ path: String) -> String {
+        let name = FilePath.lastComponent(path)
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+        return name[name.index(after: dot)...].lowercased()
+    }
+
     private func classifyIfRelevant(_ path: String, sniffUnknown: Bool) -> Entry? {
-        let ext = (path as NSString).pathExtension.lowercased()
+        let ext = Self.pathExtension(path)
         if Self.decodableExtensions.contains(ext) { return .candidate(path) }
         if Self.otherAudioExtensions.contains(ext) { return .unsupported(path) }
         guard sniffUnknown, (try? AudioDecoding.sniff(path)) != nil else { return nil }

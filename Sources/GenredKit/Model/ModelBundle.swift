@@ -98,6 +98,12 @@ public struct ModelBundle: Sendable {
     public let network: MusicnnNetwork
 
     public var name: String { manifest.name }
+
+    /// Whether `other` is the same model: same name, version and weights.
+    public func isSameModel(as other: ModelBundle) -> Bool {
+        manifest.name == other.manifest.name && manifest.version == other.manifest.version
+            && manifest.weights.sha256 == other.manifest.weights.sha256
+    }
     public var labels: [String] { manifest.labels }
 
     /// The bundles shipped with genred.

@@ -65,6 +65,9 @@ public final class LibraryStore: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // A committed write intent must survive a power cut, not only a crash: flush the
+            // WAL on every commit (GRDB's pools default to NORMAL).
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
         }
@@ -164,6 +167,7 @@ public final class LibraryStore: Sendable {
                 t.column("updated_at", .datetime).notNull()
             }
         }
+        registerIntentMigration(&m)
         return m
     }
 
@@ -189,8 +193,8 @@ public final class LibraryStore: Sendable {
     public func tracks(under directory: String? = nil) throws(StoreError) -> [TrackRecord] {
         try read { db in
             guard let directory else { return try TrackRecord.order(Column("path")).fetchAll(db) }
-            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-            return try TrackRecord.filter(Column("path").like(Self.likePrefix(prefix), escape: "\\"))
+            let range = Self.pathRange(under: directory)
+            return try TrackRecord.filter(Column("path") >= range.lower && Column("path") < range.upper)
                 .order(Column("path")).fetchAll(db)
         }
     }
@@ -282,12 +286,19 @@ public final class LibraryStore: Sendable {
         return saved
     }
 
-    /// Journal entries, newest first; filtered by run or by path, without undone ones unless asked.
-    public func journalEntries(run: Int64? = nil, path: String? = nil, includeUndone: Bool = false) throws(StoreError) -> [JournalEntry] {
+    /// Journal entries, newest first; filtered by run, by path or by track, without undone ones
+    /// unless asked. With `track`, entries of that track wherever its file was, and entries at
+    /// `path` whose track is gone.
+    public func journalEntries(run: Int64? = nil, path: String? = nil, track: Int64? = nil,
+                               includeUndone: Bool = false) throws(StoreError) -> [JournalEntry] {
         try read { db in
             var request = JournalEntry.all()
             if let run { request = request.filter(Column("run_id") == run) }
-            if let path { request = request.filter(Column("path") == path) }
+            if let track {
+                request = request.filter(Column("track_id") == track || (Column("track_id") == nil && Column("path") == path))
+            } else if let path {
+                request = request.filter(Column("path") == path)
+            }
             if !includeUndone { request = request.filter(Column("undone_at") == nil) }
             return try request.order(Column("id").desc).fetchAll(db)
         }
@@ -312,8 +323,14 @@ public final class LibraryStore: Sendable {
         return "\(error)"
     }
 
-    static func likePrefix(_ prefix: String) -> String {
-        prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_") + "%"
+    /// The paths below `directory` are exactly those `p` with `lower <= p < upper`: SQLite
+    /// compares text byte by byte, so this is a byte-prefix match on `directory/` that keeps case
+    /// and Unicode normalisation apart and uses the path index (a `LIKE` would fold ASCII case).
+    static func pathRange(under directory: String) -> (lower: String, upper: String) {
+        var bytes = Array(directory.utf8)
+        while bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        let lower = String(decoding: bytes + [UInt8(ascii: "/")], as: UTF8.self)
+        let upper = String(decoding: bytes + [UInt8(ascii: "/") + 1], as: UTF8.self)
+        return (lower, upper)
     }
 }

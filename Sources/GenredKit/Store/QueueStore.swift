@@ -15,31 +15,35 @@ public struct QueueItem: Codable, Sendable, Equatable, FetchableRecord, Persista
     /// Not to be tried before this time (backoff after a failure).
     public var notBefore: Date?
     public var lastError: String?
+    /// 0 for new and changed files; higher waits behind them (re-analysis after a model change).
+    public var priority: Int
 
-    public init(path: String, reason: String, enqueuedAt: Date = Date()) {
+    public init(path: String, reason: String, enqueuedAt: Date = Date(), priority: Int = 0) {
         self.path = path
         self.reason = reason
         self.enqueuedAt = enqueuedAt
+        self.priority = priority
         attempts = 0
     }
 }
 
 extension LibraryStore {
-    /// Queues `path`; a path already queued keeps its place and its attempt count.
-    public func enqueue(_ path: String, reason: String) throws(StoreError) {
+    /// Queues `path`; a path already queued keeps its place and its attempt count, and takes
+    /// the more urgent priority of the two (lower is sooner).
+    public func enqueue(_ path: String, reason: String, priority: Int = 0) throws(StoreError) {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO queue (path, reason, enqueued_at, attempts) VALUES (?, ?, ?, 0)
-                ON CONFLICT(path) DO NOTHING
-                """, arguments: [path, reason, Date()])
+                INSERT INTO queue (path, reason, enqueued_at, attempts, priority) VALUES (?, ?, ?, 0, ?)
+                ON CONFLICT(path) DO UPDATE SET priority = MIN(priority, excluded.priority)
+                """, arguments: [path, reason, Date(), priority])
         }
     }
 
-    /// The oldest items due now, at most `limit`.
+    /// The items due now, most urgent then oldest first, at most `limit`.
     public func dueQueueItems(limit: Int, now: Date = Date()) throws(StoreError) -> [QueueItem] {
         try read { db in
             try QueueItem.filter(Column("not_before") == nil || Column("not_before") <= now)
-                .order(Column("enqueued_at"), Column("path")).limit(limit).fetchAll(db)
+                .order(Column("priority"), Column("enqueued_at"), Column("path")).limit(limit).fetchAll(db)
         }
     }
 
@@ -82,9 +86,10 @@ extension LibraryStore {
     }
 
     public func removeQueued(under directory: String) throws(StoreError) {
+        let range = Self.pathRange(under: directory)
         try write { db in
-            try db.execute(sql: "DELETE FROM queue WHERE path = ? OR path LIKE ? ESCAPE '\\'",
-                           arguments: [directory, Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")])
+            try db.execute(sql: "DELETE FROM queue WHERE path = ? OR (path >= ? AND path < ?)",
+                           arguments: [directory, range.lower, range.upper])
         }
     }
 
@@ -112,6 +117,10 @@ extension LibraryStore {
         public var tagged = 0
         public var failed = 0
         public var queue = 0
+        /// Tracks whose tags a person's undo put back (left alone until `retag --rewrite-undone`).
+        public var held = 0
+        /// Interrupted writes that could not be settled and wait for a person (`write_intent`).
+        public var stuckWrites = 0
 
         public init() {}
     }
@@ -124,6 +133,8 @@ extension LibraryStore {
             c.tagged = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE tagged_at IS NOT NULL") ?? 0
             c.failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE last_error IS NOT NULL") ?? 0
             c.queue = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queue") ?? 0
+            c.held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE tags_held_at IS NOT NULL") ?? 0
+            c.stuckWrites = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM write_intent WHERE state = 'stuck'") ?? 0
             return c
         }
     }
@@ -152,16 +163,19 @@ extension LibraryStore {
 
     /// Follows a directory renamed on disk: every track and queue entry under it moves along.
     public func moveTracks(under old: String, to new: String) throws(StoreError) {
-        let oldPrefix = old.hasSuffix("/") ? old : old + "/"
-        let newPrefix = new.hasSuffix("/") ? new : new + "/"
+        let from = Self.pathRange(under: old)
+        let newPrefix = Self.pathRange(under: new).lower
+        // SQLite's substr counts a text's characters as code points, as `unicodeScalars` does.
+        let rest = from.lower.unicodeScalars.count + 1
         try write { db in
-            let like = Self.likePrefix(oldPrefix)
-            try db.execute(sql: "DELETE FROM track WHERE path LIKE ? ESCAPE '\\' AND ? || substr(path, ?) IN (SELECT path FROM track)",
-                           arguments: [Self.likePrefix(newPrefix), newPrefix, oldPrefix.count + 1])
-            try db.execute(sql: "UPDATE track SET path = ? || substr(path, ?), updated_at = ? WHERE path LIKE ? ESCAPE '\\'",
-                           arguments: [newPrefix, oldPrefix.count + 1, Date(), like])
-            try db.execute(sql: "UPDATE OR REPLACE queue SET path = ? || substr(path, ?) WHERE path LIKE ? ESCAPE '\\'",
-                           arguments: [newPrefix, oldPrefix.count + 1, like])
+            let under = "path >= ? AND path < ?"
+            // A track already where a moved one lands (a file replaced by the move) goes first.
+            try db.execute(sql: "DELETE FROM track WHERE path IN (SELECT ? || substr(path, ?) FROM track WHERE \(under))",
+                           arguments: [newPrefix, rest, from.lower, from.upper])
+            try db.execute(sql: "UPDATE track SET path = ? || substr(path, ?), updated_at = ? WHERE \(under)",
+                           arguments: [newPrefix, rest, Date(), from.lower, from.upper])
+            try db.execute(sql: "UPDATE OR REPLACE queue SET path = ? || substr(path, ?) WHERE \(under)",
+                           arguments: [newPrefix, rest, from.lower, from.upper])
         }
     }
 
@@ -178,10 +192,10 @@ extension LibraryStore {
     /// Forgets every file under a deleted directory. Returns how many tracks were removed.
     @discardableResult
     public func forget(under directory: String) throws(StoreError) -> Int {
-        let like = Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")
+        let range = Self.pathRange(under: directory)
         return try write { db in
-            try db.execute(sql: "DELETE FROM queue WHERE path LIKE ? ESCAPE '\\'", arguments: [like])
-            try db.execute(sql: "DELETE FROM track WHERE path LIKE ? ESCAPE '\\'", arguments: [like])
+            try db.execute(sql: "DELETE FROM queue WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper])
+            try db.execute(sql: "DELETE FROM track WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper])
             return db.changesCount
         }
     }
@@ -217,8 +231,9 @@ extension LibraryStore {
                 """
             var arguments: StatementArguments = [model]
             if let directory {
-                sql += " AND t.path LIKE ? ESCAPE '\\'"
-                _ = arguments.append(contentsOf: [Self.likePrefix(directory.hasSuffix("/") ? directory : directory + "/")])
+                let range = Self.pathRange(under: directory)
+                sql += " AND t.path >= ? AND t.path < ?"
+                _ = arguments.append(contentsOf: [range.lower, range.upper])
             }
             sql += " ORDER BY t.path"
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)

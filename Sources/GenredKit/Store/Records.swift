@@ -29,8 +29,13 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     /// `TagPlanner.planKey` of the settings the file's tags were last decided with.
     public var tagPlan: String?
     public var lastError: String?
+    /// Failures in a row of the file as it is now (analysis or tag writes).
     public var errorCount: Int
     public var lastErrorAt: Date?
+    /// The file's ctime when the last failure was recorded (see `FileStat.ctimeNs`).
+    public var errorCtimeNs: Int64?
+    /// Set by `genred undo`: genred does not write this track's tags again until asked.
+    public var tagsHeldAt: Date?
 
     public init(path: String, stat: FileStat, now: Date = Date()) {
         self.path = path
@@ -183,20 +188,24 @@ public struct FileStat: Sendable, Equatable {
     public var mtimeNs: Int64
     public var inode: Int64
     public var device: Int64
+    /// The inode change time: it moves with any change, to content, tags or permissions (a
+    /// `chmod` included), and cannot be set back.
+    public var ctimeNs: Int64
 
-    public init(size: Int64, mtimeNs: Int64, inode: Int64, device: Int64 = 0) {
+    public init(size: Int64, mtimeNs: Int64, inode: Int64, device: Int64 = 0, ctimeNs: Int64 = 0) {
         self.size = size
         self.mtimeNs = mtimeNs
         self.inode = inode
         self.device = device
+        self.ctimeNs = ctimeNs
     }
 
     /// The stat of `path` (following symlinks), or nil when it cannot be read.
     public static func of(_ path: String) -> FileStat? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
+        guard let st = PathIO.stat(path) else { return nil }
         return FileStat(size: Int64(st.st_size), mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                        inode: Int64(bitPattern: UInt64(st.st_ino)), device: Int64(bitPattern: UInt64(st.st_dev)))
+                        inode: Int64(bitPattern: UInt64(st.st_ino)), device: Int64(bitPattern: UInt64(st.st_dev)),
+                        ctimeNs: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
     }
 }
 

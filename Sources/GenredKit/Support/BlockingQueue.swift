@@ -33,6 +33,19 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Closes the queue and drops what it still holds; returns how many items were dropped.
+    @discardableResult
+    func closeAndDrain() -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        let dropped = items.count - head
+        items.removeAll()
+        head = 0
+        closed = true
+        condition.broadcast()
+        return dropped
+    }
+
     /// The next item if one is ready, without waiting.
     func tryPop() -> Item? {
         condition.lock()
@@ -49,6 +62,23 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return items.count - head
+    }
+
+    /// The next item, waiting at most `timeout` seconds; nil when none came (or the queue is
+    /// closed and empty).
+    func pop(timeout: Double) -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while head == items.count && !closed {
+            if !condition.wait(until: deadline) { break }
+        }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        items[head] = nil
+        head += 1
+        condition.broadcast()
+        return item!
     }
 
     /// The next item, waiting for one; nil once the queue is closed and empty.

@@ -2,6 +2,7 @@ import Foundation
 
 /// Leveled log lines on standard error. Under systemd (`$JOURNAL_STREAM` set) each line
 /// carries a `<N>` syslog priority prefix, which journald turns into the entry's priority.
+/// A path's carried bytes (see `FilePath`) show as `\xNN`.
 public enum Log {
     public enum Level: Int, Sendable, Comparable, CaseIterable {
         case error = 3, warning = 4, info = 6, debug = 7
@@ -48,7 +49,7 @@ public enum Log {
     private static func write(_ level: Level, _ message: () -> String) {
         let (threshold, journal) = state.withLock { ($0.threshold, $0.journal) }
         guard level <= threshold else { return }
-        let text = message().replacingOccurrences(of: "\n", with: " ")
+        let text = FilePath.display(message()).replacingOccurrences(of: "\n", with: " ")
         let line = journal ? "<\(level.rawValue)>\(text)\n" : "\(level.name): \(text)\n"
         FileHandle.standardError.write(Data(line.utf8))
     }

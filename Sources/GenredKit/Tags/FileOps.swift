@@ -7,7 +7,7 @@ import Darwin
 /// POSIX file operations for safe tag writes; every failure becomes a `TagError` naming the file.
 enum FileOps {
     /// What `stat` says about a file, as far as a tag write cares.
-    struct Status: Equatable {
+    struct Status: Equatable, Sendable {
         var device: UInt64
         var inode: UInt64
         var size: Int64
@@ -42,8 +42,7 @@ enum FileOps {
 
     /// Status of the regular file at `path` (symbolic links followed).
     static func status(_ path: String) throws(TagError) -> Status {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard let info = PathIO.stat(path) else {
             throw TagError(path: path, reason: .io(message("cannot stat file", errno)))
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
@@ -55,7 +54,7 @@ enum FileOps {
     /// Throws `.readOnly` unless `path` may be written. The mode bits are checked as well as `access`,
     /// because `access` says yes to root for any file: a file with no write bit at all counts as read-only.
     static func requireWritable(_ path: String, mode: UInt32, label: String, errorPath: String) throws(TagError) {
-        if access(path, W_OK) != 0 {
+        if PathIO.access(path, W_OK) != 0 {
             let code = errno
             if code == ENOENT { throw TagError(path: errorPath, reason: .io(message("\(label) vanished", code))) }
             throw TagError(path: errorPath, reason: .readOnly(message("\(label) \(path) is not writable", code)))
@@ -68,7 +67,7 @@ enum FileOps {
 
     /// SHA-256 and length of a file's bytes.
     static func digest(_ path: String) throws(TagError) -> (hex: String, size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = PathIO.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TagError(path: path, reason: .io(message("cannot open", errno))) }
         defer { closeDescriptor(fd) }
         var hash = SHA256()
@@ -101,9 +100,17 @@ enum FileOps {
         return nil
     }
 
+    /// Flushes a file's data and metadata to disk.
+    static func flush(_ path: String) throws(TagError) {
+        let fd = PathIO.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw TagError(path: path, reason: .io(message("cannot open to flush", errno))) }
+        defer { closeDescriptor(fd) }
+        if fsync(fd) != 0 { throw TagError(path: path, reason: .io(message("cannot flush", errno))) }
+    }
+
     /// Flushes a folder's entries (after creating or removing a file in it); failures are ignored.
     static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = PathIO.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = fsync(fd)
         closeDescriptor(fd)
@@ -117,30 +124,34 @@ extension FileOps.Status {
     }
 }
 
-/// A byte-for-byte copy of a file, kept until a write has been verified.
-struct TagBackup {
+/// A byte-for-byte copy of a file, kept until a write has been verified and recorded.
+public struct TagBackup: Sendable {
     /// The file the backup is of.
-    let original: String
-    let path: String
-    let size: Int64
-    let digest: String
+    public let original: String
+    public let path: String
+    public let size: Int64
+    /// SHA-256 of the original bytes.
+    public let digest: String
     /// The original's status when copied; a restore goes back to the same inode and times.
     let status: FileOps.Status
+
+    /// Backups end in this; the rest of the name is random, so names are unique and short
+    /// whatever the file is called.
+    static let suffix = ".genred-backup"
 
     /// Copies `original` into `directory` under a fresh name and flushes it to disk. Fails if the
     /// original changes while being copied (its status must still be `expected`).
     static func make(of original: String, in directory: String, expected: FileOps.Status) throws(TagError) -> TagBackup {
-        let base = original.split(separator: "/").last.map(String.init) ?? "file"
-        let source = open(original, O_RDONLY | O_CLOEXEC)
+        let source = PathIO.open(original, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw TagError(path: original, reason: .io(FileOps.message("cannot open", errno))) }
         defer { FileOps.closeDescriptor(source) }
 
         var target: Int32 = -1
         var path = ""
         for _ in 0..<16 {
-            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            path = "\(directory)/\(base).\(getpid())-\(suffix).genred-backup"
-            target = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            let token = String(UInt64.random(in: 0...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            path = "\(directory)/\(token)\(suffix)"
+            target = PathIO.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if target >= 0 || errno != EEXIST { break }
         }
         guard target >= 0 else {
@@ -148,7 +159,7 @@ struct TagBackup {
         }
         func fail(_ why: String) -> TagError {
             FileOps.closeDescriptor(target)
-            unlink(path)
+            PathIO.unlink(path)
             return TagError(path: original, reason: .io(why))
         }
 
@@ -183,18 +194,18 @@ struct TagBackup {
     /// Writes the backup's bytes over the original in place (same inode), truncates it to the original
     /// length, restores its times and flushes it, then checks the bytes. Throws `.restoreFailed`, keeping
     /// the backup, when any step fails.
-    func restore() throws(TagError) {
+    public func restore() throws(TagError) {
         func fail(_ why: String) -> TagError {
             TagError(path: original, reason: .restoreFailed("\(why); the original bytes are kept in \(path)"))
         }
-        let fd = open(original, O_WRONLY | O_CLOEXEC)
+        let fd = PathIO.open(original, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fail(FileOps.message("cannot open the file for writing", errno)) }
         var info = stat()
         guard fstat(fd, &info) == 0, UInt64(info.st_ino) == status.inode, UInt64(info.st_dev) == status.device else {
             FileOps.closeDescriptor(fd)
             throw fail("the path no longer names the file that was backed up")
         }
-        let source = open(path, O_RDONLY | O_CLOEXEC)
+        let source = PathIO.open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else {
             FileOps.closeDescriptor(fd)
             throw fail(FileOps.message("cannot open the backup", errno))
@@ -230,7 +241,9 @@ struct TagBackup {
         }
     }
 
-    func remove() {
-        unlink(path)
+    /// Deletes the backup file and flushes the folder.
+    public func remove() {
+        PathIO.unlink(path)
+        FileOps.syncDirectory(FilePath.parent(path))
     }
 }

@@ -11,10 +11,14 @@ final class TagLibFile {
     private var handle: OpaquePointer?
 
     /// Opens `path` as the kind the content says, never TagLib's guess from the extension.
-    init(_ path: String, container: AudioContainer) throws(TagError) {
+    ///
+    /// With `readOnly` the file is never opened for writing: reads then cause no `IN_CLOSE_WRITE`,
+    /// which the daemon would otherwise take for a change and queue the file again.
+    init(_ path: String, container: AudioContainer, readOnly: Bool) throws(TagError) {
         self.path = path
         let kind = try Self.kind(path, container)
-        guard let handle = genred_taglib_open(path, kind) else {
+        let opened = FilePath.withCString(path) { readOnly ? genred_taglib_open_read_only($0, kind) : genred_taglib_open($0, kind) }
+        guard let handle = opened else {
             throw TagError(path: path, reason: .cannotOpen)
         }
         self.handle = handle
@@ -121,7 +125,7 @@ final class TagLibFile {
         case .oggVorbis: return GENRED_TAGLIB_OGG_VORBIS
         case .opus: return GENRED_TAGLIB_OGG_OPUS
         case .flac:
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            let fd = PathIO.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw TagError(path: path, reason: .io(FileOps.message("cannot open", errno))) }
             defer { FileOps.closeDescriptor(fd) }
             var magic = [UInt8](repeating: 0, count: 4)

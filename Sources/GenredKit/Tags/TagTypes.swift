@@ -8,7 +8,7 @@ public enum TagField: String, Sendable, CaseIterable, Codable {
 /// `properties` is the tag genred writes: ID3v2 for MP3, WAV and AIFF, the Vorbis comment for FLAC,
 /// Ogg Vorbis and Opus. Other tags (ID3v1, APE, RIFF INFO) are never written; they are listed in
 /// `otherTags` so that a caller can see values hidden there and a write can prove it left them alone.
-public struct TagSnapshot: Sendable, Equatable {
+public struct TagSnapshot: Sendable, Equatable, Codable {
     /// Property keys (upper case) to values.
     public var properties: [String: [String]]
     /// 3 or 4 for files with an ID3v2 tag on disk (2 for the rare v2.2 tag, which genred does not write); else nil.

@@ -41,23 +41,33 @@ public final class Daemon {
     private let signals = LockedValue(Signals())
     private var signalSources: [DispatchSourceSignal] = []
     private let notifier = SystemdNotifier()
+    private lazy var watchdog = WatchdogFeeder(notifier: notifier)
 
     private var store: LibraryStore!
     private var processor: LibraryProcessor!
     private var watcher: InotifyWatcher?
     private var settle: SettleTracker!
     private var roots: [String] = []
+    /// Each root's directory (device, inode) when it was last watched, so a root that is
+    /// replaced (a disk mounted over its mount point) is noticed as well as one that is gone.
+    private var rootIdentities: [ExactPath: RootIdentity] = [:]
+    private var missingRoots = Set<ExactPath>()
 
     private let jobs = BlockingQueue<LibraryProcessor.Job>()
     private let results = BlockingQueue<LibraryProcessor.JobResult>()
-    private var inFlight: [String: Date] = [:]
+    private var inFlight: [ExactPath: Date] = [:]
     private var workerCount = 1
 
     private var lastRescan = Date.distantPast
-    private var lastWatchdog = Date.distantPast
+    private var lastRootCheck = Date()
     private var lastStatus = ""
     private var analysedCount = 0
     private var failedCount = 0
+
+    private struct RootIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
     public init(options: Options) {
         self.options = options
@@ -77,13 +87,16 @@ public final class Daemon {
         try setUpProcessor()
         roots = try resolveRoots()
         try store.setDaemonState("pid", String(getpid()))
+        try store.setDaemonState("version", genredVersion)
         try store.setDaemonState("started_at", ISO8601DateFormatter().string(from: Date()))
         try store.setDaemonState("roots", BlobCoding.json(roots))
         try setState("starting")
+        recoverInterruptedWrites()
 
         settle = SettleTracker(settleSeconds: configuration.watch.settleSeconds)
         startWatcher()
         startWorkers()
+        watchdog.start()
         _ = notifier.ready()
         Log.info("watching \(roots.joined(separator: ", ")) (\(watcher?.watchCount ?? 0) watches), database \(options.databasePath)")
 
@@ -97,6 +110,7 @@ public final class Daemon {
         if let run = processor.runID {
             try? store.finishRun(run, summary: BlobCoding.json(["analysed": analysedCount, "failed": failedCount]))
         }
+        watchdog.stop()
         watcher?.close()
         try? setState("stopped")
         return 0
@@ -106,6 +120,7 @@ public final class Daemon {
 
     /// One turn: events, settled files, queue, results, housekeeping.
     private func tick() {
+        watchdog.beat()
         if signals.withLock({ s in defer { s.reload = false }; return s.reload }) { reload() }
         let events = watcher?.next(timeout: inFlight.isEmpty ? 0.5 : 0.1) ?? {
             Thread.sleep(forTimeInterval: 0.5)
@@ -118,9 +133,16 @@ public final class Daemon {
         for path in vanished { Log.debug("gone before it settled: \(path)") }
         for path in ready { consider(path, reason: "changed") }
 
-        while let result = results.tryPop() { finish(result) }
+        while let result = results.tryPop() {
+            if signals.withLock({ $0.stop }) { break }
+            finish(result)
+        }
         dispatch()
 
+        if now.timeIntervalSince(lastRootCheck) >= configuration.watch.rootCheckInterval {
+            lastRootCheck = now
+            checkRoots()
+        }
         let forced = signals.withLock { s in defer { s.rescan = false }; return s.rescan }
         let interval = configuration.watch.rescanInterval
         if forced || (interval > 0 && now.timeIntervalSince(lastRescan) >= interval) {
@@ -130,11 +152,6 @@ public final class Daemon {
     }
 
     private func housekeeping() {
-        let now = Date()
-        if let interval = notifier.watchdogPingInterval, now.timeIntervalSince(lastWatchdog) >= interval.seconds {
-            _ = notifier.watchdog()
-            lastWatchdog = now
-        }
         let queued = (try? store.queueLength()) ?? 0
         let status = inFlight.isEmpty && queued == 0
             ? "idle; \(analysedCount) analysed, \(failedCount) failed since start"
@@ -142,7 +159,18 @@ public final class Daemon {
         if status != lastStatus {
             _ = notifier.status(status)
             try? setState(inFlight.isEmpty && queued == 0 ? "idle" : "working")
+            try? store.setDaemonState("watches", String(watcher?.watchCount ?? 0))
             lastStatus = status
+        }
+    }
+
+    /// Settles tag writes that a crash or a kill left unfinished (see `JournaledTagWriter`).
+    private func recoverInterruptedWrites() {
+        do {
+            let settled = try watchdog.busy { try processor.journal.recover() }
+            if !settled.isEmpty { Log.info("settled \(settled.count) interrupted tag write(s)") }
+        } catch {
+            Log.error("cannot settle interrupted tag writes: \(error)")
         }
     }
 
@@ -184,8 +212,14 @@ public final class Daemon {
                 Log.warning("inotify queue overflowed (events were lost): rescanning")
                 signals.withLock { $0.rescan = true }
             case .watchLost(let path, let reason):
-                Log.warning("watch lost on \(path): \(reason); rescanning")
-                signals.withLock { $0.rescan = true }
+                if roots.contains(where: { ExactPath($0) == ExactPath(path) }) {
+                    // A root that went away is watched again when it comes back (`checkRoots`).
+                    Log.warning("watch lost on \(path): \(reason); watching it again once it is back")
+                    rootIdentities[ExactPath(path)] = nil
+                } else {
+                    Log.warning("watch lost on \(path): \(reason); rescanning")
+                    signals.withLock { $0.rescan = true }
+                }
             }
         } catch {
             Log.error("\(error)")
@@ -211,6 +245,7 @@ public final class Daemon {
         do {
             switch try processor.decide(path) {
             case .upToDate: return
+            case .gaveUp(let track): Log.debug("\(path): left alone after \(track.errorCount) failures (unchanged since)")
             case .failed(let r): Log.debug("\(path): \(r.error ?? "skipped")")
             case .tagOnly, .decode: try store.enqueue(path, reason: reason)
             }
@@ -224,14 +259,19 @@ public final class Daemon {
     private func startWorkers() {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         workerCount = configuration.watch.workers > 0 ? configuration.watch.workers : cores
-        let bundle = processor.bundle
         let (jobs, results) = (jobs, results)
         for _ in 0..<workerCount {
             let thread = Thread {
                 // Background priority for analysis; the coordinator keeps its own.
                 _ = genred_background_thread(10)
-                let analyzer = Analyzer(bundle: bundle, threads: 1)
-                while let job = jobs.pop() { results.push(LibraryProcessor.work(job, analyzer: analyzer)) }
+                var analyzer: Analyzer?
+                while let job = jobs.pop() {
+                    // Each job names its model: after a reload the next job brings the new one.
+                    if analyzer.map({ !$0.bundle.isSameModel(as: job.bundle) }) ?? true {
+                        analyzer = Analyzer(bundle: job.bundle, threads: 1)
+                    }
+                    results.push(LibraryProcessor.work(job, analyzer: analyzer!))
+                }
             }
             thread.stackSize = 8 << 20
             thread.start()
@@ -243,17 +283,23 @@ public final class Daemon {
         let capacity = 2 * workerCount - inFlight.count
         guard capacity > 0, let items = try? store.dueQueueItems(limit: capacity + inFlight.count) else { return }
         var handed = 0
-        for item in items where inFlight[item.path] == nil && handed < capacity {
+        for item in items where inFlight[ExactPath(item.path)] == nil && handed < capacity {
+            if signals.withLock({ $0.stop }) { return }
             do {
                 switch try processor.decide(item.path) {
                 case .upToDate:
                     try store.dequeue(item.path)
                 case .failed:
                     try store.dequeue(item.path)  // gone; a delete event or the next rescan forgets it
+                case .gaveUp(let track):
+                    try store.dequeue(item.path)
+                    Log.warning("giving up on \(item.path) after \(track.errorCount) failures: \(track.lastError ?? "")"
+                        + "; it is tried again once it changes, or by `genred retag`")
                 case .tagOnly(let track, let moved):
-                    settleFinished(processor.tagFromStoredAnalysis(track, moved: moved))
+                    try setState("working", current: item.path)
+                    settleFinished(watchdog.busy { processor.tagFromStoredAnalysis(track, moved: moved) })
                 case .decode(let job):
-                    inFlight[item.path] = Date()
+                    inFlight[ExactPath(item.path)] = Date()
                     try setState("working", current: item.path)
                     jobs.push(job)
                     handed += 1
@@ -265,18 +311,24 @@ public final class Daemon {
     }
 
     private func finish(_ result: LibraryProcessor.JobResult) {
-        let report = processor.handle(result)
-        inFlight[report.path] = nil
+        let report = watchdog.busy { processor.handle(result) }
+        inFlight[ExactPath(report.path)] = nil
         settleFinished(report)
     }
 
     /// Logs a file's outcome and takes it off the queue (or schedules a retry).
     private func settleFinished(_ r: FileReport) {
         do {
+            if r.stale {
+                // Analysed with the model of before a reload: it stays queued for the current one.
+                Log.debug("\(r.path): analysed with the previous model; queued again")
+                return
+            }
             if let error = r.error {
                 failedCount += 1
-                let stays = try store.failQueueItem(r.path, error: error, maxAttempts: configuration.watch.maxAttempts, backoff: 60)
-                Log.warning("failed \(r.path): \(error)" + (stays ? " (will retry)" : " (giving up)"))
+                let stays = try store.failQueueItem(r.path, error: error, maxAttempts: configuration.watch.maxAttempts,
+                                                    backoff: configuration.watch.retryBackoff)
+                Log.warning("failed \(r.path): \(error)" + (stays ? " (will retry)" : " (giving up; it is tried again once it changes)"))
                 return
             }
             try store.dequeue(r.path)
@@ -287,6 +339,7 @@ public final class Daemon {
                 line += ": " + changes.sorted { $0.key.rawValue < $1.key.rawValue }
                     .map { "\($0.key.rawValue)=\($0.value.new.joined(separator: ", "))" }.joined(separator: "; ")
             case .leftAlone: line += ": already tagged, left alone"
+            case .held: line += ": tags undone by a person, left alone"
             default: break
             }
             if r.analysed || r.tagging != .unchanged { Log.info(line) } else { Log.debug(line) }
@@ -304,45 +357,24 @@ public final class Daemon {
         try? setState("scanning")
         _ = notifier.status("scanning (\(reason))")
         Log.info("rescanning \(roots.count) root(s) (\(reason))")
-        var seen = Set<String>()
+        var seen = Set<ExactPath>()
         var queued = 0
         var scannedRoots: [String] = []
-        for root in roots {
-            let entries: [LibraryScanner.Entry]
-            do { entries = try LibraryScanner().scan([root]) } catch {
-                Log.error("cannot scan \(root): \(error)")
-                continue
-            }
-            // An empty root that used to hold tracks is more likely an unmounted disk than a
-            // deleted collection: keep its tracks until files show up again.
-            if entries.isEmpty, let known = try? store.tracks(under: root), !known.isEmpty {
-                Log.warning("\(root) is empty but \(known.count) tracks were there: not forgetting them (unmounted?)")
-                continue
-            }
-            scannedRoots.append(root)
-            for (i, entry) in entries.enumerated() {
-                if i % 500 == 0 { housekeepingDuringScan() }
-                guard case .candidate(let path) = entry else { continue }
-                seen.insert(path)
-                do {
-                    if let track = try store.track(path: path), track.errorCount >= configuration.watch.maxAttempts,
-                       let stat = FileStat.of(path), track.matches(stat) {
-                        continue  // failed before and unchanged since: listed as failed
-                    }
-                    switch try processor.decide(path) {
-                    case .upToDate, .failed: break
-                    case .tagOnly, .decode:
-                        try store.enqueue(path, reason: "rescan")
-                        queued += 1
-                    }
-                } catch {
-                    Log.error("\(error)")
+        watchdog.busy {
+            for root in roots {
+                guard let entries = scan(root: root) else { continue }
+                scannedRoots.append(root)
+                for (i, entry) in entries.enumerated() {
+                    if i % 500 == 0 { watchdog.beat() }
+                    guard case .candidate(let path) = entry else { continue }
+                    seen.insert(ExactPath(path))
+                    if queueIfNeeded(path) { queued += 1 }
                 }
             }
         }
         var forgotten = 0
         for root in scannedRoots {
-            for track in (try? store.tracks(under: root)) ?? [] where !seen.contains(track.path) && FileStat.of(track.path) == nil {
+            for track in (try? store.tracks(under: root)) ?? [] where !seen.contains(ExactPath(track.path)) && FileStat.of(track.path) == nil {
                 if (try? store.forget(path: track.path)) == true { forgotten += 1 }
             }
         }
@@ -351,10 +383,69 @@ public final class Daemon {
         lastStatus = ""
     }
 
-    private func housekeepingDuringScan() {
-        if let interval = notifier.watchdogPingInterval, Date().timeIntervalSince(lastWatchdog) >= interval.seconds {
-            _ = notifier.watchdog()
-            lastWatchdog = Date()
+    /// The files under one root, or nil when it cannot be scanned or looks unmounted.
+    private func scan(root: String) -> [LibraryScanner.Entry]? {
+        let entries: [LibraryScanner.Entry]
+        do { entries = try LibraryScanner().scan([root]) } catch {
+            Log.error("cannot scan \(root): \(error)")
+            return nil
+        }
+        // An empty root that used to hold tracks is more likely an unmounted disk than a
+        // deleted collection: keep its tracks until files show up again.
+        if entries.isEmpty, let known = try? store.tracks(under: root), !known.isEmpty {
+            Log.warning("\(root) is empty but \(known.count) tracks were there: not forgetting them (unmounted?)")
+            return nil
+        }
+        return entries
+    }
+
+    /// Queues `path` if it needs work; re-analysis of an unchanged file (a model change) waits
+    /// behind new and changed files. Returns whether it was queued.
+    private func queueIfNeeded(_ path: String) -> Bool {
+        do {
+            switch try processor.decide(path) {
+            case .upToDate, .failed, .gaveUp:
+                return false
+            case .tagOnly:
+                try store.enqueue(path, reason: "rescan")
+            case .decode(let job):
+                let unchanged = job.track.map { t in job.stat.size == t.size && job.stat.mtimeNs == t.mtimeNs } ?? false
+                try store.enqueue(path, reason: unchanged ? "re-analysis" : "rescan", priority: unchanged ? 1 : 0)
+            }
+            return true
+        } catch {
+            Log.error("\(error)")
+            return false
+        }
+    }
+
+    /// Watches again, and scans, each root that came back or was replaced since it was
+    /// watched (a disk unmounted and mounted again, a folder deleted and made again).
+    private func checkRoots() {
+        if watcher == nil { startWatcher() }
+        guard let watcher else { return }
+        for root in roots {
+            let key = ExactPath(root)
+            guard let info = PathIO.stat(root), info.st_mode & S_IFMT == S_IFDIR else {
+                if missingRoots.insert(key).inserted { Log.warning("\(root) is missing; it is watched again once it is back") }
+                continue
+            }
+            let identity = RootIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            if watcher.isWatching(root: root) && rootIdentities[key] == identity { continue }
+            do {
+                try watcher.rewatch(root: root)
+            } catch {
+                if missingRoots.insert(key).inserted { Log.warning("\(error)") }
+                continue
+            }
+            rootIdentities[key] = identity
+            missingRoots.remove(key)
+            Log.info("\(root) is back: watching it again (\(watcher.watchCount) watches)")
+            var queued = 0
+            watchdog.busy {
+                for case .candidate(let path) in scan(root: root) ?? [] where queueIfNeeded(path) { queued += 1 }
+            }
+            Log.info("\(root): \(queued) file(s) queued")
         }
     }
 
@@ -365,6 +456,7 @@ public final class Daemon {
         let backup = URL(fileURLWithPath: options.databasePath).deletingLastPathComponent().appendingPathComponent("backup")
         let previousRun = processor?.runID
         processor = try LibraryProcessor(store: store, bundle: bundle, settings: configuration.tags, backupDirectory: backup)
+        processor.retryLimit = configuration.watch.maxAttempts
         processor.runID = try previousRun ?? store.beginRun(command: "watch")
     }
 
@@ -375,11 +467,10 @@ public final class Daemon {
         }
         var out: [String] = []
         for root in wanted {
-            let path = URL(fileURLWithPath: root).standardizedFileURL.path
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            let path = FilePath.normalize(root)
+            guard PathIO.isDirectory(path) else {
                 // A missing root may be a disk not mounted yet: carry on with the others.
-                Log.warning("\(root): not a folder (yet?); it is rescanned with the others")
+                Log.warning("\(root): not a folder (yet?); it is watched once it appears")
                 out.append(path)
                 continue
             }
@@ -388,7 +479,7 @@ public final class Daemon {
             }
             out.append(path)
         }
-        guard out.contains(where: { FileManager.default.fileExists(atPath: $0) }) else {
+        guard out.contains(where: { PathIO.exists($0) }) else {
             throw StartError(description: "none of the folders to watch exists: \(wanted.joined(separator: ", "))")
         }
         return out
@@ -397,11 +488,19 @@ public final class Daemon {
     private func startWatcher() {
         watcher?.close()
         watcher = nil
+        rootIdentities = [:]
         do {
             watcher = try InotifyWatcher(roots: roots)
         } catch {
             Log.error("\(error); falling back to periodic rescans")
+            return
         }
+        for root in roots where watcher!.isWatching(root: root) {
+            if let info = PathIO.stat(root) {
+                rootIdentities[ExactPath(root)] = RootIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            }
+        }
+        try? store.setDaemonState("watches", String(watcher?.watchCount ?? 0))
     }
 
     private func reload() {
@@ -417,14 +516,22 @@ public final class Daemon {
             if fresh.watch.workers != configuration.watch.workers {
                 Log.warning("a change of [watch] workers takes effect at the next restart")
             }
+            let before = (processor.bundle.manifest.name, processor.bundle.manifest.version, processor.planKey)
             configuration = fresh
             Log.threshold = fresh.watch.logLevel
             settle.settleSeconds = fresh.watch.settleSeconds
             try setUpProcessor()
+            let modelChanged = before.0 != processor.bundle.manifest.name || before.1 != processor.bundle.manifest.version
             if rootsChanged {
                 roots = try resolveRoots()
                 try store.setDaemonState("roots", BlobCoding.json(roots))
                 startWatcher()
+            }
+            if rootsChanged || modelChanged || before.2 != processor.planKey {
+                if modelChanged {
+                    Log.info("model is now \(processor.bundle.manifest.name) \(processor.bundle.manifest.version): "
+                        + "new files are analysed with it, the others are re-analysed in the background")
+                }
                 signals.withLock { $0.rescan = true }
             }
             Log.info("reloaded \(path)")
@@ -480,7 +587,7 @@ enum NetworkFileSystem {
     ]
 
     static func kind(of path: String) -> String? {
-        let type = genred_fs_type(path)
+        let type = FilePath.withCString(path) { genred_fs_type($0) }
         guard type != -1 else { return nil }
         return magics[Int(UInt32(truncatingIfNeeded: type))]
     }

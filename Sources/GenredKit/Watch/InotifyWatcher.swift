@@ -55,7 +55,7 @@ public final class InotifyWatcher {
     public init(roots: [String], moveTimeout: Double = 1.0) throws(WatchError) {
         let normalized = roots.map(Self.normalize)
         self.roots = normalized
-        self.rootPaths = normalized.map { Array($0.utf8) }
+        self.rootPaths = normalized.map(FilePath.bytes)
         self.moveTimeout = moveTimeout
         self.pairer = MovePairer(timeout: moveTimeout)
 
@@ -100,6 +100,22 @@ public final class InotifyWatcher {
             if let due = pairer.nextDeadline { wait = min(wait, max(0, due - now)) }
             waitForInput(seconds: wait)
         }
+    }
+
+    /// Whether `root`'s own directory has a watch now (false after it was unmounted, deleted or
+    /// moved away).
+    public func isWatching(root: String) -> Bool {
+        isOpen && isWatched(FilePath.bytes(Self.normalize(root)))
+    }
+
+    /// Watches `root` anew, with everything below it: for a root that came back (a disk mounted
+    /// again, a folder made again). Watches left under its name, such as one on the directory a
+    /// mount now covers, are removed first.
+    public func rewatch(root: String) throws(WatchError) {
+        guard isOpen else { throw WatchError(path: root, reason: "the inotify instance is closed") }
+        let directory = FilePath.bytes(Self.normalize(root))
+        removeWatches(under: directory + [UInt8(ascii: "/")])
+        try watchTree(directory, isRoot: true)
     }
 
     /// Removes every watch and closes the inotify instance; later `next` calls return nothing.
@@ -437,8 +453,9 @@ public final class InotifyWatcher {
         }
     }
 
+    /// The path `String` for a name's exact bytes (see `FilePath`).
     static func string(_ bytes: [UInt8]) -> String {
-        String(decoding: bytes, as: UTF8.self)
+        FilePath.string(bytes)
     }
 
     /// The subdirectories of `directory` worth watching: not hidden, not symbolic links.
@@ -489,16 +506,7 @@ public final class InotifyWatcher {
 
     /// An absolute path without "." or ".." components or trailing slashes.
     private static func normalize(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in absolute.split(separator: "/") {
-            switch part {
-            case ".": continue
-            case "..": _ = parts.popLast()
-            default: parts.append(part)
-            }
-        }
-        return "/" + parts.joined(separator: "/")
+        FilePath.normalize(path)
     }
 
     private static func now() -> Double {

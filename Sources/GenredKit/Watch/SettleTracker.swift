@@ -26,7 +26,8 @@ public final class SettleTracker {
 
     public var settleSeconds: Double
     private let stat: Stat
-    private var entries: [String: Entry] = [:]
+    /// Keyed by exact bytes: NFC and NFD spellings of a name are different files.
+    private var entries: [ExactPath: Entry] = [:]
 
     public init(settleSeconds: Double = 5, stat: @escaping Stat = SettleTracker.fileStat) {
         self.settleSeconds = settleSeconds
@@ -38,7 +39,7 @@ public final class SettleTracker {
 
     /// Starts (or restarts) the window for `path`.
     public func note(_ path: String, now: Date) {
-        entries[path] = Entry(snapshot: read(path), since: now)
+        entries[ExactPath(path)] = Entry(snapshot: read(path), since: now)
     }
 
     /// Takes out the paths that have settled, and those that no longer exist.
@@ -46,40 +47,41 @@ public final class SettleTracker {
     /// A path whose stat changed since the last look starts a new window. Both lists are
     /// sorted.
     public func due(now: Date) -> (ready: [String], vanished: [String]) {
-        var ready: [String] = []
-        var vanished: [String] = []
-        for (path, entry) in entries {
-            guard let current = read(path) else {
-                vanished.append(path)
+        var ready: [ExactPath] = []
+        var vanished: [ExactPath] = []
+        for (key, entry) in entries {
+            guard let current = read(key.string) else {
+                vanished.append(key)
                 continue
             }
             if current != entry.snapshot {
-                entries[path] = Entry(snapshot: current, since: now)
+                entries[key] = Entry(snapshot: current, since: now)
             } else if now.timeIntervalSince(entry.since) >= settleSeconds {
-                ready.append(path)
+                ready.append(key)
             }
         }
-        for path in ready { entries[path] = nil }
-        for path in vanished { entries[path] = nil }
-        return (ready.sorted(), vanished.sorted())
+        for key in ready { entries[key] = nil }
+        for key in vanished { entries[key] = nil }
+        return (ready.sorted().map(\.string), vanished.sorted().map(\.string))
     }
 
     public func remove(_ path: String) {
-        entries[path] = nil
+        entries[ExactPath(path)] = nil
     }
 
     /// Follows a file rename; the window keeps running, since a rename changes no content.
     public func rename(from: String, to: String) {
-        guard let entry = entries.removeValue(forKey: from) else { return }
-        entries[to] = entry
+        guard let entry = entries.removeValue(forKey: ExactPath(from)) else { return }
+        entries[ExactPath(to)] = entry
     }
 
     /// Follows a directory rename for every waiting path under `from`.
     public func renameDirectory(from: String, to: String) {
         let prefix = from.hasSuffix("/") ? from : from + "/"
         let target = to.hasSuffix("/") ? to : to + "/"
-        for path in entries.keys where path.hasPrefix(prefix) {
-            rename(from: path, to: target + path.dropFirst(prefix.count))
+        for key in entries.keys where FilePath.isPath(key.string, inside: from) && key.string.utf8.count > prefix.utf8.count {
+            let rest = key.string.utf8.dropFirst(prefix.utf8.count)
+            rename(from: key.string, to: target + String(decoding: rest, as: UTF8.self))
         }
     }
 
@@ -94,7 +96,6 @@ public final class SettleTracker {
 }
 
 private func statFollowingLinks(_ path: String) -> (size: Int64, mtimeNs: Int64)? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
+    guard let info = PathIO.stat(path) else { return nil }
     return (Int64(info.st_size), Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
 }

@@ -6,10 +6,9 @@ import Glibc
 
 /// A change in the watched tree, already interpreted for the daemon.
 ///
-/// Paths are absolute, built from the root as given plus the names the kernel reports. Names
-/// that are not valid UTF-8 are decoded with replacement characters, so such a path may not
-/// name the file on disk. Hidden and partial names are reported like any other; the caller
-/// filters them.
+/// Paths are absolute, built from the root as given plus the names the kernel reports, with
+/// their exact bytes (see `FilePath`). Hidden and partial names are reported like any other;
+/// the caller filters them.
 public enum WatchEvent: Sendable, Hashable {
     /// A regular file was closed after being opened for writing.
     case written(String)
