@@ -74,25 +74,94 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.tracks().count, 4)
     }
 
-    func testJournalRecordsWritesAndTheirUndo() throws {
+    /// An intent as `JournaledTagWriter` records it, for the store's part alone.
+    private func intent(run: Int64, track: Int64?, path: String, kind: IntentRecord.Kind = .tag, undoes: Int64? = nil,
+                        previous: [String: [String]], new: [String: [String]]) -> IntentRecord {
+        IntentRecord(id: nil, runId: run, trackId: track, path: path, kind: kind, undoes: undoes, planKey: kind == .tag ? "plan" : nil,
+                     backup: "/state/backup/x.genred-backup", originalSize: 1, originalDigest: "d", originalDevice: 1, originalInode: 7,
+                     originalMode: 0o644, originalAtimeNs: 1, originalMtimeNs: 1, audioDigest: "a", container: "flac",
+                     id3v2Version: 0, before: "{}", staged: "{}", previous: BlobCoding.json(previous), new: BlobCoding.json(new),
+                     createdAt: Date(), state: .pending, note: nil)
+    }
+
+    func testSettledWritesAreJournaledWithTheTrackAndTheirUndoHoldsIt() throws {
         let (store, _) = try makeStore()
-        var track: TrackRecord? = TrackRecord(path: "/m/a.flac", stat: FileStat(size: 1, mtimeNs: 1, inode: 7))
-        try store.save(&track!)
+        var track = TrackRecord(path: "/m/a.flac", stat: FileStat(size: 1, mtimeNs: 1, inode: 7))
+        try store.save(&track)
         let run = try store.beginRun(command: "retag")
-        let entry = try store.journal(
-            JournalEntry(runId: run, trackId: track!.id, path: "/m/a.flac", previous: ["GENRE": []], new: ["GENRE": ["Rock", "Pop"]]),
-            track: &track, written: FileStat(size: 99, mtimeNs: 1234, inode: 7))
-        XCTAssertEqual(track?.writtenSize, 99)
-        XCTAssertEqual(track?.writtenMtimeNs, 1234)
-        XCTAssertEqual(track?.size, 99, "the track's stat follows genred's own write")
+        var write = intent(run: run, track: track.id, path: "/m/a.flac", previous: ["GENRE": []], new: ["GENRE": ["Rock", "Pop"]])
+        try store.insertIntent(&write)
+        XCTAssertEqual(try store.intents().count, 1)
+        let (entry, after) = try store.settleWritten(write, written: FileStat(size: 99, mtimeNs: 1234, inode: 7))
+        let t = try XCTUnwrap(after)
+        XCTAssertEqual(t.writtenSize, 99)
+        XCTAssertEqual(t.writtenMtimeNs, 1234)
+        XCTAssertEqual(t.size, 99, "the track's stat follows genred's own write")
+        XCTAssertNotNil(t.taggedAt)
+        XCTAssertEqual(t.tagPlan, "plan")
+        XCTAssertTrue(try store.intents(includeStuck: true).isEmpty, "the intent goes in the same transaction")
         XCTAssertEqual(try store.journalEntries(run: run).first?.newValues, ["GENRE": ["Rock", "Pop"]])
         XCTAssertEqual(try store.journalEntries(path: "/m/a.flac").first?.previousValues, ["GENRE": []])
 
-        try store.markUndone(entry.id!)
-        XCTAssertTrue(try store.journalEntries(run: run).isEmpty)
+        let undoRun = try store.beginRun(command: "undo")
+        var undo = intent(run: undoRun, track: track.id, path: "/m/a.flac", kind: .undo, undoes: entry.id,
+                          previous: ["GENRE": ["Rock", "Pop"]], new: ["GENRE": []])
+        try store.insertIntent(&undo)
+        let (_, held) = try store.settleWritten(undo, written: FileStat(size: 98, mtimeNs: 1300, inode: 7))
+        XCTAssertNotNil(held?.tagsHeldAt, "an undo holds the track's tags")
+        XCTAssertNil(held?.tagPlan)
+        XCTAssertTrue(try store.journalEntries(run: run).isEmpty, "the undone entry is marked in the same transaction")
         XCTAssertEqual(try store.journalEntries(run: run, includeUndone: true).count, 1)
+        XCTAssertEqual(try store.counts().held, 1)
         try store.finishRun(run, summary: "{}")
         XCTAssertNotNil(try store.run(run)?.finishedAt)
+    }
+
+    func testStuckIntentsAreKeptAndCounted() throws {
+        let (store, _) = try makeStore()
+        let run = try store.beginRun(command: "retag")
+        var write = intent(run: run, track: nil, path: "/m/gone.flac", previous: [:], new: ["GENRE": ["Rock"]])
+        try store.insertIntent(&write)
+        try store.markStuck(write, note: "the file cannot be found")
+        XCTAssertTrue(try store.intents().isEmpty)
+        XCTAssertEqual(try store.intents(includeStuck: true).first?.note, "the file cannot be found")
+        XCTAssertEqual(try store.counts().stuckWrites, 1)
+    }
+
+    private func add(_ paths: [String], to store: LibraryStore) throws {
+        for p in paths {
+            var t = TrackRecord(path: p, stat: FileStat(size: 1, mtimeNs: 1, inode: 1))
+            try store.save(&t)
+            try store.enqueue(p, reason: "new")
+        }
+    }
+
+    func testForgettingAFolderLeavesFoldersThatDifferInCaseOrName() throws {
+        let (store, _) = try makeStore()
+        try add(["/m/Live/a.flac", "/m/live/b.flac", "/m/Lively/c.flac", "/m/LIVE/d.flac"], to: store)
+        XCTAssertEqual(try store.forget(under: "/m/Live"), 1)
+        XCTAssertEqual(try store.tracks().map(\.path), ["/m/LIVE/d.flac", "/m/Lively/c.flac", "/m/live/b.flac"])
+        XCTAssertEqual(try store.queueLength(), 3)
+        try store.removeQueued(under: "/m/live")
+        XCTAssertEqual(try store.queueLength(), 2)
+    }
+
+    func testFolderMovesFollowExactBytes() throws {
+        let (store, _) = try makeStore()
+        let nfd = "/m/Cafe\u{301} Tacvba", nfc = "/m/Caf\u{E9} Tacvba"
+        let latin1 = FilePath.string(Array("/m/Bj".utf8) + [0xF6] + Array("rk".utf8))
+        try add([nfd + "/1.flac", nfd + "/sub/2.flac", nfc + "/3.flac", latin1 + "/4.flac"], to: store)
+
+        // Grapheme and code-point counts differ for the NFD name: the new paths must be exact.
+        try store.moveTracks(under: nfd, to: "/n/Tacvba")
+        let paths = try store.tracks().map { FilePath.bytes($0.path) }
+        XCTAssertEqual(Set(paths), Set([Array("/n/Tacvba/1.flac".utf8), Array("/n/Tacvba/sub/2.flac".utf8),
+                                        Array((nfc + "/3.flac").utf8), FilePath.bytes(latin1 + "/4.flac")]))
+
+        try store.moveTracks(under: latin1, to: latin1 + " (live)")
+        XCTAssertNotNil(try store.track(path: latin1 + " (live)/4.flac"))
+        XCTAssertEqual(try store.forget(under: nfc), 1, "the NFC folder is its own folder")
+        XCTAssertEqual(try store.tracks(under: "/n/Tacvba").count, 2)
     }
 
     func testDefaultPathFollowsSystemdThenXDG() {

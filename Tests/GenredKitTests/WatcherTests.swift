@@ -213,20 +213,23 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(w.watchCount, 2)
     }
 
-    func testOddNamesDoNotTrapAndStillGetWatched() throws {
+    func testOddNamesKeepTheirExactBytesAndGetWatched() throws {
         let w = try start()
         let bytes: [UInt8] = Array(root.utf8) + Array("/dir-\u{7f}".utf8) + [0xff, 0xfe]
         let directory = bytes + [0]
         XCTAssertEqual(directory.withUnsafeBufferPointer { Glibc.mkdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0o755) }, 0)
-        let decoded = String(decoding: bytes, as: UTF8.self)
+        let decoded = FilePath.string(bytes)
         XCTAssertEqual(collect(w) { !$0.isEmpty }, [.directoryAppeared(decoded)])
+        XCTAssertEqual(FilePath.bytes(decoded), bytes, "the event's path names the directory on disk")
         XCTAssertEqual(w.watchCount, 2)
 
         let file = bytes + Array("/f\u{1}.mp3".utf8) + [0]
         let fd = file.withUnsafeBufferPointer { Glibc.open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
         XCTAssertGreaterThanOrEqual(fd, 0)
         Glibc.close(fd)
-        XCTAssertEqual(collect(w) { !$0.isEmpty }, [.written(decoded + "/f\u{1}.mp3")])
+        let events = collect(w) { !$0.isEmpty }
+        XCTAssertEqual(events, [.written(decoded + "/f\u{1}.mp3")])
+        if case .written(let path)? = events.first { XCTAssertNotNil(FileStat.of(path), "the path opens the file") }
     }
 
     // MARK: Overflow and limits

@@ -45,6 +45,11 @@ public final class JournaledTagWriter {
         public var purpose: Purpose
         /// The audio hash when the caller already has it for the file as it is now.
         public var audioDigest: String?
+        /// The tags the values were decided from: the write is refused if the file no longer
+        /// holds them once the lock is taken.
+        public var decidedOn: TagSnapshot?
+        /// Write even when a person's undo holds the track's tags.
+        public var overrideHold = false
 
         public init(path: String, container: AudioContainer, values: [TagField: [String]], previous: [String: [String]],
                     new: [String: [String]], trackID: Int64?, runID: Int64, purpose: Purpose, audioDigest: String? = nil) {
@@ -77,8 +82,16 @@ public final class JournaledTagWriter {
     /// and restored) or `StoreError`.
     public func write(_ request: Request) throws -> Outcome {
         try lock.hold { () throws -> Outcome in
+            // Under the lock, so an undo by another process cannot slip in between.
+            if case .tag = request.purpose, !request.overrideHold, let id = request.trackID,
+               try store.track(id: id)?.tagsHeldAt != nil {
+                throw TagError(path: request.path, reason: .held)
+            }
             let prepared = try writer.prepare(request.path, container: request.container, values: request.values,
                                               audioDigest: request.audioDigest)
+            if let decided = request.decidedOn, decided != prepared.before {
+                throw TagError(path: request.path, reason: .io("the file's tags changed while genred decided what to write; it is looked at again"))
+            }
             let backup = try writer.backup(prepared)
             var intent = IntentRecord(request, prepared: prepared, backup: backup)
             do {

@@ -60,6 +60,8 @@ public final class LibraryProcessor {
         case failed(FileReport)
         /// It failed `retryLimit` times and has not changed since (its ctime says so).
         case gaveUp(TrackRecord)
+        /// Analysed and unchanged, and a person's undo holds its tags: nothing to do.
+        case held
     }
 
     /// What `path` needs, from its stat and the database alone (nothing is decoded).
@@ -81,7 +83,8 @@ public final class LibraryProcessor {
             return .gaveUp(t)
         }
         if let t = track, t.matches(stat), try currentAnalysis(t) != nil {
-            if (t.tagPlan == planKey || (t.tagsHeldAt != nil && !rewriteHeld)) && t.lastError == nil && !moved { return .upToDate }
+            if t.tagsHeldAt != nil && !rewriteHeld && t.lastError == nil && !moved { return .held }
+            if t.tagPlan == planKey && t.lastError == nil && !moved { return .upToDate }
             return .tagOnly(t, moved: moved)
         }
         let analysable = try track.flatMap { try currentAnalysis($0) } != nil && track?.fingerprint != nil
@@ -129,17 +132,20 @@ public final class LibraryProcessor {
             var r = FileReport(path: job.path)
             r.error = reason
             var track = (try? store.track(path: job.path)) ?? job.track ?? TrackRecord(path: job.path, stat: job.stat)
-            track.update(from: job.stat)
-            recordFailure(reason, on: &track)
+            if track.id == nil { try? store.save(&track) }
+            let stat = job.stat
+            recordFailure(reason, on: &track) { $0.update(from: stat) }
             return r
 
         case .sameAudio(let job, _, let audio):
             var r = FileReport(path: job.path)
-            guard var track = job.track else { return r }
-            track.update(from: job.stat)
-            track.format = audio.container.rawValue
+            guard let id = job.track?.id else { return r }
+            let (stat, format) = (job.stat, audio.container.rawValue)
             do {
-                try store.save(&track)
+                guard var track = try store.updateTrack(id: id, { t in
+                    t.update(from: stat)
+                    t.format = format
+                }) else { return r }
                 if let analysis = try currentAnalysis(track) {
                     tag(&track, analysis: analysis, container: audio.container, report: &r)
                 }
@@ -152,17 +158,21 @@ public final class LibraryProcessor {
             var r = FileReport(path: job.path)
             r.analysed = true
             do {
-                var track = try job.track ?? movedTrack(fingerprint: analysis.fingerprint) ?? TrackRecord(path: job.path, stat: job.stat)
-                if track.path != job.path { r.moved = true }
-                track.path = job.path
-                track.update(from: job.stat)
-                track.format = analysis.audio.container.rawValue
-                track.duration = analysis.audio.duration
-                track.fingerprint = analysis.fingerprint
-                track.lastError = nil
-                track.errorCount = 0
-                track.tagPlan = nil
-                try store.save(&track, analysis: analysis, seconds: seconds)
+                let known = try job.track ?? movedTrack(fingerprint: analysis.fingerprint)
+                if let known, ExactPath(known.path) != ExactPath(job.path) { r.moved = true }
+                let (path, stat) = (job.path, job.stat)
+                var track = try store.saveAnalysis(analysis, seconds: seconds, trackID: known?.id,
+                                                   new: TrackRecord(path: path, stat: stat)) { t in
+                    t.path = path
+                    t.update(from: stat)
+                    t.format = analysis.audio.container.rawValue
+                    t.duration = analysis.audio.duration
+                    t.fingerprint = analysis.fingerprint
+                    t.lastError = nil
+                    t.errorCount = 0
+                    t.errorCtimeNs = nil
+                    t.tagPlan = nil
+                }
                 // A job made before a reload carries the old model: its results are kept, but
                 // tags come only from the current model's scores (the file is queued again).
                 guard let current = try currentAnalysis(track) else {
@@ -202,9 +212,8 @@ public final class LibraryProcessor {
             recordFailure(error.reasonText, on: &track)
             return
         }
-        track.title = snapshot.properties["TITLE"]?.first
-        track.artist = snapshot.properties["ARTIST"]?.first
-        track.album = snapshot.properties["ALBUM"]?.first
+        let (title, artist, album) = (snapshot.properties["TITLE"]?.first, snapshot.properties["ARTIST"]?.first,
+                                      snapshot.properties["ALBUM"]?.first)
 
         let proposal = planner.propose(scores: scores)
         var writes: [TagField: [String]] = [:]
@@ -220,34 +229,41 @@ public final class LibraryProcessor {
                 keptByPolicy = true
             }
         }
-        if writes.isEmpty {
-            r.tagging = keptByPolicy ? .leftAlone : .unchanged
-            if !dryRun {
-                track.tagPlan = planKey
-                track.tagsHeldAt = nil
-                track.lastError = nil
-                track.errorCount = 0
-                track.errorCtimeNs = nil
-                try? store.save(&track)
-            }
+        if dryRun {
+            r.tagging = writes.isEmpty ? (keptByPolicy ? .leftAlone : .unchanged) : .wouldWrite(changes)
             return
         }
-        if dryRun {
-            r.tagging = .wouldWrite(changes)
+        if let id = track.id, let updated = try? store.updateTrack(id: id, { t in
+            (t.title, t.artist, t.album) = (title, artist, album)
+        }) {
+            track = updated
+        }
+        if writes.isEmpty {
+            r.tagging = keptByPolicy ? .leftAlone : .unchanged
+            if let id = track.id, let updated = try? store.updateTrack(id: id, { [planKey] t in
+                t.tagPlan = planKey
+                t.tagsHeldAt = nil
+                t.lastError = nil
+                t.errorCount = 0
+                t.errorCtimeNs = nil
+            }) {
+                track = updated
+            }
             return
         }
         do {
-            let outcome = try journal.write(JournaledTagWriter.Request(
+            var request = JournaledTagWriter.Request(
                 path: track.path, container: container, values: writes,
                 previous: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.existing) }),
                 new: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.new) }),
-                trackID: track.id, runID: runID ?? 0, purpose: .tag(planKey: planKey)))
-            if var saved = outcome.track {
-                saved.tagsHeldAt = nil
-                try store.save(&saved)
-                track = saved
-            }
+                trackID: track.id, runID: runID ?? 0, purpose: .tag(planKey: planKey))
+            request.decidedOn = snapshot
+            request.overrideHold = rewriteHeld
+            let outcome = try journal.write(request)
+            if let saved = outcome.track { track = saved }
             r.tagging = .written(changes)
+        } catch let error as TagError where error.reason == .held {
+            r.tagging = .held
         } catch let error as TagError {
             r.error = error.reasonText
             recordFailure(error.reasonText, on: &track)
@@ -257,14 +273,22 @@ public final class LibraryProcessor {
         }
     }
 
-    /// Counts a failed attempt on the track, with the file's ctime, so the daemon can stop
-    /// trying a file that keeps failing until something about it changes.
-    private func recordFailure(_ reason: String, on track: inout TrackRecord) {
-        track.lastError = reason
-        track.errorCount += 1
-        track.lastErrorAt = Date()
-        track.errorCtimeNs = FileStat.of(track.path)?.ctimeNs
-        try? store.save(&track)
+    /// Counts a failed attempt on the track (with `also` applied in the same update), with the
+    /// file's ctime, so the daemon can stop trying a file that keeps failing until something
+    /// about it changes.
+    private func recordFailure(_ reason: String, on track: inout TrackRecord,
+                               also: @escaping @Sendable (inout TrackRecord) -> Void = { _ in }) {
+        guard let id = track.id else { return }
+        let ctime = FileStat.of(track.path)?.ctimeNs
+        if let updated = try? store.updateTrack(id: id, { t in
+            also(&t)
+            t.lastError = reason
+            t.errorCount += 1
+            t.lastErrorAt = Date()
+            t.errorCtimeNs = ctime
+        }) {
+            track = updated
+        }
     }
 
     /// The stored analysis of `track` by this run's model, if it is of the current version.

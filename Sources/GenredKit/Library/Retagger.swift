@@ -115,6 +115,7 @@ public final class Retagger {
             }
             switch try processor.decide(path) {
             case .upToDate: summary.upToDate += 1
+            case .held: summary.held += 1
             case .tagOnly(let track, let moved): tagOnly.append((track, moved))
             case .decode(let job): jobs.append(job)
             case .failed(let r): record(r, into: &summary, report: report)

@@ -156,6 +156,7 @@ extension LibraryStore {
                 switch intent.kind {
                 case .tag:
                     t.tagPlan = intent.planKey
+                    t.tagsHeldAt = nil
                 case .undo:
                     t.tagPlan = nil
                     t.tagsHeldAt = date

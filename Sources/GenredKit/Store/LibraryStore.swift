@@ -211,6 +211,35 @@ public final class LibraryStore: Sendable {
         track = saved
     }
 
+    /// Applies `change` to the track's row as it is now, in one transaction, and returns the
+    /// result (nil when the track is gone). Columns `change` leaves alone keep what another
+    /// process may have written meanwhile (an undo's hold, say), which saving a copy read
+    /// earlier would overwrite.
+    @discardableResult
+    public func updateTrack(id: Int64, _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord? {
+        try write { db in
+            guard var t = try TrackRecord.fetchOne(db, key: id) else { return nil }
+            change(&t)
+            t.updatedAt = Date()
+            try t.update(db)
+            return t
+        }
+    }
+
+    /// Stores an analysis and its track in one transaction: `change` is applied to the track's
+    /// current row, or to `new` when `id` is nil or names no track.
+    public func saveAnalysis(_ analysis: TrackAnalysis, seconds: Double, trackID id: Int64?, new: TrackRecord,
+                             _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord {
+        try write { db in
+            var t = try id.flatMap { try TrackRecord.fetchOne(db, key: $0) } ?? new
+            change(&t)
+            t.updatedAt = Date()
+            try t.save(db)
+            try AnalysisRecord(trackId: t.id!, analysis: analysis, seconds: seconds).save(db)
+            return t
+        }
+    }
+
     public func deleteTrack(id: Int64) throws(StoreError) {
         _ = try write { try TrackRecord.deleteOne($0, key: id) }
     }
@@ -262,30 +291,6 @@ public final class LibraryStore: Sendable {
         try read { try RunRecord.fetchOne($0, key: id) }
     }
 
-    /// Records a tag write and the file's post-write stat in one transaction.
-    @discardableResult
-    public func journal(_ entry: JournalEntry, track: inout TrackRecord?, written stat: FileStat) throws(StoreError) -> JournalEntry {
-        let (entryCopy, trackCopy) = (entry, track)
-        let (saved, savedTrack): (JournalEntry, TrackRecord?) = try write { db in
-            var e = entryCopy
-            try e.insert(db)
-            var t = trackCopy
-            if var tr = t {
-                tr.writtenSize = stat.size
-                tr.writtenMtimeNs = stat.mtimeNs
-                tr.writtenInode = stat.inode
-                tr.update(from: stat)
-                tr.taggedAt = e.writtenAt
-                tr.updatedAt = Date()
-                try tr.save(db)
-                t = tr
-            }
-            return (e, t)
-        }
-        track = savedTrack
-        return saved
-    }
-
     /// Journal entries, newest first; filtered by run, by path or by track, without undone ones
     /// unless asked. With `track`, entries of that track wherever its file was, and entries at
     /// `path` whose track is gone.
@@ -304,8 +309,9 @@ public final class LibraryStore: Sendable {
         }
     }
 
-    public func markUndone(_ entryID: Int64, at date: Date = Date()) throws(StoreError) {
-        try write { try $0.execute(sql: "UPDATE tag_journal SET undone_at = ? WHERE id = ?", arguments: [date, entryID]) }
+    /// SQLite's `PRAGMA integrity_check`: "ok", or the problems it found.
+    public func integrityCheck() throws(StoreError) -> String {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
 
     // MARK: Plumbing

@@ -65,6 +65,8 @@ public struct TagError: Error, Sendable, CustomStringConvertible {
         case verificationFailed(String)
         /// A write had to be undone and the undo failed too (the text says where the backup is kept).
         case restoreFailed(String)
+        /// A person's `genred undo` holds the track's tags; nothing was written.
+        case held
         case io(String)
     }
 
@@ -87,6 +89,7 @@ public struct TagError: Error, Sendable, CustomStringConvertible {
         case .saveFailed: "TagLib failed to save; the original bytes were restored"
         case .verificationFailed(let what): "write undone, the file read back wrong: \(what); the original bytes were restored"
         case .restoreFailed(let why): "write went wrong and undoing it failed: \(why)"
+        case .held: "a person's undo holds this track's tags; nothing was written"
         case .io(let why): why
         }
     }

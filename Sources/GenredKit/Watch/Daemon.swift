@@ -244,7 +244,7 @@ public final class Daemon {
     private func consider(_ path: String, reason: String) {
         do {
             switch try processor.decide(path) {
-            case .upToDate: return
+            case .upToDate, .held: return
             case .gaveUp(let track): Log.debug("\(path): left alone after \(track.errorCount) failures (unchanged since)")
             case .failed(let r): Log.debug("\(path): \(r.error ?? "skipped")")
             case .tagOnly, .decode: try store.enqueue(path, reason: reason)
@@ -287,7 +287,7 @@ public final class Daemon {
             if signals.withLock({ $0.stop }) { return }
             do {
                 switch try processor.decide(item.path) {
-                case .upToDate:
+                case .upToDate, .held:
                     try store.dequeue(item.path)
                 case .failed:
                     try store.dequeue(item.path)  // gone; a delete event or the next rescan forgets it
@@ -404,7 +404,7 @@ public final class Daemon {
     private func queueIfNeeded(_ path: String) -> Bool {
         do {
             switch try processor.decide(path) {
-            case .upToDate, .failed, .gaveUp:
+            case .upToDate, .held, .failed, .gaveUp:
                 return false
             case .tagOnly:
                 try store.enqueue(path, reason: "rescan")
