@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Linux calls Swift cannot make directly (syscall wrappers, statfs).
         .target(name: "CGenredLinux"),
         // TagLib's PropertyMap API is C++ only in TagLib 1.13: a small shim gives it a C face.
@@ -33,7 +34,7 @@ let package = Package(
         .target(
             name: "GenredKit",
             dependencies: [
-                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux",
+                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux", "CCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

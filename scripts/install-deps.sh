@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # native libraries the build links
   pkg-config libsndfile1-dev libmpg123-dev libfftw3-dev libsoxr-dev libopenblas-dev
-  libtag1-dev libinotifytools0-dev libsqlite3-dev
+  libtag1-dev libinotifytools0-dev libsqlite3-dev libssl-dev
   # encoders the tests use to make real files of every supported format
   lame flac vorbis-tools opus-tools sox
   # an independent tag reader the tests check genred's writes with

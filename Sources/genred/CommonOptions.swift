@@ -48,16 +48,12 @@ func stopBetweenFiles() -> StopRequest {
 
 /// One line about a write an earlier, interrupted run left unfinished.
 func printRecovery(_ r: JournaledTagWriter.Recovery) {
-    switch r.action {
-    case .untouched:
-        printError("settled  \(r.path): an interrupted write had not touched the file")
-    case .journaled:
-        printError("settled  \(r.path): an interrupted write had finished; it is now in the journal")
-    case .restored(let kept):
-        printError("restored \(r.path): an interrupted write was undone" + (kept.map { " (the file as found is kept in \($0))" } ?? ""))
-    case .stuck(let why):
-        printError("stuck    \(r.path): an interrupted write needs a look: \(why)")
+    let verb = switch r.action {
+    case .untouched, .journaled: "settled "
+    case .restored: "restored"
+    case .stuck: "stuck   "
     }
+    printError("\(verb) \(r.path): \(r.summary)")
 }
 
 func loadBundle(_ name: String) throws -> ModelBundle {

@@ -43,6 +43,38 @@ final class ServiceTests: XCTestCase {
         }
     }
 
+    /// Datagrams that arrive within `seconds`.
+    private func drain(_ listener: Listener, for seconds: Double) -> [String] {
+        var got: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, let message = listener.receive() { got.append(message) }
+        return got
+    }
+
+    func testWatchdogIsFedThroughALongStepAndStarvedWhenTheLoopHangs() throws {
+        let path = dir.appendingPathComponent("notify").path
+        let listener = try Listener(name: path)
+        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+        setsockopt(listener.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // WATCHDOG_USEC 0.4 s: a ping every 0.2 s while the loop is alive.
+        let feeder = WatchdogFeeder(notifier: SystemdNotifier(socketPath: path, watchdogInterval: .milliseconds(400)),
+                                    busyLimit: .seconds(3))
+        feeder.start()
+        defer { feeder.stop() }
+
+        // A long step (a big file's tag write) holds the loop well past the interval.
+        let during = feeder.busy { drain(listener, for: 1.5) }
+        XCTAssertGreaterThanOrEqual(during.filter { $0 == "WATCHDOG=1\n" }.count, 4, "\(during)")
+
+        // Then the loop stops beating altogether: the pings stop, so systemd would restart it.
+        Thread.sleep(forTimeInterval: 0.6)
+        _ = drain(listener, for: 0.1)
+        XCTAssertEqual(drain(listener, for: 1.0), [], "no pings for a loop that hangs outside a step")
+
+        feeder.beat()
+        XCTAssertEqual(drain(listener, for: 0.5).first, "WATCHDOG=1\n", "a beat brings them back")
+    }
+
     func testMessagesArriveAsOneDatagramEach() throws {
         let path = dir.appendingPathComponent("notify").path
         let listener = try Listener(name: path)

@@ -136,6 +136,17 @@ public final class JournaledTagWriter {
 
         public var path: String
         public var action: Action
+
+        /// What was done, for a log line or a person.
+        public var summary: String {
+            switch action {
+            case .untouched: "an interrupted write had not touched the file; nothing to do"
+            case .journaled: "an interrupted write had finished; it is now in the journal"
+            case .restored(let kept):
+                "an interrupted write was undone (original bytes restored)" + (kept.map { "; the file as found is kept in \($0)" } ?? "")
+            case .stuck(let why): "an interrupted write needs a look: \(why)"
+            }
+        }
     }
 
     /// Settles every write an earlier process left unfinished, and removes stray backups.
@@ -156,7 +167,6 @@ public final class JournaledTagWriter {
         func stuck(_ why: String) throws -> Recovery {
             let note = "\(why); the original bytes are kept in \(intent.backup)"
             try store.markStuck(intent, note: note)
-            Log.error("\(path): interrupted write left alone: \(note)")
             return Recovery(path: path, action: .stuck(note))
         }
         guard let container = AudioContainer(rawValue: intent.container),
@@ -189,13 +199,15 @@ public final class JournaledTagWriter {
         if (try? writer.verify(prepared)) != nil, (try? FileOps.flush(path)) != nil, let stat = FileStat.of(path) {
             try store.settleWritten(intent, written: stat)
             backup.remove()
-            Log.info("\(path): an interrupted tag write had finished; journaled it")
             return Recovery(path: path, action: .journaled)
         }
-        // Neither before nor after: a save cut short, or a change made since. Keep what is there,
-        // then put the original back.
+        // Neither before nor after: a save cut short, or a change made since the crash. A file
+        // that still reads cleanly with the original audio may hold someone's edit: a copy is
+        // kept before the original goes back. A torn file is not worth keeping.
         guard PathIO.exists(intent.backup) else { return try stuck("the backup \(intent.backup) is missing") }
-        let kept = keepCopy(of: path)
+        let coherent = (try? writer.read(path, container: container)) != nil
+            && (try? writer.audioDigest(path, when: "while settling")) == intent.audioDigest
+        let kept = coherent ? keepCopy(of: path) : nil
         do {
             try backup.restore()
         } catch {
@@ -203,8 +215,6 @@ public final class JournaledTagWriter {
         }
         try store.settleUnwritten(intent)
         backup.remove()
-        Log.warning("\(path): an interrupted tag write was undone (original bytes restored)"
-            + (kept.map { "; the file as found is kept in \($0)" } ?? ""))
         return Recovery(path: path, action: .restored(kept: kept))
     }
 

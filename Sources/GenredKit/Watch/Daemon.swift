@@ -167,8 +167,13 @@ public final class Daemon {
     /// Settles tag writes that a crash or a kill left unfinished (see `JournaledTagWriter`).
     private func recoverInterruptedWrites() {
         do {
-            let settled = try watchdog.busy { try processor.journal.recover() }
-            if !settled.isEmpty { Log.info("settled \(settled.count) interrupted tag write(s)") }
+            for recovery in try watchdog.busy({ try processor.journal.recover() }) {
+                if case .stuck = recovery.action {
+                    Log.error("\(recovery.path): \(recovery.summary)")
+                } else {
+                    Log.info("\(recovery.path): \(recovery.summary)")
+                }
+            }
         } catch {
             Log.error("cannot settle interrupted tag writes: \(error)")
         }
