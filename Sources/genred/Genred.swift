@@ -10,6 +10,7 @@ struct Genred: ParsableCommand {
             genred decodes each track, computes its log-mel spectrogram and scores it window by \
             window (3-second windows) with a pretrained musicnn model bundle.
             """,
+        version: genredVersion,
         subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Eval.self, Bench.self]
     )
 

@@ -168,7 +168,7 @@ public final class Retagger {
             handled += 1
         }
         finished.wait()
-        summary.interrupted = stop()
+        summary.interrupted = summary.notReached > 0
 
         if let run = summary.runID {
             try processor.store.finishRun(run, summary: BlobCoding.json([
