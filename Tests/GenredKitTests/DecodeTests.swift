@@ -233,7 +233,7 @@ final class DecodeTests: XCTestCase {
     /// Decodes at the source rate, so that samples can be compared with the whole file's one for one.
     private func decodeAtSourceRate(_ url: URL) throws -> ([Float], DecodedAudio) {
         var samples: [Float] = []
-        let info = try AudioDecoding.stream(url.path, targetRate: nil) { samples.append(contentsOf: $0) }
+        let info = try AudioDecoding.stream(url.path, targetRate: nil, allowDamage: true) { samples.append(contentsOf: $0) }
         return (samples, info)
     }
 
@@ -250,6 +250,23 @@ final class DecodeTests: XCTestCase {
         assertDamaged(info, "truncated: the data chunk claims", "half.wav")
         XCTAssertEqual(info.duration, 2, accuracy: 0.01)
         XCTAssertTrue(samples[...] == whole.prefix(samples.count), "the samples before the cut are the whole file's")
+    }
+
+    func testDamagedFilesThrowUnlessTheCallerAllowsDamage() throws {
+        let cutWAV = try cut("stereo.wav", keeping: 0.5, as: "half.wav")
+        let size = try Data(contentsOf: fixtures.url("stereo.wav")).count
+        let claimedBeyond = (size - 44) - (size / 2 - 44)
+        XCTAssertThrowsError(try TestAudio.decode(cutWAV, allowDamage: false)) {
+            XCTAssertEqual(($0 as? DecodeError)?.reason,
+                           .truncated("the data chunk claims \(claimedBeyond) bytes more than the file holds"))
+        }
+        let cutFLAC = try cut("stereo.flac", keeping: 0.5, as: "half.flac")
+        XCTAssertThrowsError(try TestAudio.decode(cutFLAC, allowDamage: false)) {
+            guard case .corrupt(let why) = ($0 as? DecodeError)?.reason else { return XCTFail("\($0)") }
+            XCTAssertTrue(why.hasPrefix("decoding stopped after"), why)
+        }
+        // A whole file is not refused.
+        XCTAssertNoThrow(try TestAudio.decode(fixtures.url("stereo.opus"), allowDamage: false))
     }
 
     func testFLACCutInHalfKeepsWhatDecodedBeforeTheCut() throws {

@@ -37,11 +37,16 @@ public enum AudioDecoding {
     /// samples pass through untouched; a nil `targetRate` means the source rate.
     /// `body` may be called with chunks of any size, including none.
     ///
-    /// A damaged file delivers what decodes and says what was wrong in `DecodedAudio.damage`; only a
-    /// file from which no audio at all decodes throws. NaN and infinite samples (possible only in
-    /// float WAV/AIFF) are replaced with silence and noted, since one of them would make every score NaN.
+    /// A file that is cut short or has corrupt data in it throws once its audio has streamed, naming
+    /// what is wrong, unless `allowDamage` is set: then it delivers what decodes and says what was
+    /// wrong in `DecodedAudio.damage`, and only a file from which no audio at all decodes throws.
+    /// Analysis allows damage (a few lost seconds do not change what a track sounds like); a caller
+    /// that must not act on a damaged file, such as the tag writer, keeps the default.
+    ///
+    /// NaN and infinite samples (possible only in float WAV/AIFF) are replaced with silence and noted
+    /// in `damage` either way, since one of them would make every score NaN.
     public static func stream(
-        _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768,
+        _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768, allowDamage: Bool = false,
         _ body: (UnsafeBufferPointer<Float>) -> Void
     ) throws(DecodeError) -> DecodedAudio {
         precondition((targetRate ?? 1) > 0 && chunkFrames > 0, "targetRate and chunkFrames must be positive")
@@ -79,6 +84,9 @@ public enum AudioDecoding {
         }
         if sourceFrames == 0 {
             throw notes.first?.error(path: path) ?? DecodeError(path: path, reason: .noAudio)
+        }
+        if !allowDamage, let damage = notes.first(where: \.isDataDamage) {
+            throw damage.error(path: path)
         }
         let delivered = try output.finish(to: body)
         return DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,

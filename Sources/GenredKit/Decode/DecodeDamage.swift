@@ -11,6 +11,11 @@ enum DamageNote: Sendable, Equatable {
     /// The audio decoded but some samples were unusable and were replaced.
     case repaired(String)
 
+    /// Whether the file's data is damaged (cut or corrupt), as opposed to samples replaced.
+    var isDataDamage: Bool {
+        if case .repaired = self { false } else { true }
+    }
+
     var text: String {
         switch self {
         case .truncated(let why): "truncated: \(why)"
