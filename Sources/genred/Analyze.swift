@@ -18,6 +18,12 @@ struct Analyze: ParsableCommand {
 
             A file that cannot be read is reported with the reason and the run goes on; the exit \
             status is 1 if any file failed.
+
+            A damaged file (cut short, or with corrupt data in the middle) is analysed from the audio \
+            that decodes and marked as damaged: a "damaged: <reason>" line under its header and a \
+            warning naming it on standard error, or a "damaged" key in its JSON object (absent for \
+            files that decoded whole). Damage is a warning, not a failure: it does not change the \
+            exit status. Files with no decodable audio at all (empty, not audio, headers only) fail.
             """
     )
 
@@ -70,6 +76,9 @@ struct Analyze: ParsableCommand {
                     print(JSONLine.analysis(result, taggram: taggram, embedding: embedding))
                 } else {
                     printHuman(result, bundle: bundle)
+                    if let damage = result.damage {
+                        printError("genred: warning: \(path): damaged (\(damage)); analysed the audio that decodes")
+                    }
                 }
             } catch {
                 failures += 1
@@ -93,6 +102,7 @@ struct Analyze: ParsableCommand {
         header += String(format: " (hop %.2f s)", r.hopSeconds)
         if r.padded { header += ", shorter than one window: padded by repetition" }
         header += ", model \(r.model)"
+        if let damage = r.damage { header += "\n  damaged: \(damage)" }
         print(header)
         let names = bundle.manifest.displayNames
         let width = names.map(\.count).max() ?? 10

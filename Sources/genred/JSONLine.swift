@@ -35,6 +35,10 @@ enum JSONLine {
             ("windows", .int(r.windowCount)),
             ("hop_s", .number(r.hopSeconds)),
             ("padded", .bool(r.padded)),
+        ]
+        // Present only for a damaged file, so the output for whole files is unchanged.
+        if let damage = r.damage { fields.append(("damaged", .string(damage))) }
+        fields += [
             ("labels", .array(r.labels.map { .string($0) })),
             ("mean", .floats(r.mean[...])),
             ("vote", .floats(r.vote[...])),

@@ -121,6 +121,7 @@ final class DecodeTests: XCTestCase {
             XCTAssertEqual(try AudioDecoding.sniff(fixtures.url(name).path), container, name)
             let (samples, info) = try decode(name)
             XCTAssertEqual(info.container, container, name)
+            XCTAssertNil(info.damage, name)
             XCTAssertEqual(info.outputSamples, samples.count, name)
             XCTAssertEqual(info.duration, 4, accuracy: 0.1, name)
         }
@@ -229,28 +230,224 @@ final class DecodeTests: XCTestCase {
         assertFails(url) { $0 == .noAudio }
     }
 
-    func testWAVTruncatedMidDataIsTruncated() throws {
+    /// Decodes at the source rate, so that samples can be compared with the whole file's one for one.
+    private func decodeAtSourceRate(_ url: URL) throws -> ([Float], DecodedAudio) {
+        var samples: [Float] = []
+        let info = try AudioDecoding.stream(url.path, targetRate: nil, allowDamage: true) { samples.append(contentsOf: $0) }
+        return (samples, info)
+    }
+
+    private func assertDamaged(_ info: DecodedAudio, _ phrase: String, _ name: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        let damage = info.damage ?? "(not marked damaged)"
+        XCTAssertTrue(damage.contains(phrase), "\(name): \(damage)", file: file, line: line)
+    }
+
+    func testWAVCutMidDataKeepsEverySampleBeforeTheCutAndIsMarkedTruncated() throws {
         let url = try cut("stereo.wav", keeping: 0.5, as: "half.wav")
-        assertFails(url) { if case .truncated = $0 { true } else { false } }
+        let (samples, info) = try decodeAtSourceRate(url)
+        let (whole, _) = try decodeAtSourceRate(fixtures.url("stereo.wav"))
+        assertDamaged(info, "truncated: the data chunk claims", "half.wav")
+        XCTAssertEqual(info.duration, 2, accuracy: 0.01)
+        XCTAssertTrue(samples[...] == whole.prefix(samples.count), "the samples before the cut are the whole file's")
     }
 
-    func testFLACCutInHalfIsTruncated() throws {
+    func testDamagedFilesThrowUnlessTheCallerAllowsDamage() throws {
+        let cutWAV = try cut("stereo.wav", keeping: 0.5, as: "half.wav")
+        let size = try Data(contentsOf: fixtures.url("stereo.wav")).count
+        let claimedBeyond = (size - 44) - (size / 2 - 44)
+        XCTAssertThrowsError(try TestAudio.decode(cutWAV, allowDamage: false)) {
+            XCTAssertEqual(($0 as? DecodeError)?.reason,
+                           .truncated("the data chunk claims \(claimedBeyond) bytes more than the file holds"))
+        }
+        let cutFLAC = try cut("stereo.flac", keeping: 0.5, as: "half.flac")
+        XCTAssertThrowsError(try TestAudio.decode(cutFLAC, allowDamage: false)) {
+            guard case .corrupt(let why) = ($0 as? DecodeError)?.reason else { return XCTFail("\($0)") }
+            XCTAssertTrue(why.hasPrefix("decoding stopped after"), why)
+        }
+        // A whole file is not refused.
+        XCTAssertNoThrow(try TestAudio.decode(fixtures.url("stereo.opus"), allowDamage: false))
+    }
+
+    func testFLACCutInHalfKeepsWhatDecodedBeforeTheCut() throws {
         let url = try cut("stereo.flac", keeping: 0.5, as: "half.flac")
-        assertFails(url) { if case .truncated = $0 { true } else { false } }
+        let (samples, info) = try decodeAtSourceRate(url)
+        let (whole, _) = try decodeAtSourceRate(fixtures.url("stereo.flac"))
+        assertDamaged(info, "decoding stopped after \(info.sourceFrames) of \(fixtures.stereoFrames) frames", "half.flac")
+        XCTAssertGreaterThan(info.duration, 1.5)
+        XCTAssertTrue(samples[...] == whole.prefix(samples.count))
     }
 
-    func testOggVorbisAndOpusCutInHalfAreTruncated() throws {
+    func testFLACWithGarbageInTheMiddleStopsThereAndKeepsWhatCameBefore() throws {
+        // libsndfile aborts its FLAC decoder at the first frame that fails: the rest is lost (see docs/damaged-files.md).
+        let data = try Data(contentsOf: fixtures.url("stereo.flac"))
+        let url = try scratchFile("junk.flac", data.prefix(data.count / 2) + garbage(4096) + data.dropFirst(data.count / 2))
+        let (samples, info) = try decodeAtSourceRate(url)
+        let (whole, _) = try decodeAtSourceRate(fixtures.url("stereo.flac"))
+        assertDamaged(info, "decoding stopped after", "junk.flac")
+        XCTAssertGreaterThan(info.duration, 1.5)
+        XCTAssertTrue(samples[...] == whole.prefix(samples.count))
+    }
+
+    func testOggVorbisAndOpusCutInHalfAreMarkedTruncated() throws {
         for name in ["stereo.ogg", "stereo.opus"] {
             let url = try cut(name, keeping: 0.5, as: "half-" + name)
-            assertFails(url) { if case .truncated = $0 { true } else { false } }
+            let (_, info) = try TestAudio.decode(url)
+            assertDamaged(info, "truncated: the file ends inside an Ogg page", name)
+            XCTAssertTrue(info.damage?.contains("before the end-of-stream page") == true, name)
+            XCTAssertGreaterThan(info.duration, 0.5, name)
         }
     }
 
-    func testMP3CutInHalfIsTruncatedThanksToItsLAMETag() throws {
+    func testMP3CutInHalfIsMarkedTruncatedThanksToItsLAMETag() throws {
         for name in ["cbr.mp3", "vbr.mp3"] {
             let url = try cut(name, keeping: 0.5, as: "half-" + name)
-            assertFails(url) { if case .truncated = $0 { true } else { false } }
+            let (_, info) = try TestAudio.decode(url)
+            assertDamaged(info, "truncated", name)
+            XCTAssertTrue(info.damage?.contains("frames") == true, "\(name): \(info.damage ?? "")")
         }
+    }
+
+    func testGarbageInTheMiddleOfOggIsSkippedAndEverythingAfterItDecodes() throws {
+        for name in ["stereo.ogg", "stereo.opus"] {
+            let data = try Data(contentsOf: fixtures.url(name))
+            let mid = data.count / 2
+            let url = try scratchFile("junk-" + name, data.prefix(mid) + garbage(4096) + data.dropFirst(mid))
+            let (samples, info) = try decodeAtSourceRate(url)
+            let (whole, wholeInfo) = try decodeAtSourceRate(fixtures.url(name))
+            assertDamaged(info, "corrupt data skipped at byte", name)
+            // libogg drops the page the garbage landed in (about a second of Opus, less of Vorbis) and no more.
+            XCTAssertGreaterThanOrEqual(info.sourceFrames, wholeInfo.sourceFrames - wholeInfo.sourceSampleRate, name)
+            XCTAssertTrue(samples[..<(samples.count / 4)] == whole[..<(samples.count / 4)], "\(name): the start is untouched")
+            let tail = wholeInfo.sourceSampleRate / 2
+            XCTAssertGreaterThan(TestAudio.correlation(Array(samples.suffix(tail)), Array(whole.suffix(tail)), maxLag: 8), 0.99,
+                                 "\(name): the audio after the damage is decoded")
+        }
+    }
+
+    func testJunkInTheMiddleOfAnMP3IsSkippedAndDecodingGoesOn() throws {
+        for name in ["cbr.mp3", "vbr.mp3"] {
+            let data = try Data(contentsOf: fixtures.url(name))
+            let mid = data.count / 2
+            let url = try scratchFile("junk-" + name, data.prefix(mid) + garbage(4096) + data.dropFirst(mid))
+            let (samples, info) = try decodeAtSourceRate(url)
+            let (whole, _) = try decodeAtSourceRate(fixtures.url(name))
+            assertDamaged(info, "corrupt data skipped at byte", name)
+            XCTAssertEqual(info.duration, 4, accuracy: 0.1, name)
+            // Past the junk the audio is the whole file's, shifted by the frames libmpg123 decoded from
+            // the junk or lost to it (1,152 samples each).
+            let from = samples.count * 3 / 4
+            let after = Array(samples[from..<(from + 2048)]), original = Array(whole[from..<(from + 2048)])
+            XCTAssertGreaterThan(TestAudio.correlation(after, original, maxLag: 2400), 0.999, "\(name): the audio after the junk is decoded")
+        }
+    }
+
+    func testUntaggedMP3CutInsideAFrameIsMarkedTruncated() throws {
+        let whole = scratch.appendingPathComponent("untagged.mp3")
+        try TestAudio.run("lame", ["--silent", "-t", fixtures.url("stereo.wav").path, whole.path])
+        let data = try Data(contentsOf: whole)
+        let url = try scratchFile("cut-untagged.mp3", data.prefix(data.count / 2 + 100))
+        let (_, info) = try TestAudio.decode(url)
+        assertDamaged(info, "truncated: the file ends inside an MPEG frame", "cut-untagged.mp3")
+    }
+
+    // MARK: - Length tolerance
+
+    /// A copy of an Ogg fixture whose last page's granule position is moved by `delta` (checksum redone).
+    private func movingFinalGranule(of name: String, by delta: Int64) throws -> URL {
+        var data = try Data(contentsOf: fixtures.url(name))
+        var offset = 0, last = 0
+        while offset + 27 <= data.count {
+            last = offset
+            let segments = Int(data[offset + 26])
+            offset += 27 + segments + (0..<segments).reduce(0) { $0 + Int(data[offset + 27 + $1]) }
+        }
+        var granule = (0..<8).reduce(Int64(0)) { $0 | Int64(data[last + 6 + $1]) << (8 * Int64($1)) }
+        granule += delta
+        withUnsafeBytes(of: granule.littleEndian) { data.replaceSubrange((last + 6)..<(last + 14), with: $0) }
+        data.replaceSubrange((last + 22)..<(last + 26), with: [0, 0, 0, 0])
+        let crc = OggPageScan.crc(Array(data[last..<offset])[...])
+        withUnsafeBytes(of: crc.littleEndian) { data.replaceSubrange((last + 22)..<(last + 26), with: $0) }
+        return try scratchFile("granule\(delta)-" + name, data)
+    }
+
+    /// The granule shift that makes the final granule point `beyond` frames past the last packet's
+    /// end, and what decoding every packet gives. Moving the granule up first undoes the encoder's end
+    /// trimming, so a large shift shows how many frames the packets hold.
+    private func shiftPastThePackets(_ name: String, by beyond: Int) throws -> (delta: Int64, everyPacket: [Float]) {
+        let (everyPacket, untrimmed) = try TestAudio.decode(try movingFinalGranule(of: name, by: 1_000_000))
+        let (_, original) = try decode(name)
+        return (Int64(untrimmed.sourceFrames - original.sourceFrames + beyond), everyPacket)
+    }
+
+    func testOggStreamsShortOfTheirFinalGranuleByUpToOnePacketAreWhole() throws {
+        // As in warzone2100's track12.opus, where the end-of-stream granule points 10 samples past the audio.
+        for (name, beyond) in [("stereo.opus", 10), ("stereo.opus", 5760), ("stereo.ogg", 10), ("stereo.ogg", 4096)] {
+            let (delta, everyPacket) = try shiftPastThePackets(name, by: beyond)
+            let (samples, info) = try TestAudio.decode(try movingFinalGranule(of: name, by: delta))
+            XCTAssertNil(info.damage, "\(name), \(beyond) frames short")
+            XCTAssertTrue(samples == everyPacket, "\(name), \(beyond) frames short: every packet decodes")
+        }
+    }
+
+    func testOggStreamsShortOfTheirFinalGranuleByMoreThanOnePacketAreMarked() throws {
+        for (name, beyond) in [("stereo.opus", 5761), ("stereo.ogg", 4097)] {
+            let (delta, _) = try shiftPastThePackets(name, by: beyond)
+            let (_, info) = try TestAudio.decode(try movingFinalGranule(of: name, by: delta))
+            assertDamaged(info, "truncated: decoding ended after", "\(name), \(beyond) frames short")
+        }
+    }
+
+    // MARK: - Unusable samples
+
+    func testNaNAndInfiniteFloatSamplesBecomeSilenceAndAreNoted() throws {
+        var samples = (0..<16000).map { Float(0.25 * sin(Double($0) / 10)) }
+        samples[100] = .nan
+        samples[200] = .infinity
+        samples[300] = -.infinity
+        var data = Data("RIFF".utf8)
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { data.append(contentsOf: $0) } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { data.append(contentsOf: $0) } }
+        u32(36 + samples.count * 4); data += Data("WAVEfmt ".utf8)
+        u32(16); u16(3); u16(1); u32(16000); u32(64000); u16(4); u16(32)
+        data += Data("data".utf8); u32(samples.count * 4)
+        for s in samples { withUnsafeBytes(of: s.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        let (decoded, info) = try TestAudio.decode(try scratchFile("poisoned.wav", data))
+        XCTAssertEqual(info.damage, "3 non-finite samples (NaN or infinity) replaced with silence")
+        XCTAssertTrue(decoded.allSatisfy(\.isFinite))
+        XCTAssertEqual(decoded[100], 0)
+        XCTAssertEqual(decoded[99], samples[99])
+    }
+
+    // MARK: - Structure walks
+
+    func testIntactFilesShowNoStructuralDamage() throws {
+        for name in ["stereo.ogg", "stereo.opus"] {
+            let file = try InputFile(fixtures.url(name).path)
+            XCTAssertEqual(OggPageScan.scan(file), StructureFindings(), name)
+        }
+        for name in ["cbr.mp3", "vbr.mp3", "tagged.mp3", "mono32k.mp3", "48k.mp3"] {
+            let file = try InputFile(fixtures.url(name).path)
+            XCTAssertEqual(MPEGFrameScan.scan(file), StructureFindings(), name)
+        }
+    }
+
+    func testFIFOIsRefusedWithoutWaitingForAWriter() throws {
+        let path = scratch.appendingPathComponent("pipe.mp3").path
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: DecodeError.Reason?
+        Thread {
+            do { _ = try TestAudio.decode(URL(fileURLWithPath: path)) } catch let error as DecodeError { outcome = error.reason } catch {}
+            finished.signal()
+        }.start()
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "decoding a FIFO hangs")
+        XCTAssertEqual(outcome, .unreadable("not a regular file"))
+    }
+
+    private func garbage(_ count: Int) -> Data {
+        var generator = SeededGenerator(seed: 99)
+        return Data((0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) })
     }
 
     func testMP3WithoutLAMETagCutInHalfDecodesWhatIsThere() throws {

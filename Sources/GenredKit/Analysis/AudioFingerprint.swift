@@ -22,10 +22,12 @@ public struct AudioFingerprint {
 
     public mutating func finalize() -> String { hasher.finalizeHex() }
 
-    /// Decodes `path` (without analysing it) and returns its fingerprint and audio facts.
+    /// Decodes `path` (without analysing it) and returns its fingerprint and audio facts. Like the
+    /// analysis, it takes what a damaged file decodes to (`audio.damage` says so), so that both give a
+    /// damaged file the same fingerprint.
     public static func of(_ path: String) throws(DecodeError) -> (fingerprint: String, audio: DecodedAudio) {
         var fp = AudioFingerprint()
-        let audio = try AudioDecoding.stream(path) { fp.add($0) }
+        let audio = try AudioDecoding.stream(path, allowDamage: true) { fp.add($0) }
         return (fp.finalize(), audio)
     }
 }

@@ -27,6 +27,10 @@ public struct TrackAnalysis: Sendable {
     /// The penultimate layer averaged over windows.
     public let embedding: [Float]
 
+    /// Why the file counts as damaged although it was analysed (`DecodedAudio.damage`): the scores
+    /// cover the audio that decoded. Nil for a file that decoded whole.
+    public var damage: String? { audio.damage }
+
     public var hopSeconds: Double { Double(hopFrames) * frameSeconds }
     public var windowSeconds: Double { Double(windowFrames) * frameSeconds }
 

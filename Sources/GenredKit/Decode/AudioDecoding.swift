@@ -7,14 +7,24 @@ public struct DecodedAudio: Sendable, Equatable {
     public var sourceFrames: Int
     /// Mono samples delivered at the target rate.
     public var outputSamples: Int
+    /// What was wrong with the file, when it was damaged but audio still decoded: the samples are
+    /// what decoded (see docs/damaged-files.md). Nil for a file that decoded whole.
+    ///
+    /// One or more notes joined by "; ", each such as "truncated: the file ends inside an Ogg page that
+    /// starts at byte 1186304", "corrupt data skipped at byte 1596600 (8190 bytes)", "decoding stopped
+    /// after 1318912 of 2646000 frames (flac decoder lost sync)" or "12 non-finite samples (NaN or
+    /// infinity) replaced with silence".
+    public var damage: String?
     public var duration: Double { Double(sourceFrames) / Double(sourceSampleRate) }
 
-    public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int) {
+    public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int,
+                damage: String? = nil) {
         self.container = container
         self.sourceSampleRate = sourceSampleRate
         self.channels = channels
         self.sourceFrames = sourceFrames
         self.outputSamples = outputSamples
+        self.damage = damage
     }
 }
 
@@ -26,8 +36,17 @@ public enum AudioDecoding {
     /// zero-padded to exactly `ceil(frames * targetRate / sourceRate)` samples. At the source rate the
     /// samples pass through untouched; a nil `targetRate` means the source rate.
     /// `body` may be called with chunks of any size, including none.
+    ///
+    /// A file that is cut short or has corrupt data in it throws once its audio has streamed, naming
+    /// what is wrong, unless `allowDamage` is set: then it delivers what decodes and says what was
+    /// wrong in `DecodedAudio.damage`, and only a file from which no audio at all decodes throws.
+    /// Analysis allows damage (a few lost seconds do not change what a track sounds like); a caller
+    /// that must not act on a damaged file, such as the tag writer, keeps the default.
+    ///
+    /// NaN and infinite samples (possible only in float WAV/AIFF) are replaced with silence and noted
+    /// in `damage` either way, since one of them would make every score NaN.
     public static func stream(
-        _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768,
+        _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768, allowDamage: Bool = false,
         _ body: (UnsafeBufferPointer<Float>) -> Void
     ) throws(DecodeError) -> DecodedAudio {
         precondition((targetRate ?? 1) > 0 && chunkFrames > 0, "targetRate and chunkFrames must be positive")
@@ -45,9 +64,12 @@ public enum AudioDecoding {
         var interleaved = [Float](repeating: 0, count: chunkFrames * channels)
         var mono = [Float](repeating: 0, count: chunkFrames)
         var sourceFrames = 0
+        var nonFinite = 0
         while true {
             let n = try interleaved.withUnsafeMutableBufferPointer { buffer throws(DecodeError) in
-                try source.read(into: buffer.baseAddress!, frames: chunkFrames)
+                let n = try source.read(into: buffer.baseAddress!, frames: chunkFrames)
+                nonFinite += silenceNonFinite(UnsafeMutableBufferPointer(rebasing: buffer[0..<(n * channels)]))
+                return n
             }
             if n == 0 { break }
             sourceFrames += n
@@ -56,11 +78,19 @@ public enum AudioDecoding {
                 try output.push(UnsafeBufferPointer(rebasing: out[0..<n]), to: body)
             }
         }
-        try source.finish(framesRead: sourceFrames)
-        if sourceFrames == 0 { throw DecodeError(path: path, reason: .noAudio) }
+        var notes = source.finish(framesRead: sourceFrames)
+        if nonFinite > 0 {
+            notes.append(.repaired("\(nonFinite) non-finite sample\(nonFinite == 1 ? "" : "s") (NaN or infinity) replaced with silence"))
+        }
+        if sourceFrames == 0 {
+            throw notes.first?.error(path: path) ?? DecodeError(path: path, reason: .noAudio)
+        }
+        if !allowDamage, let damage = notes.first(where: \.isDataDamage) {
+            throw damage.error(path: path)
+        }
         let delivered = try output.finish(to: body)
         return DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,
-                            sourceFrames: sourceFrames, outputSamples: delivered)
+                            sourceFrames: sourceFrames, outputSamples: delivered, damage: DamageNote.summary(notes))
     }
 
     /// Which container the content is (by magic bytes, not extension); nil when none matches.
@@ -79,6 +109,16 @@ public enum AudioDecoding {
         case .unsupportedOgg(let why): throw DecodeError(path: file.path, reason: .unsupported(why))
         case .unknown: throw DecodeError(path: file.path, reason: .notAudio)
         }
+    }
+
+    /// Replaces NaN and infinite samples with 0; returns how many there were.
+    static func silenceNonFinite(_ samples: UnsafeMutableBufferPointer<Float>) -> Int {
+        var count = 0
+        for i in samples.indices where !samples[i].isFinite {
+            samples[i] = 0
+            count += 1
+        }
+        return count
     }
 
     /// Averages interleaved channels in float32 the way numpy's `mean(axis=0)` does: sum in order, then divide.

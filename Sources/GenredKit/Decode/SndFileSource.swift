@@ -4,18 +4,45 @@ import CSndFile
 final class SndFileSource: AudioSource {
     let sampleRate: Int
     let channels: Int
-    private let path: String
+    private let file: InputFile
     private let container: AudioContainer
     private var handle: OpaquePointer?
     /// Frames the headers announce; nil when unknown.
     private let announcedFrames: Int?
     private let isOgg: Bool
-    private var framesSoFar = 0
     /// Bytes the WAV/AIFF header claims beyond the end of the file.
     private let headerShortfall: Int
+    /// libsndfile's complaint when an error stopped decoding part-way.
+    private var stoppedBy: String?
+
+    /// Frames a stream may fall short of the length its header announces and still count as whole.
+    ///
+    /// For Ogg Vorbis and Opus libsndfile takes the length from the granule position of the last
+    /// page, which the encoder writes, and then returns what the packets decode to. RFC 7845 §4.4 lets
+    /// the end-of-stream granule only *trim* the last packet; an encoder that sets it past the samples
+    /// its packets hold leaves a shortfall that no decoder can fill, with no audio lost. opusenc 0.1.10
+    /// did this to `track12.opus` of Debian's warzone2100-music: granule 18,803,530 after packets
+    /// holding 18,803,520 samples, so libsndfile announces 18,803,218 frames (less the 312-sample
+    /// pre-skip) and decodes 18,803,208 (opusinfo: "Sample count behind granule").
+    ///
+    /// Audio is lost in whole packets (libogg drops a damaged page with all its packets), and a lost
+    /// page also shows in the page walk (`OggPageScan`), so a shortfall below one packet is bookkeeping,
+    /// not damage. The tolerance is the longest packet each codec allows:
+    /// - Opus: 120 ms, 5,760 frames at the 48 kHz libsndfile decodes to (RFC 6716 §3.2.5: a packet
+    ///   carries up to 120 ms of frames; a single frame is at most 60 ms).
+    /// - Vorbis: 4,096 frames. A packet returns a quarter of the previous block plus a quarter of its
+    ///   own, and the Vorbis I specification caps blocks at 8,192 samples.
+    /// - FLAC, WAV and AIFF state the exact frame count: no tolerance.
+    static func lengthTolerance(_ container: AudioContainer) -> Int {
+        switch container {
+        case .opus: 5760
+        case .oggVorbis: 4096
+        case .wav, .aiff, .flac, .mp3: 0
+        }
+    }
 
     init(_ file: InputFile, container: AudioContainer) throws(DecodeError) {
-        path = file.path
+        self.file = file
         self.container = container
         var info = SF_INFO()
         guard let handle = sf_open_fd(file.descriptor, Int32(SFM_READ), &info, 0) else {
@@ -49,19 +76,14 @@ final class SndFileSource: AudioSource {
     }
 
     func read(into buffer: UnsafeMutablePointer<Float>, frames: Int) throws(DecodeError) -> Int {
-        guard let handle else { return 0 }
-        let n = Int(sf_readf_float(handle, buffer, sf_count_t(frames)))
+        guard let handle, stoppedBy == nil else { return 0 }
+        let n = max(0, Int(sf_readf_float(handle, buffer, sf_count_t(frames))))
         if sf_error(handle) != 0 {
-            let message = Self.plainMessage(String(cString: sf_strerror(handle)))
-            let reached = framesSoFar + max(n, 0)
-            if let announcedFrames, reached < announcedFrames {
-                throw DecodeError(path: path, reason: .truncated(
-                    "decoding stopped after \(reached) of \(announcedFrames) frames (\(message))"))
-            }
-            throw DecodeError(path: path, reason: .corrupt(message))
+            // libsndfile's FLAC reader aborts the decoder on a lost sync and WAV/AIFF reads fail only on
+            // I/O errors: nothing more will come, but what came so far is good audio.
+            stoppedBy = Self.plainMessage(String(cString: sf_strerror(handle)))
         }
-        framesSoFar += max(n, 0)
-        return max(n, 0)
+        return n
     }
 
     /// libsndfile's text without its "Error : " prefix and final full stop.
@@ -72,19 +94,26 @@ final class SndFileSource: AudioSource {
         return String(text)
     }
 
-    func finish(framesRead: Int) throws(DecodeError) {
+    func finish(framesRead: Int) -> [DamageNote] {
+        var notes: [DamageNote] = []
+        let of = announcedFrames.map { " of \($0)" } ?? ""
+        if let stoppedBy {
+            notes.append(.corrupt("decoding stopped after \(framesRead)\(of) frames (\(stoppedBy))"))
+        }
+        var structure = StructureFindings()
+        if isOgg {
+            structure = OggPageScan.scan(file)
+            notes += structure.notes(unit: "an Ogg page")
+        }
         if headerShortfall > 1 {
-            throw DecodeError(path: path, reason: .truncated(
-                "the data chunk is \(headerShortfall) bytes longer than the file holds"))
+            notes.append(.truncated("the data chunk claims \(headerShortfall) bytes more than the file holds"))
         }
-        if let announcedFrames, framesRead < announcedFrames {
-            throw DecodeError(path: path, reason: .truncated(
-                "decoding stopped after \(framesRead) of \(announcedFrames) frames"))
+        if stoppedBy == nil, let announcedFrames, framesRead + Self.lengthTolerance(container) < announcedFrames {
+            notes.append(notes.isEmpty
+                ? .truncated("decoding ended after \(framesRead) of the \(announcedFrames) frames the header announces")
+                : .corrupt(DamageNote.missing(framesRead, of: announcedFrames, sampleRate: sampleRate)))
         }
-        if isOgg, announcedFrames == nil {
-            throw DecodeError(path: path, reason: .truncated(
-                "the Ogg stream ends without its end-of-stream page after \(framesRead) frames"))
-        }
+        return notes
     }
 }
 

@@ -102,10 +102,11 @@ enum TestAudio {
         return nil
     }
 
-    /// Decodes a whole file into memory.
-    static func decode(_ url: URL, targetRate: Int = 16000, chunkFrames: Int = 32768) throws(DecodeError) -> ([Float], DecodedAudio) {
+    /// Decodes a whole file into memory (a damaged one too, unless `allowDamage` is false).
+    static func decode(_ url: URL, targetRate: Int = 16000, chunkFrames: Int = 32768,
+                       allowDamage: Bool = true) throws(DecodeError) -> ([Float], DecodedAudio) {
         var samples: [Float] = []
-        let info = try AudioDecoding.stream(url.path, targetRate: targetRate, chunkFrames: chunkFrames) {
+        let info = try AudioDecoding.stream(url.path, targetRate: targetRate, chunkFrames: chunkFrames, allowDamage: allowDamage) {
             samples.append(contentsOf: $0)
         }
         return (samples, info)

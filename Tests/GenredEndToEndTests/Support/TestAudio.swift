@@ -1,0 +1,1 @@
+../../GenredKitTests/Support/TestAudio.swift
