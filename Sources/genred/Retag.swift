@@ -133,6 +133,8 @@ struct Retag: ParsableCommand {
             printError("tagged  \(r.path): \(values)")
         case .leftAlone where !terminal:
             printError("kept    \(r.path): already tagged")
+        case .damaged(let why):
+            printError("damaged \(r.path): \(why); analysed from what decodes, tags left alone")
         default:
             if !terminal { printError("\(r.analysed ? "analysed" : "checked ") \(r.path)") }
         }
@@ -143,6 +145,7 @@ struct Retag: ParsableCommand {
         parts.append(dryRun ? "\(s.tagged) would be tagged" : "\(s.tagged) tagged")
         parts.append("\(s.leftAlone) left alone (already tagged)")
         if s.held > 0 { parts.append("\(s.held) kept as undone (--rewrite-undone writes them)") }
+        if s.damaged > 0 { parts.append("\(s.damaged) damaged, tags left alone ([tags] write_damaged)") }
         if s.moved > 0 { parts.append("\(s.moved) moved") }
         if s.unsupported > 0 { parts.append("\(s.unsupported) in formats genred does not read") }
         parts.append("\(s.failed) failed")

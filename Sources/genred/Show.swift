@@ -65,7 +65,7 @@ struct Show: ParsableCommand {
         }
         let genreIdx = group("genre"), moodIdx = group("mood")
         let genreVotes = votes(genreIdx), moodVotes = votes(moodIdx)
-        let journal = try store.journalEntries(path: record.path, includeUndone: true)
+        let journal = try store.journalEntries(path: record.path, track: id, includeUndone: true)
         let timelineLabels = genreIdx + moodIdx
         let timeline: [(start: Double, top: [(Int, Float)])] = (0..<windows).map { w in
             let ranked = (timelineLabels.isEmpty ? Array(0..<l) : timelineLabels)
@@ -92,7 +92,8 @@ struct Show: ParsableCommand {
                 ("artist", record.artist.map { .string($0) } ?? .raw("null")), ("album", record.album.map { .string($0) } ?? .raw("null")),
                 ("duration_s", record.duration.map { .number($0) } ?? .raw("null")), ("model", .string(modelName)),
                 ("model_version", .string(analysis.modelVersion)), ("windows", .int(windows)), ("hop_s", .number(hop)),
-                ("padded", .bool(analysis.padded)), ("genres", ranked(genreIdx, genreVotes)), ("moods", ranked(moodIdx, moodVotes)),
+                ("padded", .bool(analysis.padded)), ("damaged", record.damage.map { .string($0) } ?? .raw("null")),
+                ("genres", ranked(genreIdx, genreVotes)), ("moods", ranked(moodIdx, moodVotes)),
                 ("tag_writes", .array(writes)),
                 ("timeline", .array(timeline.map { item in
                     .raw(JSONLine.object([("start_s", .number(item.start)),
@@ -109,6 +110,7 @@ struct Show: ParsableCommand {
         if let al = record.album { facts.append("[\(al)]") }
         if !facts.isEmpty { print("  " + facts.joined(separator: " - ")) }
         print("  \(record.duration.map(formatDuration) ?? "?"), \(record.format ?? "?"), \(windows) window\(windows == 1 ? "" : "s") of \(String(format: "%.1f", Double(analysis.windowFrames) * analysis.frameSeconds)) s, model \(modelName) \(analysis.modelVersion)" + (analysis.padded ? ", padded (shorter than one window)" : ""))
+        if let damage = record.damage { print("  damaged: \(damage) (analysed from what decodes)") }
         for (title, members, v) in [("genres", genreIdx, genreVotes), ("moods", moodIdx, moodVotes)] where !members.isEmpty {
             print("  \(title) (mean, vote share):")
             for i in members.sorted(by: { mean[$0] > mean[$1] }).prefix(5) {

@@ -12,7 +12,7 @@ struct Status: ParsableCommand {
 
             --json prints one object with the keys running, pid, state, current, started_at, roots, \
             watches, last_rescan_at, version, database, database_exists, tracks, analysed, tagged, \
-            failed, queue, held, stuck_writes (a list of {path, note}: interrupted tag writes that \
+            failed, queue, held, damaged (tracks whose files decode only in part), stuck_writes (a list of {path, note}: interrupted tag writes that \
             could not be settled) and last_errors (a list of {path, error, at}). A missing value is \
             null. Paths that are not UTF-8 carry their bytes as \\udcNN escapes.
             """
@@ -105,6 +105,7 @@ private struct Report {
             "failed": counts?.failed ?? 0,
             "queue": counts?.queue ?? 0,
             "held": counts?.held ?? 0,
+            "damaged": counts?.damaged ?? 0,
             "stuck_writes": stuck.map { ["path": $0.path, "note": orNull($0.note)] as [String: Any] },
             "last_errors": errors.map { e -> [String: Any] in
                 ["path": e.path, "error": e.error, "at": orNull(e.at.map(Self.timestamp))]
@@ -141,6 +142,9 @@ private struct Report {
         row("queue:", queue == 1 ? "1 file waiting" : "\(queue) files waiting")
         row("tracks:", "\(counts?.tracks ?? 0) (\(counts?.analysed ?? 0) analysed, \(counts?.tagged ?? 0) tagged, \(counts?.failed ?? 0) failed)")
         if let held = counts?.held, held > 0 { row("held:", "\(held) tracks whose tags were undone (genred leaves them alone)") }
+        if let damaged = counts?.damaged, damaged > 0 {
+            row("damaged:", "\(damaged) tracks decode only in part (analysed from what decodes; `genred show FILE` says why)")
+        }
         if !stuck.isEmpty {
             lines.append("")
             lines.append("interrupted writes that need a look (the original bytes are kept):")

@@ -40,7 +40,9 @@ struct Undo: ParsableCommand {
     func run() throws {
         let config = try library.loadConfiguration()
         let store = try library.openStore(config)
-        let writer = TagWriter(id3v23Separator: config.tags.id3v23Separator, backupDirectory: library.backupDirectory(config))
+        var writer = TagWriter(id3v23Separator: config.tags.id3v23Separator, backupDirectory: library.backupDirectory(config))
+        // Undo puts back what genred wrote, damaged files included; the audio must still be unchanged.
+        writer.allowsDamagedAudio = true
         let selection: Undoer.Selection = runID.map { .run($0) } ?? file.map { .file($0) } ?? .all
         var failed = 0, restored = 0, skipped = 0
         let stop = stopBetweenFiles()

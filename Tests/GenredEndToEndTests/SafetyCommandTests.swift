@@ -173,6 +173,34 @@ final class SafetyCommandTests: XCTestCase {
         XCTAssertFalse(try genres(moved).isEmpty, "written again when asked")
     }
 
+    func testADamagedFileIsAnalysedButItsBytesAreLeftAloneUnlessAsked() throws {
+        let whole = try addTracks(3)[2]  // Ogg Vorbis
+        let cut = music.appendingPathComponent("cut.ogg")
+        let bytes = try Data(contentsOf: whole)
+        try bytes.prefix(bytes.count / 2).write(to: cut)
+        let original = try Data(contentsOf: cut)
+
+        let run = try genred(["retag", music.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("1 damaged, tags left alone"), run.stdout)
+        XCTAssertTrue(run.stderr.contains("damaged \(cut.path): truncated"), run.stderr)
+        XCTAssertEqual(try Data(contentsOf: cut), original, "not a byte changed")
+
+        let status = try genred(["status", "--json"])
+        XCTAssertTrue(status.stdout.contains("\"damaged\":1"), status.stdout)
+        let show = try genred(["show", cut.path])
+        XCTAssertTrue(show.stdout.contains("damaged: truncated"), show.stdout)
+        XCTAssertTrue(try genred(["retag", music.path]).stdout.contains("0 failed"), "quiet on the next run")
+
+        let config = dir.appendingPathComponent("write-damaged.toml")
+        try "[tags]\nwrite_damaged = true\n".write(to: config, atomically: true, encoding: .utf8)
+        let allowed = try genred(["retag", "--config", config.path, music.path])
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertFalse(try genres(cut).isEmpty, "written when the config allows it")
+        XCTAssertEqual(try genred(["undo", "--file", cut.path]).status, 0)
+        XCTAssertEqual(try genres(cut), [])
+    }
+
     /// Runs genred through the shell so an argument can hold bytes that are not UTF-8
     /// (`printf` writes them from octal escapes).
     private func genredRaw(_ script: String) throws -> (status: Int32, stdout: Data, stderr: String) {

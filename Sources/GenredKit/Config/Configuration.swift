@@ -26,6 +26,9 @@ public struct TagSettings: Sendable, Equatable {
     /// Starts from `defaultGenreMap`; the config file's entries are added over it.
     public var genreMap: [String: String] = TagSettings.defaultGenreMap
     public var moodMap: [String: String] = [:]
+    /// Write tags into files that decode only in part (docs/damaged-files.md). Off by default:
+    /// such a file is analysed, and its tags are left alone.
+    public var writeDamaged = false
 
     public init() {}
 
@@ -121,7 +124,7 @@ public struct Configuration: Sendable, Equatable {
         }
         if let tags = try reader.table(root, "tags", in: nil) {
             try reader.allow(tags, ["policy", "moods", "genre_threshold", "max_genres", "mood_threshold", "max_moods",
-                                    "id3v23_separator", "genre_map", "mood_map"], in: "tags")
+                                    "id3v23_separator", "genre_map", "mood_map", "write_damaged"], in: "tags")
             if let policy = try reader.string(tags, "policy", in: "tags") {
                 guard let p = TagPolicy(rawValue: policy) else {
                     throw reader.error("tags", "policy", "must be one of fill, merge, overwrite (got \"\(policy)\")")
@@ -129,6 +132,7 @@ public struct Configuration: Sendable, Equatable {
                 c.tags.policy = p
             }
             if let moods = try reader.bool(tags, "moods", in: "tags") { c.tags.moods = moods }
+            if let damaged = try reader.bool(tags, "write_damaged", in: "tags") { c.tags.writeDamaged = damaged }
             if let t = try reader.probability(tags, "genre_threshold", in: "tags") { c.tags.genreThreshold = t }
             if let t = try reader.probability(tags, "mood_threshold", in: "tags") { c.tags.moodThreshold = t }
             if let n = try reader.int(tags, "max_genres", in: "tags", range: 0...50) { c.tags.maxGenres = n }

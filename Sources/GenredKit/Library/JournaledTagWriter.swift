@@ -196,7 +196,11 @@ public final class JournaledTagWriter {
         }
         let prepared = PreparedTagWrite(path: path, container: container, before: before, staged: staged,
                                         id3v2Version: intent.id3v2Version, audioDigest: intent.audioDigest, original: original)
-        if (try? writer.verify(prepared)) != nil, (try? FileOps.flush(path)) != nil, let stat = FileStat.of(path) {
+        // The intent's audio hash decides; a file that decodes only in part can match it when the
+        // write was made with damaged files allowed.
+        var checker = writer
+        checker.allowsDamagedAudio = true
+        if (try? checker.verify(prepared)) != nil, (try? FileOps.flush(path)) != nil, let stat = FileStat.of(path) {
             try store.settleWritten(intent, written: stat)
             backup.remove()
             return Recovery(path: path, action: .journaled)
@@ -205,8 +209,8 @@ public final class JournaledTagWriter {
         // that still reads cleanly with the original audio may hold someone's edit: a copy is
         // kept before the original goes back. A torn file is not worth keeping.
         guard PathIO.exists(intent.backup) else { return try stuck("the backup \(intent.backup) is missing") }
-        let coherent = (try? writer.read(path, container: container)) != nil
-            && (try? writer.audioDigest(path, when: "while settling")) == intent.audioDigest
+        let coherent = (try? checker.read(path, container: container)) != nil
+            && (try? checker.audioDigest(path, when: "while settling")) == intent.audioDigest
         let kept = coherent ? keepCopy(of: path) : nil
         do {
             try backup.restore()

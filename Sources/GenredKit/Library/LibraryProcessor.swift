@@ -27,8 +27,9 @@ public final class LibraryProcessor {
         self.settings = settings
         self.dryRun = dryRun
         planner = TagPlanner(manifest: bundle.manifest, settings: settings)
-        journal = JournaledTagWriter(store: store,
-                                     writer: TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory))
+        var writer = TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory)
+        writer.allowsDamagedAudio = settings.writeDamaged
+        journal = JournaledTagWriter(store: store, writer: writer)
         planKey = planner.planKey(model: bundle.manifest.name, version: bundle.manifest.version)
         try store.register(model: bundle.manifest)
     }
@@ -84,6 +85,8 @@ public final class LibraryProcessor {
         }
         if let t = track, t.matches(stat), try currentAnalysis(t) != nil {
             if t.tagsHeldAt != nil && !rewriteHeld && t.lastError == nil && !moved { return .held }
+            // A damaged file's tags are left alone: reported when it was analysed, not again.
+            if t.damage != nil && !settings.writeDamaged && t.lastError == nil && !moved { return .upToDate }
             if t.tagPlan == planKey && t.lastError == nil && !moved { return .upToDate }
             return .tagOnly(t, moved: moved)
         }
@@ -140,11 +143,12 @@ public final class LibraryProcessor {
         case .sameAudio(let job, _, let audio):
             var r = FileReport(path: job.path)
             guard let id = job.track?.id else { return r }
-            let (stat, format) = (job.stat, audio.container.rawValue)
+            let (stat, format, damage) = (job.stat, audio.container.rawValue, audio.damage)
             do {
                 guard var track = try store.updateTrack(id: id, { t in
                     t.update(from: stat)
                     t.format = format
+                    t.damage = damage
                 }) else { return r }
                 if let analysis = try currentAnalysis(track) {
                     tag(&track, analysis: analysis, container: audio.container, report: &r)
@@ -168,6 +172,7 @@ public final class LibraryProcessor {
                     t.format = analysis.audio.container.rawValue
                     t.duration = analysis.audio.duration
                     t.fingerprint = analysis.fingerprint
+                    t.damage = analysis.damage
                     t.lastError = nil
                     t.errorCount = 0
                     t.errorCtimeNs = nil
@@ -204,6 +209,10 @@ public final class LibraryProcessor {
         }
         if track.tagsHeldAt != nil && !rewriteHeld {
             r.tagging = .held
+            return
+        }
+        if let damage = track.damage, !settings.writeDamaged {
+            r.tagging = .damaged(damage)
             return
         }
         let snapshot: TagSnapshot

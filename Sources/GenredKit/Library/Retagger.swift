@@ -12,6 +12,8 @@ public struct FileReport: Sendable {
         case wouldWrite([TagField: Change])
         /// A person undid genred's tags on this track; they are not written again unasked.
         case held
+        /// The file decodes only in part (the reason); tags are left alone (`[tags] write_damaged`).
+        case damaged(String)
     }
 
     public struct Change: Sendable, Equatable {
@@ -42,6 +44,8 @@ public struct RetagSummary: Sendable {
     public var unsupported = 0
     /// Tracks whose tags a person undid, so genred did not write them.
     public var held = 0
+    /// Files analysed from what decodes, whose tags were left alone.
+    public var damaged = 0
     public var failures: [(path: String, reason: String)] = []
     public var runID: Int64?
     /// Files left for next time because SIGINT or SIGTERM asked the run to stop.
@@ -174,7 +178,7 @@ public final class Retagger {
             try processor.store.finishRun(run, summary: BlobCoding.json([
                 "files": summary.files, "analysed": summary.analysed, "up_to_date": summary.upToDate,
                 "tagged": summary.tagged, "left_alone": summary.leftAlone, "failed": summary.failed,
-                "moved": summary.moved, "unsupported": summary.unsupported, "held": summary.held,
+                "moved": summary.moved, "unsupported": summary.unsupported, "held": summary.held, "damaged": summary.damaged,
                 "not_reached": summary.notReached,
             ]))
         }
@@ -188,6 +192,7 @@ public final class Retagger {
         case .written, .wouldWrite: summary.tagged += 1
         case .leftAlone: summary.leftAlone += 1
         case .held: summary.held += 1
+        case .damaged: summary.damaged += 1
         case .unchanged: break
         }
         if let error = r.error { summary.failures.append((r.path, error)) }

@@ -100,6 +100,8 @@ extension LibraryStore {
                 // The file's ctime when the last failure was recorded: a failed file is tried
                 // again once anything about it (content, tags, permissions) changes.
                 t.add(column: "error_ctime_ns", .integer)
+                // Why the file decodes only in part, when it does (`DecodedAudio.damage`).
+                t.add(column: "damage", .text)
             }
             // 0: new and changed files; 1: background work such as re-analysis after a model change.
             try db.alter(table: "queue") { t in

@@ -121,6 +121,8 @@ extension LibraryStore {
         public var held = 0
         /// Interrupted writes that could not be settled and wait for a person (`write_intent`).
         public var stuckWrites = 0
+        /// Tracks whose files decode only in part.
+        public var damaged = 0
 
         public init() {}
     }
@@ -135,6 +137,7 @@ extension LibraryStore {
             c.queue = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queue") ?? 0
             c.held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE tags_held_at IS NOT NULL") ?? 0
             c.stuckWrites = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM write_intent WHERE state = 'stuck'") ?? 0
+            c.damaged = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM track WHERE damage IS NOT NULL") ?? 0
             return c
         }
     }

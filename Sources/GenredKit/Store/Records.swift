@@ -36,6 +36,8 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var errorCtimeNs: Int64?
     /// Set by `genred undo`: genred does not write this track's tags again until asked.
     public var tagsHeldAt: Date?
+    /// Why the file decodes only in part (its analysis covers what decodes); nil when whole.
+    public var damage: String?
 
     public init(path: String, stat: FileStat, now: Date = Date()) {
         self.path = path

@@ -46,6 +46,9 @@ public struct PreparedTagWrite: Sendable {
 public struct TagWriter: Sendable {
     public let id3v23Separator: String
     public let backupDirectory: URL
+    /// Write files whose audio decodes only in part: the audio hash then covers what decodes,
+    /// which the write must leave exactly as it was. Off: such files are refused.
+    public var allowsDamagedAudio = false
     /// Runs right after a save, before verification (tests use it to damage the file).
     let afterSave: (@Sendable (String) -> Void)?
 
@@ -188,7 +191,7 @@ public struct TagWriter: Sendable {
         var hash = SHA256()
         let decoded: DecodedAudio
         do {
-            decoded = try AudioDecoding.stream(path, targetRate: nil, chunkFrames: 65536) { chunk in
+            decoded = try AudioDecoding.stream(path, targetRate: nil, chunkFrames: 65536, allowDamage: allowsDamagedAudio) { chunk in
                 hash.update(UnsafeRawBufferPointer(chunk))
             }
         } catch {

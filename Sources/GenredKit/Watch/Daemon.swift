@@ -345,6 +345,7 @@ public final class Daemon {
                     .map { "\($0.key.rawValue)=\($0.value.new.joined(separator: ", "))" }.joined(separator: "; ")
             case .leftAlone: line += ": already tagged, left alone"
             case .held: line += ": tags undone by a person, left alone"
+            case .damaged(let why): line += ": damaged (\(why)); tags left alone"
             default: break
             }
             if r.analysed || r.tagging != .unchanged { Log.info(line) } else { Log.debug(line) }
