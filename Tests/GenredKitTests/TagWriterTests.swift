@@ -393,6 +393,42 @@ final class TagWriterTests: XCTestCase {
         }
     }
 
+    // MARK: - The audio hash from the analysis
+
+    func testTheAnalysisDecodeGivesTheWritersAudioHashForEveryFormat() throws {
+        let analyzer = Analyzer(bundle: try Fixtures.bundle("msd-musicnn"), threads: 1)
+        for format in Format.allCases {
+            let url = try make(format, "hash-\(format.rawValue)")
+            let analysed = try analyzer.analyze(url.path).audio.sourceDigest
+            XCTAssertEqual(analysed, try writer().audioDigest(url.path, when: "in the test"), format.rawValue)
+            XCTAssertEqual(try AudioFingerprint.of(url.path).audio.sourceDigest, analysed, format.rawValue)
+        }
+    }
+
+    func testAKnownAudioHashIsUsedOnlyForTheFileItWasMadeFrom() throws {
+        let url = try make(.flac)
+        let stat = try XCTUnwrap(FileStat.of(url.path))
+        let real = try writer().audioDigest(url.path, when: "in the test")
+        // A hash for another state of the file is not taken.
+        var stale = stat
+        stale.ctimeNs -= 1
+        let prepared = try writer().prepare(url.path, container: .flac, values: [.genre: ["Rock"]],
+                                            knownAudio: KnownAudio(digest: "wrong", stat: stale))
+        XCTAssertEqual(prepared.audioDigest, real)
+        // Even a wrong hash for the right stat cannot let a write through unchecked: the file is
+        // decoded after the save and compared with it, so the write is undone.
+        let original = try bytes(url)
+        let misled = try writer().prepare(url.path, container: .flac, values: [.genre: ["Rock"]],
+                                          knownAudio: KnownAudio(digest: "wrong", stat: stat))
+        XCTAssertEqual(misled.audioDigest, "wrong")
+        let copy = try writer().backup(misled)
+        defer { copy.remove() }
+        assertTagError({ _ = try writer().commit(misled, backup: copy) }) {
+            if case .verificationFailed(let what) = $0 { what.contains("audio") } else { false }
+        }
+        XCTAssertEqual(try bytes(url), original)
+    }
+
     // MARK: - Undo
 
     func testVerificationFailureRestoresTheOriginalBytes() throws {

@@ -111,7 +111,8 @@ public final class Analyzer {
             var fingerprint = AudioFingerprint()
             var result = ProducerOutcome()
             do throws(DecodeError) {
-                let audio = try AudioDecoding.stream(path, targetRate: params.sampleRate, allowDamage: true) { chunk in
+                let audio = try AudioDecoding.stream(path, targetRate: params.sampleRate, allowDamage: true,
+                                                     sourceDigest: true) { chunk in
                     fingerprint.add(chunk)
                     let t0 = DispatchTime.now(), waitedBefore = waited
                     mel.push(chunk, emit: addFrame)

@@ -27,7 +27,7 @@ public struct AudioFingerprint {
     /// damaged file the same fingerprint.
     public static func of(_ path: String) throws(DecodeError) -> (fingerprint: String, audio: DecodedAudio) {
         var fp = AudioFingerprint()
-        let audio = try AudioDecoding.stream(path, allowDamage: true) { fp.add($0) }
+        let audio = try AudioDecoding.stream(path, allowDamage: true, sourceDigest: true) { fp.add($0) }
         return (fp.finalize(), audio)
     }
 }

@@ -15,6 +15,10 @@ public struct DecodedAudio: Sendable, Equatable {
     /// after 1318912 of 2646000 frames (flac decoder lost sync)" or "12 non-finite samples (NaN or
     /// infinity) replaced with silence".
     public var damage: String?
+    /// With `stream(..., sourceDigest: true)`: the mono signal at the source rate, as the shape
+    /// and a SHA-256 of the float samples. The tag writer proves a write left the audio alone by
+    /// it; an analysis that computed it spares the writer one decode.
+    public var sourceDigest: String?
     public var duration: Double { Double(sourceFrames) / Double(sourceSampleRate) }
 
     public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int,
@@ -47,7 +51,7 @@ public enum AudioDecoding {
     /// in `damage` either way, since one of them would make every score NaN.
     public static func stream(
         _ path: String, targetRate: Int? = 16000, chunkFrames: Int = 32768, allowDamage: Bool = false,
-        _ body: (UnsafeBufferPointer<Float>) -> Void
+        sourceDigest: Bool = false, _ body: (UnsafeBufferPointer<Float>) -> Void
     ) throws(DecodeError) -> DecodedAudio {
         precondition((targetRate ?? 1) > 0 && chunkFrames > 0, "targetRate and chunkFrames must be positive")
         let file = try InputFile(path)
@@ -65,6 +69,7 @@ public enum AudioDecoding {
         var mono = [Float](repeating: 0, count: chunkFrames)
         var sourceFrames = 0
         var nonFinite = 0
+        var digest = sourceDigest ? SHA256() : nil
         while true {
             let n = try interleaved.withUnsafeMutableBufferPointer { buffer throws(DecodeError) in
                 let n = try source.read(into: buffer.baseAddress!, frames: chunkFrames)
@@ -75,6 +80,7 @@ public enum AudioDecoding {
             sourceFrames += n
             try mono.withUnsafeMutableBufferPointer { out throws(DecodeError) in
                 interleaved.withUnsafeBufferPointer { downmix($0, channels: channels, frames: n, into: out) }
+                if digest != nil { digest!.update(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<(n * 4)])) }
                 try output.push(UnsafeBufferPointer(rebasing: out[0..<n]), to: body)
             }
         }
@@ -89,8 +95,13 @@ public enum AudioDecoding {
             throw damage.error(path: path)
         }
         let delivered = try output.finish(to: body)
-        return DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,
-                            sourceFrames: sourceFrames, outputSamples: delivered, damage: DamageNote.summary(notes))
+        var decoded = DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,
+                                   sourceFrames: sourceFrames, outputSamples: delivered, damage: DamageNote.summary(notes))
+        if digest != nil {
+            decoded.sourceDigest = "\(container.rawValue) \(source.sampleRate) Hz \(channels) ch \(sourceFrames) frames "
+                + digest!.finalizeHex()
+        }
+        return decoded
     }
 
     /// Which container the content is (by magic bytes, not extension); nil when none matches.

@@ -43,8 +43,8 @@ public final class JournaledTagWriter {
         public var trackID: Int64?
         public var runID: Int64
         public var purpose: Purpose
-        /// The audio hash when the caller already has it for the file as it is now.
-        public var audioDigest: String?
+        /// The audio hash from a decode of the file as it is now, if the caller has one.
+        public var knownAudio: KnownAudio?
         /// The tags the values were decided from: the write is refused if the file no longer
         /// holds them once the lock is taken.
         public var decidedOn: TagSnapshot?
@@ -52,7 +52,7 @@ public final class JournaledTagWriter {
         public var overrideHold = false
 
         public init(path: String, container: AudioContainer, values: [TagField: [String]], previous: [String: [String]],
-                    new: [String: [String]], trackID: Int64?, runID: Int64, purpose: Purpose, audioDigest: String? = nil) {
+                    new: [String: [String]], trackID: Int64?, runID: Int64, purpose: Purpose, knownAudio: KnownAudio? = nil) {
             self.path = path
             self.container = container
             self.values = values
@@ -61,7 +61,7 @@ public final class JournaledTagWriter {
             self.trackID = trackID
             self.runID = runID
             self.purpose = purpose
-            self.audioDigest = audioDigest
+            self.knownAudio = knownAudio
         }
     }
 
@@ -88,7 +88,7 @@ public final class JournaledTagWriter {
                 throw TagError(path: request.path, reason: .held)
             }
             let prepared = try writer.prepare(request.path, container: request.container, values: request.values,
-                                              audioDigest: request.audioDigest)
+                                              knownAudio: request.knownAudio)
             if let decided = request.decidedOn, decided != prepared.before {
                 throw TagError(path: request.path, reason: .io("the file's tags changed while genred decided what to write; it is looked at again"))
             }

@@ -47,8 +47,9 @@ public final class LibraryProcessor {
     }
 
     public enum JobResult: Sendable {
-        case analysed(Job, TrackAnalysis, seconds: Double)
-        case sameAudio(Job, fingerprint: String, audio: DecodedAudio)
+        /// `known`: the decode's audio hash, when the file kept one stat throughout the decode.
+        case analysed(Job, TrackAnalysis, seconds: Double, known: KnownAudio?)
+        case sameAudio(Job, fingerprint: String, audio: DecodedAudio, known: KnownAudio?)
         case failed(Job, String)
     }
 
@@ -112,18 +113,27 @@ public final class LibraryProcessor {
     /// Decoding and inference for one job, on a worker thread.
     /// `analyzer` must be of `job.bundle` (see `Analyzer.bundle`).
     public static func work(_ job: Job, analyzer: Analyzer) -> JobResult {
-        if job.fingerprintFirst, let known = job.track?.fingerprint {
+        /// The decode's audio hash, if the file did not change while it was decoded.
+        func known(_ audio: DecodedAudio, before: FileStat?) -> KnownAudio? {
+            guard let before, let digest = audio.sourceDigest, FileStat.of(job.path) == before else { return nil }
+            return KnownAudio(digest: digest, stat: before)
+        }
+        if job.fingerprintFirst, let stored = job.track?.fingerprint {
             do {
+                let before = FileStat.of(job.path)
                 let (fingerprint, audio) = try AudioFingerprint.of(job.path)
-                if fingerprint == known { return .sameAudio(job, fingerprint: fingerprint, audio: audio) }
+                if fingerprint == stored {
+                    return .sameAudio(job, fingerprint: fingerprint, audio: audio, known: known(audio, before: before))
+                }
             } catch {
                 return .failed(job, error.reasonText)
             }
         }
         let start = Date()
         do {
+            let before = FileStat.of(job.path)
             let analysis = try analyzer.analyze(job.path)
-            return .analysed(job, analysis, seconds: Date().timeIntervalSince(start))
+            return .analysed(job, analysis, seconds: Date().timeIntervalSince(start), known: known(analysis.audio, before: before))
         } catch {
             return .failed(job, error.reasonText)
         }
@@ -140,7 +150,7 @@ public final class LibraryProcessor {
             recordFailure(reason, on: &track) { $0.update(from: stat) }
             return r
 
-        case .sameAudio(let job, _, let audio):
+        case .sameAudio(let job, _, let audio, let knownAudio):
             var r = FileReport(path: job.path)
             guard let id = job.track?.id else { return r }
             let (stat, format, damage) = (job.stat, audio.container.rawValue, audio.damage)
@@ -151,14 +161,14 @@ public final class LibraryProcessor {
                     t.damage = damage
                 }) else { return r }
                 if let analysis = try currentAnalysis(track) {
-                    tag(&track, analysis: analysis, container: audio.container, report: &r)
+                    tag(&track, analysis: analysis, container: audio.container, knownAudio: knownAudio, report: &r)
                 }
             } catch {
                 r.error = "\(error)"
             }
             return r
 
-        case .analysed(let job, let analysis, let seconds):
+        case .analysed(let job, let analysis, let seconds, let knownAudio):
             var r = FileReport(path: job.path)
             r.analysed = true
             do {
@@ -184,7 +194,7 @@ public final class LibraryProcessor {
                     r.stale = true
                     return r
                 }
-                tag(&track, analysis: current, container: analysis.audio.container, report: &r)
+                tag(&track, analysis: current, container: analysis.audio.container, knownAudio: knownAudio, report: &r)
             } catch {
                 r.error = "\(error)"
             }
@@ -196,7 +206,8 @@ public final class LibraryProcessor {
     ///
     /// The scores are this processor's model's (`analysis` must be `currentAnalysis`), so labels
     /// are never read through another model's indices.
-    private func tag(_ track: inout TrackRecord, analysis: AnalysisRecord, container: AudioContainer?, report r: inout FileReport) {
+    private func tag(_ track: inout TrackRecord, analysis: AnalysisRecord, container: AudioContainer?,
+                     knownAudio: KnownAudio? = nil, report r: inout FileReport) {
         guard let container else {
             r.error = "unknown format"
             return
@@ -265,7 +276,7 @@ public final class LibraryProcessor {
                 path: track.path, container: container, values: writes,
                 previous: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.existing) }),
                 new: Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value.new) }),
-                trackID: track.id, runID: runID ?? 0, purpose: .tag(planKey: planKey))
+                trackID: track.id, runID: runID ?? 0, purpose: .tag(planKey: planKey), knownAudio: knownAudio)
             request.decidedOn = snapshot
             request.overrideHold = rewriteHeld
             let outcome = try journal.write(request)

@@ -7,6 +7,19 @@ import Darwin
 #endif
 
 /// A write checked and decided, before anything is touched: what the file holds and what it will hold.
+/// The audio hash of a file as a decode that already happened found it, with the file's stat
+/// before and after that decode: the tag writer takes it instead of decoding again while the
+/// file still has exactly this stat (its ctime moves with any change).
+public struct KnownAudio: Sendable, Equatable {
+    public var digest: String
+    public var stat: FileStat
+
+    public init(digest: String, stat: FileStat) {
+        self.digest = digest
+        self.stat = stat
+    }
+}
+
 public struct PreparedTagWrite: Sendable {
     public let path: String
     public let container: AudioContainer
@@ -85,7 +98,7 @@ public struct TagWriter: Sendable {
 
     /// Checks that the write can be made safely and decides it; touches nothing.
     public func prepare(_ path: String, container: AudioContainer, values: [TagField: [String]],
-                        audioDigest known: String? = nil) throws(TagError) -> PreparedTagWrite {
+                        knownAudio known: KnownAudio? = nil) throws(TagError) -> PreparedTagWrite {
         let original = try FileOps.status(path)
         try FileOps.requireWritable(path, mode: original.mode, label: "file", errorPath: path)
         let file = try TagLibFile(path, container: container, readOnly: true)
@@ -102,7 +115,11 @@ public struct TagWriter: Sendable {
         let version = usesID3v2 ? (before.id3v2Version ?? 4) : 0
         let staged = try stage(values, id3v2Version: version, path: path)
         let audio: String
-        if let known { audio = known } else { audio = try audioDigest(path, when: "before writing") }
+        if let known, FileStat.of(path) == known.stat {
+            audio = known.digest
+        } else {
+            audio = try audioDigest(path, when: "before writing")
+        }
         return PreparedTagWrite(path: path, container: container, before: before, staged: staged, id3v2Version: version,
                                 audioDigest: audio, original: original)
     }
@@ -188,17 +205,13 @@ public struct TagWriter: Sendable {
 
     /// SHA-256 over the decoded samples at the source rate (float bit patterns), with the stream's shape.
     public func audioDigest(_ path: String, when: String) throws(TagError) -> String {
-        var hash = SHA256()
-        let decoded: DecodedAudio
         do {
-            decoded = try AudioDecoding.stream(path, targetRate: nil, chunkFrames: 65536, allowDamage: allowsDamagedAudio) { chunk in
-                hash.update(UnsafeRawBufferPointer(chunk))
-            }
+            let decoded = try AudioDecoding.stream(path, targetRate: nil, chunkFrames: 65536, allowDamage: allowsDamagedAudio,
+                                                   sourceDigest: true) { _ in }
+            return decoded.sourceDigest!
         } catch {
             throw TagError(path: path, reason: .undecodable("\(error.reasonText), \(when)"))
         }
-        let shape = "\(decoded.container.rawValue) \(decoded.sourceSampleRate) Hz \(decoded.channels) ch \(decoded.sourceFrames) frames"
-        return shape + " " + hash.finalizeHex()
     }
 
     /// The re-read snapshot if the file holds exactly the prepared write's result, or
