@@ -49,18 +49,20 @@ TagLib::File *openAs(TagLib::IOStream *stream, genred_taglib_kind kind) {
     return nullptr;
 }
 
-TagLib::File *openAs(const char *path, genred_taglib_kind kind) {
-    switch (kind) {
-    case GENRED_TAGLIB_MPEG: return new TagLib::MPEG::File(path, false);
-    case GENRED_TAGLIB_FLAC: return new TagLib::FLAC::File(path, false);
-    case GENRED_TAGLIB_OGG_VORBIS: return new TagLib::Ogg::Vorbis::File(path, false);
-    case GENRED_TAGLIB_OGG_OPUS: return new TagLib::Ogg::Opus::File(path, false);
-    case GENRED_TAGLIB_OGG_FLAC: return new TagLib::Ogg::FLAC::File(path, false);
-    case GENRED_TAGLIB_WAV: return new TagLib::RIFF::WAV::File(path, false);
-    case GENRED_TAGLIB_AIFF: return new TagLib::RIFF::AIFF::File(path, false);
-    case GENRED_TAGLIB_AUTO: break;
-    }
-    return nullptr;
+/* A file of a known kind read through a stream of its own; NULL when it does not open as one.
+   A stream opened for writing falls back to read-only when the file cannot be written, as
+   TagLib's own path constructors do. */
+genred_taglib_file *openTyped(const char *path, genred_taglib_kind kind, bool readOnly) {
+    std::unique_ptr<TagLib::IOStream> stream(new TagLib::FileStream(path, readOnly));
+    if (!stream->isOpen()) return nullptr;
+    TagLib::File *typed = openAs(stream.get(), kind);
+    if (!typed) return nullptr;
+    TagLib::FileRef ref(typed);  // takes ownership
+    if (!typed->isValid()) return nullptr;
+    genred_taglib_file *file = new genred_taglib_file{};
+    file->stream = std::move(stream);
+    file->ref = ref;
+    return file;
 }
 
 char *copyString(const TagLib::String &s) {
@@ -189,12 +191,8 @@ genred_taglib_version_info genred_taglib_version(void) {
 genred_taglib_file *genred_taglib_open(const char *path, genred_taglib_kind kind) {
     if (!path) return nullptr;
     try {
-        TagLib::FileRef ref;
-        if (kind == GENRED_TAGLIB_AUTO) {
-            ref = TagLib::FileRef(path, false);
-        } else if (TagLib::File *typed = openAs(path, kind)) {
-            ref = TagLib::FileRef(typed);  // takes ownership
-        }
+        if (kind != GENRED_TAGLIB_AUTO) return openTyped(path, kind, false);
+        TagLib::FileRef ref(path, false);
         if (ref.isNull() || !ref.file()->isValid()) return nullptr;
         genred_taglib_file *file = new genred_taglib_file{};
         file->ref = ref;
@@ -207,16 +205,7 @@ genred_taglib_file *genred_taglib_open(const char *path, genred_taglib_kind kind
 genred_taglib_file *genred_taglib_open_read_only(const char *path, genred_taglib_kind kind) {
     if (!path || kind == GENRED_TAGLIB_AUTO) return nullptr;
     try {
-        std::unique_ptr<TagLib::IOStream> stream(new TagLib::FileStream(path, true));
-        if (!stream->isOpen()) return nullptr;
-        TagLib::File *typed = openAs(stream.get(), kind);
-        if (!typed) return nullptr;
-        TagLib::FileRef ref(typed);  // takes ownership
-        if (!typed->isValid()) return nullptr;
-        genred_taglib_file *file = new genred_taglib_file{};
-        file->stream = std::move(stream);
-        file->ref = ref;
-        return file;
+        return openTyped(path, kind, true);
     } catch (...) {
         return nullptr;
     }

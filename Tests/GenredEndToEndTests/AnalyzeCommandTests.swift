@@ -16,14 +16,22 @@ final class AnalyzeCommandTests: XCTestCase {
 
     private func genred(_ arguments: [String]) throws -> Run { try Self.genred(arguments) }
 
-    static func genred(_ arguments: [String]) throws -> Run {
+    /// The genred executable the tests run.
+    static var binary: URL {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("genred")
-        let directory = FileManager.default.fileExists(atPath: binary.path)
-            ? binary
-            : Bundle.main.bundleURL.appendingPathComponent("genred")
+        return FileManager.default.fileExists(atPath: binary.path) ? binary : Bundle.main.bundleURL.appendingPathComponent("genred")
+    }
+
+    static func genred(_ arguments: [String]) throws -> Run {
+        let (status, stdout, stderr) = try run(binary, arguments)
+        return Run(status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Runs a program to the end: its exit status and its output, as bytes.
+    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: Data) {
         let process = Process()
-        process.executableURL = directory
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -32,8 +40,7 @@ final class AnalyzeCommandTests: XCTestCase {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        return (process.terminationStatus, stdout, stderr)
     }
 
     private func clip(_ name: String) -> String { Self.audio.appendingPathComponent("\(name).wav").path }

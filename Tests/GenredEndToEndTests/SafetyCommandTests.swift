@@ -22,9 +22,7 @@ final class SafetyCommandTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    private var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred").path
-    }
+    private var binary: String { AnalyzeCommandTests.binary.path }
 
     private func genred(_ arguments: [String]) throws -> AnalyzeCommandTests.Run {
         try AnalyzeCommandTests.genred(arguments + ["--db", database])
@@ -204,17 +202,8 @@ final class SafetyCommandTests: XCTestCase {
     /// Runs genred through the shell so an argument can hold bytes that are not UTF-8
     /// (`printf` writes them from octal escapes).
     private func genredRaw(_ script: String) throws -> (status: Int32, stdout: Data, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script, binary, database]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, stdout, String(decoding: stderr, as: UTF8.self))
+        let (status, stdout, stderr) = try AnalyzeCommandTests.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script, binary, database])
+        return (status, stdout, String(decoding: stderr, as: UTF8.self))
     }
 
     func testANameThatIsNotUTF8KeepsItsBytesThroughEveryCommand() throws {

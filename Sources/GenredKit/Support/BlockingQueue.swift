@@ -50,12 +50,7 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
     func tryPop() -> Item? {
         condition.lock()
         defer { condition.unlock() }
-        guard head < items.count else { return nil }
-        let item = items[head]
-        items[head] = nil
-        head += 1
-        condition.broadcast()
-        return item!
+        return take()
     }
 
     var count: Int {
@@ -73,12 +68,7 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         while head == items.count && !closed {
             if !condition.wait(until: deadline) { break }
         }
-        guard head < items.count else { return nil }
-        let item = items[head]
-        items[head] = nil
-        head += 1
-        condition.broadcast()
-        return item!
+        return take()
     }
 
     /// The next item, waiting for one; nil once the queue is closed and empty.
@@ -86,6 +76,11 @@ final class BlockingQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while head == items.count && !closed { condition.wait() }
+        return take()
+    }
+
+    /// The head item, if any, with `condition` locked; compacts the storage now and then.
+    private func take() -> Item? {
         guard head < items.count else { return nil }
         let item = items[head]
         items[head] = nil

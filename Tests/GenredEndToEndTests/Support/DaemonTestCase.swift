@@ -42,9 +42,7 @@ class DaemonTestCase: XCTestCase {
         try text.write(to: configURL, atomically: true, encoding: .utf8)
     }
 
-    var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
-    }
+    var binary: URL { AnalyzeCommandTests.binary }
 
     @discardableResult
     func startDaemon() throws -> Process {
