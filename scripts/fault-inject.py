@@ -227,13 +227,14 @@ log_level = "info"
                                 stdout=self.log, stderr=self.log)
 
     def unsettled(self):
+        """The ids of the write intents pending now."""
         if not self.db.exists():
-            return 0
+            return set()
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
-            return con.execute("SELECT COUNT(*) FROM write_intent").fetchone()[0]
+            return {row[0] for row in con.execute("SELECT id FROM write_intent")}
         except sqlite3.OperationalError:
-            return 0
+            return set()
         finally:
             con.close()
 
@@ -303,6 +304,7 @@ def main():
                    stdout=g.log, stderr=g.log)
     kills = {"retag": 0, "undo": 0, "watch": 0}
     mid_write = 0
+    interrupted = set()
     flips = 0
     t0 = time.time()
     # Half the rounds are the daemon; of the others, two in three are retag and one is undo.
@@ -317,8 +319,10 @@ def main():
             p.send_signal(signal.SIGKILL)
             kills[command] += 1
         p.wait()
-        if g.unsettled():
-            mid_write += 1
+        pending = g.unsettled()
+        if pending - interrupted:
+            mid_write += 1  # this kill stopped a write (not only a settling of an earlier one)
+        interrupted |= pending
         if i % 20 == 19:
             print(f"  {i + 1} rounds, {sum(kills.values())} kills, {mid_write} inside a write "
                   f"({time.time() - t0:.0f} s)", file=sys.stderr)
@@ -362,6 +366,7 @@ def main():
         ("stuck", "an interrupted write needs a look")]}
     print(f"\n{len(originals)} files; {sum(kills.values())} SIGKILLs (retag {kills['retag']}, undo {kills['undo']}, "
           f"daemon {kills['watch']}), {mid_write} of them inside a tag write; {time.time() - t0:.0f} s")
+    print(f"interrupted writes: {len(interrupted)}")
     print("interrupted writes settled by the next run: " + ", ".join(f"{n} {w}" for w, n in settled.items()) + "\n")
     print("| check | count |")
     print("|---|---|")
