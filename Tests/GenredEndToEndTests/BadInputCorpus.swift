@@ -1,6 +1,10 @@
 import Foundation
 import GenredKit
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Odd, broken and damaged inputs, made by code from one synthetic signal and the Debian encoders
 /// (sox, flac, oggenc, opusenc, lame), each with the outcome `genred analyze` should give it.
 /// `TestAudio` is the unit tests' (Support/TestAudio.swift here is a link to it).
@@ -94,7 +98,14 @@ enum BadInputCorpus {
         try FileManager.default.createSymbolicLink(atPath: path("loop-b.ogg"), withDestinationPath: path("loop-a.ogg"))
         try add("loop-a.ogg", .refused(["symbolic links"]), "a symlink loop (a -> b -> a)")
         // MARK: Non-UTF-8 file names
-        // Left for the work on path handling, which adds its cases here (see docs/damaged-files.md).
+        // Written through PathIO: Foundation would store the carried bytes' UTF-8 instead.
+        func addRaw(_ name: [UInt8], _ expected: Expected, _ note: String, _ bytes: Data) throws {
+            let fd = PathIO.open(PathIO.join(dir.path, name), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            cases.append(Case(name: FilePath.string(name), expected: expected, note: note))
+        }
 
         // Whole files (controls) and unusual but valid audio.
         try add("good.wav", .whole, "16-bit stereo 44.1 kHz WAV", wav)
@@ -103,6 +114,9 @@ enum BadInputCorpus {
         try add("good.ogg", .whole, "the same through oggenc", ogg)
         try add("good.opus", .whole, "the same through opusenc", opus)
         try add("good.mp3", .whole, "the same through lame, with a LAME tag", mp3)
+        try addRaw(Array("Bj".utf8) + [0xF6] + Array("rk.wav".utf8), .whole, "a WAV named in Latin-1 (not UTF-8)", wav)
+        try addRaw([0xFF, 0xFE] + Array(" noise.mp3".utf8), .refused(["not an audio file"]),
+                   "random bytes under a name that is no encoding at all", garbage(4096, seed: 3))
         try add("eight-channels.wav", .whole, "8 channels", TestAudio.wavData(
             TestAudio.signal(seconds: 4, sampleRate: 48000, channels: 8), channels: 8, sampleRate: 48000))
         try add("192k.wav", .whole, "mono at 192 kHz", TestAudio.wavData(

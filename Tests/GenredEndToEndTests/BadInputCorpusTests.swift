@@ -1,5 +1,10 @@
 import Foundation
+import GenredKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The whole bad-input corpus through one real `genred analyze --json` run: no crash, no hang, a
 /// clear error for each input with no audio, finite scores (and a damage reason where due) for
@@ -19,16 +24,24 @@ final class BadInputCorpusTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let cases = try BadInputCorpus.build(in: dir)
         XCTAssertGreaterThanOrEqual(cases.count, 40)
-        let paths = cases.map { dir.appendingPathComponent($0.name).path }
+        let paths = cases.map { dir.path + "/" + $0.name }
 
-        let run = try Self.genred(["analyze", "--json", "--threads", "2"] + paths, timeout: Self.timeout)
+        // The paths go through a NUL-separated list and bash, which pass names that are not
+        // UTF-8 as their bytes (Foundation's Process would re-encode them).
+        let list = dir.appendingPathComponent(".paths").path
+        XCTAssertNil(PathIO.writeText(paths.joined(separator: "\u{0}") + "\u{0}", to: list))
+        let run = try Self.genred(["-c", "mapfile -d '' -t files < \"$1\"; exec \"$0\" analyze --json --threads 2 \"${files[@]}\"",
+                                   Self.binary.path, list], through: URL(fileURLWithPath: "/bin/bash"), timeout: Self.timeout)
         XCTAssertFalse(run.timedOut, "genred analyze did not finish within \(Self.timeout) s")
         XCTAssertEqual(run.reason, .exit, "genred was killed by signal \(run.status)")
         XCTAssertEqual(run.status, 1, "exit status 1: some inputs are refused\n\(run.stderr)")
 
         var outcomes: [String: Outcome] = [:]
         for line in run.stdout.split(separator: "\n") {
-            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+            // A carried byte is written as the lone surrogate \udcNN (Python's surrogateescape);
+            // as the pair \udbff\udfNN it decodes to the scalar U+10FFNN that carries it here.
+            let paired = line.replacingOccurrences(of: "\\udc", with: "\\udbff\\udf")
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(paired.utf8)) as? [String: Any], String(line))
             let path = try XCTUnwrap(object["path"] as? String, String(line))
             XCTAssertNil(outcomes[path], "\(path) reported twice")
             outcomes[path] = Outcome(error: object["error"] as? String, damaged: object["damaged"] as? String,
@@ -47,13 +60,53 @@ final class BadInputCorpusTests: XCTestCase {
                 if let error = outcome.error { ("refused", error) }
                 else if let damaged = outcome.damaged { ("analysed, damaged", damaged) }
                 else { ("analysed", "") }
-            table.append("| `\(c.name)` | \(c.note) | \(result) | \(reason.replacingOccurrences(of: "|", with: "\\|")) |")
+            table.append("| `\(FilePath.display(c.name))` | \(c.note) | \(result) | \(FilePath.display(reason).replacingOccurrences(of: "|", with: "\\|")) |")
         }
         let rendered = table.joined(separator: "\n")
         print(rendered)
         if let out = ProcessInfo.processInfo.environment["GENRED_CORPUS_TABLE"] {
             try (rendered + "\n").write(toFile: out, atomically: true, encoding: .utf8)
         }
+    }
+
+    func testRetagChangesNoByteOfABadOrDamagedFile() throws {
+        let dir = try TestAudio.makeTemporaryDirectory("genred-corpus-retag")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let music = dir.appendingPathComponent("music")
+        try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+        let cases = try BadInputCorpus.build(in: music)
+        /// A regular file's bytes (SHA-256), by its exact name; other kinds by their mode.
+        func digest(_ c: BadInputCorpus.Case) -> String? {
+            let path = music.path + "/" + c.name
+            guard let info = PathIO.lstat(path) else { return nil }
+            guard info.st_mode & S_IFMT == S_IFREG else { return "mode \(info.st_mode)" }
+            let fd = PathIO.open(path, O_RDONLY)
+            guard fd >= 0 else { return "unreadable" }
+            defer { close(fd) }
+            var hasher = SHA256()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            }
+            return hasher.finalizeHex()
+        }
+        let before = cases.map(digest)
+        let run = try Self.genred(["retag", "--jobs", "2", "--db", dir.appendingPathComponent("state/library.sqlite").path, music.path],
+                                  timeout: Self.timeout)
+        XCTAssertFalse(run.timedOut)
+        XCTAssertEqual(run.reason, .exit, "genred was killed by signal \(run.status)")
+        XCTAssertEqual(run.status, 1, "some inputs fail: \(run.stderr)")
+        for (c, old) in zip(cases, before) {
+            switch c.expected {
+            case .refused, .damaged:
+                XCTAssertEqual(digest(c), old, "\(FilePath.display(c.name)) changed")
+            case .whole, .analysed:
+                break  // tagged, and the write verified: other tests check those
+            }
+        }
+        XCTAssertTrue(run.stdout.contains("damaged, tags left alone"), run.stdout)
     }
 
     func testDamagedFileIsAnalysedWithItsReasonAndExitStatusZero() throws {
@@ -116,12 +169,12 @@ final class BadInputCorpusTests: XCTestCase {
         var timedOut: Bool
     }
 
-    /// Runs the built binary (found as `AnalyzeCommandTests.genred` finds it), killing it after `timeout` seconds.
-    static func genred(_ arguments: [String], timeout: TimeInterval) throws -> Run {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+    static var binary: URL { AnalyzeCommandTests.binary }
+
+    /// Runs the built binary (or `through`, another program), killing it after `timeout` seconds.
+    static func genred(_ arguments: [String], through program: URL? = nil, timeout: TimeInterval) throws -> Run {
         let process = Process()
-        process.executableURL = FileManager.default.fileExists(atPath: beside.path)
-            ? beside : Bundle.main.bundleURL.appendingPathComponent("genred")
+        process.executableURL = program ?? binary
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
