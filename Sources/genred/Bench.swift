@@ -24,21 +24,26 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time similarity queries over a synthetic library of this many tracks.", valueName: "tracks"))
     var similarity: Int?
 
+    @Flag(name: .long, help: "Instead: print only the CPU, its vector extensions, the BLAS kernels in use and the measured FP32 peak.")
+    var cpu = false
+
     @Argument(help: "Audio files to analyse.")
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && files.isEmpty { throw ValidationError("give audio files, or --similarity N") }
+        if similarity == nil && !cpu && files.isEmpty { throw ValidationError("give audio files, --cpu or --similarity N") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
+        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let peak = printMachine(threads: threads)
+        if cpu { return }
         let bundle: ModelBundle
         do { bundle = try ModelBundle.load(model) } catch {
             printError("genred: \(error)")
             throw ExitCode(2)
         }
-        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let analyzer = Analyzer(bundle: bundle, threads: threads)
         let rate = bundle.manifest.audio.sampleRate
 
@@ -97,6 +102,22 @@ struct Bench: ParsableCommand {
         print(String(format: "inference at %.0f%% of the GEMM-limited rate (over 100%%: fewer FLOPs than direct convolution, not faster GEMMs); inference-only realtime factor %.0fx",
                      100 * windowsPerSecond / gemmBound,
                      windowsPerSecond * Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)))
+        print(String(format: "inference at %.0f%% of the measured FP32 peak on %d threads (%.1f effective GFLOP/s of %.1f); sgemm at %.0f%% of it",
+                     100 * windowsPerSecond * flops / peak.allCores, peak.threads, windowsPerSecond * flops / 1e9,
+                     peak.allCores / 1e9, 100 * gemm / peak.allCores))
+    }
+
+    /// Prints what the figures depend on: the CPU, its vector extensions, the BLAS kernels in
+    /// use and the FP32 peak measured on `threads` threads, which it returns.
+    private func printMachine(threads: Int) -> Benchmark.FP32Peak {
+        let info = CPUInfo.current
+        print("cpu              \(info.summary), \(ProcessInfo.processInfo.activeProcessorCount) cores online")
+        print("vectors          \(info.extensions.joined(separator: " ")) -> \(info.vectorLevel)")
+        print("blas             \(BLASDispatch.describe(cpu: info))")
+        let peak = Benchmark.fp32Peak(cpu: info, threads: threads)
+        print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
+                     peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
+        return peak
     }
 
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.

@@ -12,6 +12,13 @@ struct Genred: ParsableCommand {
             """,
         subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Eval.self, Bench.self]
     )
+
+    /// Makes sure the BLAS kernels fit this CPU (this may execute the binary again, same
+    /// process id and arguments; see `BLASDispatch`), then parses and runs as usual.
+    static func main() {
+        BLASDispatch.fitToCPU()
+        main(nil)
+    }
 }
 
 /// Prints to standard error.

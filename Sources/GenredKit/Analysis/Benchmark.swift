@@ -1,3 +1,4 @@
+import CGenredLinux
 import COpenBLAS
 import Dispatch
 
@@ -85,5 +86,52 @@ public enum Benchmark {
             elapsed = seconds(since: start)
         } while elapsed < limit
         return Double(runs) * shape.flops / elapsed
+    }
+
+    /// The machine's single-precision peak as measured: FLOP/s of independent FMA chains
+    /// (no memory traffic) with the widest vectors the CPU runs.
+    public struct FP32Peak: Sendable {
+        /// The loop that was fastest: "AVX-512 FMA", "AVX2 FMA" or "SSE mul+add".
+        public let instructions: String
+        /// One thread alone.
+        public let perCore: Double
+        /// `threads` threads at once.
+        public let allCores: Double
+        public let threads: Int
+    }
+
+    private typealias FlopLoop = @convention(c) (Int) -> Double
+
+    /// Measures `FP32Peak` on `threads` threads, each loop timed for `seconds`. Every loop
+    /// the CPU supports is tried (on some AVX-512 CPUs the 256-bit one is as fast).
+    public static func fp32Peak(cpu: CPUInfo = .current, threads: Int, seconds: Double = 0.3) -> FP32Peak {
+        var loops: [(String, FlopLoop)] = [("SSE mul+add", genred_flops_sse)]
+        if cpu.has("FMA") && cpu.has("AVX") { loops.append(("AVX2 FMA", genred_flops_fma256)) }
+        if cpu.has("AVX512F") { loops.append(("AVX-512 FMA", genred_flops_avx512)) }
+        let rated = loops.map { ($0.0, $0.1, flopRate($0.1, seconds: seconds / 2)) }
+        let best = rated.max { $0.2 < $1.2 }!
+        let single = max(best.2, flopRate(best.1, seconds: seconds))
+        let n = max(1, threads)
+        var rates = [Double](repeating: 0, count: n)
+        rates.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            parallelFor(n) { worker in base[worker] = flopRate(best.1, seconds: seconds) }
+        }
+        return FP32Peak(instructions: best.0, perCore: single, allCores: rates.reduce(0, +), threads: n)
+    }
+
+    /// FLOP/s of `loop` on the calling thread, after a short warm-up.
+    private static func flopRate(_ loop: FlopLoop, seconds limit: Double) -> Double {
+        let rounds = 200_000
+        let warm = DispatchTime.now()
+        repeat { _ = loop(rounds) } while seconds(since: warm) < min(0.05, limit / 4)
+        var flops = 0.0
+        let start = DispatchTime.now()
+        var elapsed = 0.0
+        repeat {
+            flops += loop(rounds)
+            elapsed = seconds(since: start)
+        } while elapsed < limit
+        return flops / elapsed
     }
 }
