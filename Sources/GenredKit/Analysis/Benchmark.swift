@@ -88,6 +88,44 @@ public enum Benchmark {
         return Double(runs) * shape.flops / elapsed
     }
 
+    /// Windows per second of the network alone (no decoding) on `threads` workers, each
+    /// with its own workspace and single-threaded BLAS as in the analyzer, timed for
+    /// `seconds` after a warm-up. The speed does not depend on the values; the windows
+    /// are pseudo-random in the range log-mel values take.
+    public static func inferenceRate(_ network: MusicnnNetwork, threads: Int, seconds limit: Double = 1.0) -> Double {
+        let threads = max(1, threads)
+        let size = network.frames * network.bands
+        var rng = SeededGenerator(seed: 7)
+        let windows = (0..<4).map { _ in (0..<size).map { _ in Float(5 * rng.unit()) } }
+        openblas_set_num_threads(1)
+        var rates = [Double](repeating: 0, count: threads)
+        rates.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            parallelFor(threads) { worker in
+                let ws = MusicnnWorkspace(network: network)
+                var probabilities = [Float](repeating: 0, count: network.labelCount)
+                var penultimate = [Float](repeating: 0, count: network.embeddingSize)
+                func once(_ i: Int) {
+                    network.forward(window: windows[i % windows.count], workspace: ws,
+                                    probabilities: &probabilities, penultimate: &penultimate)
+                }
+                let warm = DispatchTime.now()
+                var n = 0
+                repeat { once(n); n += 1 } while seconds(since: warm) < limit / 4
+                n = 0
+                let start = DispatchTime.now()
+                var elapsed = 0.0
+                repeat {
+                    once(n)
+                    n += 1
+                    elapsed = seconds(since: start)
+                } while elapsed < limit
+                base[worker] = Double(n) / elapsed
+            }
+        }
+        return rates.reduce(0, +)
+    }
+
     /// The machine's single-precision peak as measured: FLOP/s of independent FMA chains
     /// (no memory traffic) with the widest vectors the CPU runs.
     public struct FP32Peak: Sendable {
