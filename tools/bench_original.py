@@ -44,6 +44,20 @@ def duration(path):
     return info.frames / info.samplerate
 
 
+def warm_up_librosa():
+    """Runs musicnn's feature code once on a short generated clip."""
+    import tempfile
+
+    import numpy as np
+    import soundfile
+    from musicnn.extractor import batch_data
+
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        t = np.arange(5 * 44100) / 44100
+        soundfile.write(f.name, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100, format="WAV")
+        batch_data(f.name, WINDOW_FRAMES, WINDOW_FRAMES)
+
+
 def batched(package_dir, files):
     import numpy as np
     import tensorflow as tf
@@ -62,7 +76,9 @@ def batched(package_dir, files):
         saver = tf.compat.v1.train.Saver()
     sess = tf.compat.v1.Session(graph=graph)
     saver.restore(sess, musicnn_source.checkpoint_prefix(package_dir, MODEL))
-    # One warm-up run so that TensorFlow's one-time set-up is not timed.
+    # Warm-up, so that one-time costs are not timed: TensorFlow's first run, and librosa's
+    # first load (its numba functions compile then).
+    warm_up_librosa()
     sess.run([probabilities, penultimate],
              feed_dict={x: np.zeros((2, WINDOW_FRAMES, 96), np.float32), is_training: False})
 
@@ -82,6 +98,8 @@ def extractor(package_dir, files):
     import io
 
     from musicnn.extractor import extractor as original
+
+    warm_up_librosa()  # as in batched mode; TensorFlow's set-up is part of every extractor() call
 
     def run(path):
         with contextlib.redirect_stdout(io.StringIO()):  # it prints progress
