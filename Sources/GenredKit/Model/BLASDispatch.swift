@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A DYNAMIC_ARCH OpenBLAS picks its kernels ("core") by CPU model number when it loads.
 /// On a model newer than the library it falls back to generic SSE kernels: Debian 12's
-/// OpenBLAS 0.3.21 gives a Sapphire Rapids Xeon "Prescott", a fifth or less of the speed
+/// OpenBLAS 0.3.21 gives a Sapphire Rapids Xeon "Prescott", a third to a fifth of the speed
 /// its AVX-512 kernels reach there. The choice is made in the library's constructor, before
 /// `main`, from `OPENBLAS_CORETYPE`. So at start-up genred compares the core in use with
 /// the vector instructions CPUID reports and, when they do not fit, sets
@@ -132,7 +132,8 @@ public enum BLASDispatch {
                request: Request(getenv("GENRED_BLAS_CORE").map { String(cString: $0) }))
     }
 
-    /// The start-up hook: call it first thing in `main`, before any other thread exists.
+    /// The start-up hook: call it first thing in `main`, before genred starts threads or
+    /// opens files of its own (OpenBLAS's idle thread pool is the only other thread then).
     /// Returns when the core in use fits (or cannot be changed); otherwise replaces the
     /// process image and does not return. If `execv` fails, carries on with the core it has.
     public static func fitToCPU() {
