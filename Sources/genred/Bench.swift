@@ -13,6 +13,10 @@ struct Bench: ParsableCommand {
             network's speed alone in windows per second, and, in the same run, the sgemm rate of \
             the model's largest convolution shape, so inference speed can be read as a fraction \
             of the FP32 peak and of what GEMM allows.
+
+            genred replaces OpenBLAS kernels that do not fit the CPU at start-up; \
+            GENRED_BLAS_CORE=openblas keeps OpenBLAS's choice (or OPENBLAS_CORETYPE), and \
+            GENRED_BLAS_CORE=NAME (SkylakeX, Haswell, Zen, ...) forces a core.
             """
     )
 
