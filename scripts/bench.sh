@@ -11,7 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/.build/release/genred}
 cd "$root"
-mapfile -t files < <(scripts/bench-audio.sh)
+list=$(scripts/bench-audio.sh)  # a failure here stops the script (set -e)
+mapfile -t files <<<"$list"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
