@@ -20,8 +20,11 @@ run: build
 test: deps
 	$(SWIFT) test --disable-swift-testing
 
+# Speed on about 19 minutes of real recordings (MP3 44.1 and 22.05 kHz, Ogg Vorbis, Opus,
+# FLAC; fetched from Debian's game-music packages), and the original Python/TensorFlow
+# pipeline on the same files in the same run (set up on first use under .build/bench-original).
 bench: build
-	$(BIN) bench $$(scripts/bench-audio.sh)/track.mp3 .build/bench-audio/track.flac .build/bench-audio/track.ogg
+	scripts/bench.sh $(BIN)
 
 # The daemon: time to tag 1,000 files that land at once, then idle CPU and memory.
 bench-watch: build

@@ -1,14 +1,22 @@
 import ArgumentParser
 import Foundation
 import GenredKit
+import Synchronization
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure analysis speed on a set of files (build with -c release).",
         discussion: """
-            Prints per-stage seconds (decode, resample+mel, inference), windows per second and the \
-            realtime factor, and, in the same run, the sgemm rate of the model's largest convolution \
-            shape, so inference speed can be read as a fraction of what GEMM allows on this machine.
+            Prints the CPU, its vector extensions, the BLAS kernels in use and the FP32 peak as \
+            measured on this machine; then the end-to-end time and realtime factor, one file at a \
+            time and several at once; per-stage seconds (decode, resample+mel, inference); the \
+            network's speed alone in windows per second, and, in the same run, the sgemm rate of \
+            the model's largest convolution shape, so inference speed can be read as a fraction \
+            of the FP32 peak and of what GEMM allows.
+
+            genred replaces OpenBLAS kernels that do not fit the CPU at start-up; \
+            GENRED_BLAS_CORE=openblas keeps OpenBLAS's choice (or OPENBLAS_CORETYPE), and \
+            GENRED_BLAS_CORE=NAME (SkylakeX, Haswell, Zen, ...) forces a core.
             """
     )
 
@@ -24,22 +32,29 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time similarity queries over a synthetic library of this many tracks.", valueName: "tracks"))
     var similarity: Int?
 
+    @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
+    var jobs: Int?
+
+    @Flag(name: .long, help: "Instead: print only the CPU, its vector extensions, the BLAS kernels in use and the measured FP32 peak.")
+    var cpu = false
+
     @Argument(help: "Audio files to analyse.")
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && files.isEmpty { throw ValidationError("give audio files, or --similarity N") }
+        if similarity == nil && !cpu && files.isEmpty { throw ValidationError("give audio files, --cpu or --similarity N") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
+        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let peak = printMachine(threads: threads)
+        if cpu { return }
         let bundle: ModelBundle
         do { bundle = try ModelBundle.load(model) } catch {
             printError("genred: \(error)")
             throw ExitCode(2)
         }
-        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let analyzer = Analyzer(bundle: bundle, threads: threads)
         let rate = bundle.manifest.audio.sampleRate
 
         // Decoding alone (no resampling): the decoders' share of the decode stage.
@@ -52,51 +67,107 @@ struct Bench: ParsableCommand {
             decodeOnly = min(decodeOnly, Date().timeIntervalSince(start))
         }
 
-        var best: (timings: StageTimings, wall: Double, windows: Int, audio: Double)?
-        for _ in 0..<max(1, repeats) {
-            var sum = StageTimings(), windows = 0, audio = 0.0
-            let start = Date()
-            for path in files {
-                do {
-                    let result = try analyzer.analyze(path)
-                    let t = analyzer.lastTimings
-                    sum.decode += t.decode
-                    sum.features += t.features
-                    sum.inference += t.inference
-                    windows += result.windowCount
-                    audio += result.audio.duration
-                } catch {
-                    printError("genred: \(error)")
-                }
+        // End to end, one file at a time (all threads on its windows) and several files at
+        // once (each with a share of the threads, as retag runs), unless --jobs picks one.
+        let parallelJobs = max(1, min(threads, files.count))
+        let modes = jobs.map { [max(1, $0)] } ?? (parallelJobs > 1 ? [1, parallelJobs] : [1])
+        var passes: [(jobs: Int, pass: Pass)] = []
+        for mode in modes {
+            var best: Pass?
+            for _ in 0..<max(1, repeats) {
+                let pass = analyseSet(bundle: bundle, jobs: mode, threads: threads)
+                if best == nil || pass.wall < best!.wall { best = pass }
             }
-            let wall = Date().timeIntervalSince(start)
-            if best == nil || wall < best!.wall { best = (sum, wall, windows, audio) }
+            passes.append((mode, best!))
         }
-        guard let best, best.windows > 0 else {
+        guard let chosen = passes.min(by: { $0.pass.wall < $1.pass.wall }), chosen.pass.windows > 0 else {
             printError("genred: no file could be analysed")
             throw ExitCode(1)
         }
+        let best = chosen.pass
 
-        let shapes = Benchmark.gemmShapes(of: bundle.network)
+        let network = bundle.network
+        let shapes = Benchmark.gemmShapes(of: network)
         let largest = shapes.max { $0.flops < $1.flops }!
         let gemm = Benchmark.sgemmRate(largest, threads: threads)
-        let flops = Benchmark.flopsPerWindow(bundle.network)
-        let windowsPerSecond = Double(best.windows) / best.timings.inference
+        let flops = Benchmark.flopsPerWindow(network)
+        let alone = Benchmark.inferenceRate(network, threads: threads)
         let gemmBound = gemm / flops
+        let windowSeconds = Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)
         let t = best.timings
 
         print("files            \(files.count), \(String(format: "%.1f", best.audio)) s of audio, \(best.windows) windows, \(threads) threads")
+        for (mode, pass) in passes {
+            let how = mode == 1 ? "one file at a time, \(threads) inference threads"
+                : "\(mode) files at a time, \(max(1, threads / mode)) inference thread(s) each"
+            print(String(format: "end to end       %7.3f s  %.0fx realtime (%@)%@", pass.wall, pass.audio / pass.wall, how,
+                         passes.count > 1 && mode == chosen.jobs ? "  <- faster" : ""))
+        }
+        print("stages           thread-seconds, summed over files (they overlap: decoding runs beside the network)")
         print(String(format: "decode           %7.3f s  (decoders alone %.3f s, so resampling about %.3f s)",
                      t.decode, decodeOnly, max(0, t.decode - decodeOnly)))
         print(String(format: "resample+mel     %7.3f s  (mel alone %.3f s)", max(0, t.decode - decodeOnly) + t.features, t.features))
-        print(String(format: "inference        %7.3f s  %.1f windows/s, %.2f GFLOP/window (direct convolution), %.1f effective GFLOP/s",
-                     t.inference, windowsPerSecond, flops / 1e9, windowsPerSecond * flops / 1e9))
-        print(String(format: "total            %7.3f s  %.0fx realtime end to end", best.wall, best.audio / best.wall))
+        print(String(format: "inference        %7.3f s  waiting on the network, beside decoding", t.inference))
+        print(String(format: "inference alone  %.1f windows/s on %d threads, %.2f GFLOP/window (direct convolution), %.1f effective GFLOP/s; %.0fx realtime",
+                     alone, threads, flops / 1e9, alone * flops / 1e9, alone * windowSeconds))
         print(String(format: "sgemm %@: %.1f GFLOP/s on %d threads -> GEMM-limited %.1f windows/s",
                      largest.description, gemm / 1e9, threads, gemmBound))
-        print(String(format: "inference at %.0f%% of the GEMM-limited rate (over 100%%: fewer FLOPs than direct convolution, not faster GEMMs); inference-only realtime factor %.0fx",
-                     100 * windowsPerSecond / gemmBound,
-                     windowsPerSecond * Double(bundle.manifest.window.defaultHopFrames * bundle.manifest.audio.hopLength) / Double(rate)))
+        print(String(format: "inference at %.0f%% of the GEMM-limited rate (over 100%%: fewer FLOPs than direct convolution, not faster GEMMs)",
+                     100 * alone / gemmBound))
+        print(String(format: "inference at %.0f%% of the measured FP32 peak on %d threads (%.1f effective GFLOP/s of %.1f); sgemm at %.0f%% of it",
+                     100 * alone * flops / peak.allCores, peak.threads, alone * flops / 1e9,
+                     peak.allCores / 1e9, 100 * gemm / peak.allCores))
+    }
+
+    /// One analysis of every file: summed stage timings, wall time, windows, audio seconds.
+    struct Pass: Sendable {
+        var timings = StageTimings()
+        var wall = 0.0
+        var windows = 0
+        var audio = 0.0
+    }
+
+    /// Analyses `files` on `jobs` threads that each take the next file, with an analyzer of
+    /// `threads / jobs` inference threads (at least one).
+    private func analyseSet(bundle: ModelBundle, jobs: Int, threads: Int) -> Pass {
+        let paths = files
+        let results = PassAccumulator()
+        let start = Date()
+        let finished = DispatchGroup()
+        for _ in 0..<jobs {
+            finished.enter()
+            let thread = Thread {
+                let analyzer = Analyzer(bundle: bundle, threads: max(1, threads / jobs))
+                while let path = results.nextPath(paths) {
+                    do {
+                        let result = try analyzer.analyze(path)
+                        results.add(analyzer.lastTimings, windows: result.windowCount, audio: result.audio.duration)
+                    } catch {
+                        printError("genred: \(error)")
+                    }
+                }
+                finished.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        finished.wait()
+        var pass = results.total
+        pass.wall = Date().timeIntervalSince(start)
+        return pass
+    }
+
+    /// Prints what the figures depend on: the CPU, its vector extensions, the BLAS kernels in
+    /// use and the FP32 peak measured on `threads` threads, which it returns.
+    private func printMachine(threads: Int) -> Benchmark.FP32Peak {
+        let info = CPUInfo.current
+        print("cpu              \(info.summary), \(ProcessInfo.processInfo.activeProcessorCount) cores online")
+        print("vectors          \(info.extensions.joined(separator: " ")) -> \(info.vectorLevel)")
+        print("blas             \(BLASDispatch.describe(cpu: info))")
+        let peak = Benchmark.fp32Peak(cpu: info, threads: threads)
+        print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
+                     peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
+        return peak
     }
 
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.
@@ -133,4 +204,34 @@ struct Bench: ParsableCommand {
         print(String(format: "index build %.3f s; query median %.1f ms, p90 %.1f ms, max %.1f ms (50 queries)",
                      buildSeconds, 1000 * times[times.count / 2], 1000 * times[times.count * 9 / 10], 1000 * times.last!))
     }
+}
+
+/// The files still to analyse and the sums of what was analysed, shared by the bench's
+/// job threads. Sendable without `@unchecked`: its only stored property is a `Mutex`.
+private final class PassAccumulator: Sendable {
+    private struct State {
+        var next = 0
+        var total = Bench.Pass()
+    }
+    private let state = Mutex(State())
+
+    func nextPath(_ paths: [String]) -> String? {
+        state.withLock { s in
+            guard s.next < paths.count else { return nil }
+            defer { s.next += 1 }
+            return paths[s.next]
+        }
+    }
+
+    func add(_ t: StageTimings, windows: Int, audio: Double) {
+        state.withLock { s in
+            s.total.timings.decode += t.decode
+            s.total.timings.features += t.features
+            s.total.timings.inference += t.inference
+            s.total.windows += windows
+            s.total.audio += audio
+        }
+    }
+
+    var total: Bench.Pass { state.withLock { $0.total } }
 }

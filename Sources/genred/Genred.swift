@@ -14,9 +14,12 @@ struct Genred: ParsableCommand {
         subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Eval.self, Bench.self]
     )
 
-    /// Runs the command with the arguments' exact bytes: a file name that is not UTF-8 reaches
-    /// the commands intact (see `FilePath`) instead of being decoded with replacement characters.
+    /// Makes sure the BLAS kernels fit this CPU (this may execute the binary again, same
+    /// process id and arguments; see `BLASDispatch`), then runs the command with the arguments'
+    /// exact bytes: a file name that is not UTF-8 reaches the commands intact (see `FilePath`)
+    /// instead of being decoded with replacement characters.
     static func main() {
+        BLASDispatch.fitToCPU()
         let arguments = (1..<Int(CommandLine.argc)).map { i -> String in
             guard let argument = CommandLine.unsafeArgv[i] else { return "" }
             return FilePath.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))

@@ -1,3 +1,4 @@
+import CGenredLinux
 import COpenBLAS
 import Dispatch
 
@@ -85,5 +86,90 @@ public enum Benchmark {
             elapsed = seconds(since: start)
         } while elapsed < limit
         return Double(runs) * shape.flops / elapsed
+    }
+
+    /// Windows per second of the network alone (no decoding) on `threads` workers, each
+    /// with its own workspace and single-threaded BLAS as in the analyzer, timed for
+    /// `seconds` after a warm-up. The speed does not depend on the values; the windows
+    /// are pseudo-random in the range log-mel values take.
+    public static func inferenceRate(_ network: MusicnnNetwork, threads: Int, seconds limit: Double = 1.0) -> Double {
+        let threads = max(1, threads)
+        let size = network.frames * network.bands
+        var rng = SeededGenerator(seed: 7)
+        let windows = (0..<4).map { _ in (0..<size).map { _ in Float(5 * rng.unit()) } }
+        openblas_set_num_threads(1)
+        var rates = [Double](repeating: 0, count: threads)
+        rates.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            parallelFor(threads) { worker in
+                let ws = MusicnnWorkspace(network: network)
+                var probabilities = [Float](repeating: 0, count: network.labelCount)
+                var penultimate = [Float](repeating: 0, count: network.embeddingSize)
+                func once(_ i: Int) {
+                    network.forward(window: windows[i % windows.count], workspace: ws,
+                                    probabilities: &probabilities, penultimate: &penultimate)
+                }
+                let warm = DispatchTime.now()
+                var n = 0
+                repeat { once(n); n += 1 } while seconds(since: warm) < limit / 4
+                n = 0
+                let start = DispatchTime.now()
+                var elapsed = 0.0
+                repeat {
+                    once(n)
+                    n += 1
+                    elapsed = seconds(since: start)
+                } while elapsed < limit
+                base[worker] = Double(n) / elapsed
+            }
+        }
+        return rates.reduce(0, +)
+    }
+
+    /// The machine's single-precision peak as measured: FLOP/s of independent FMA chains
+    /// (no memory traffic) with the widest vectors the CPU runs.
+    public struct FP32Peak: Sendable {
+        /// The loop that was fastest: "AVX-512 FMA", "AVX2 FMA" or "SSE mul+add".
+        public let instructions: String
+        /// One thread alone.
+        public let perCore: Double
+        /// `threads` threads at once.
+        public let allCores: Double
+        public let threads: Int
+    }
+
+    private typealias FlopLoop = @convention(c) (Int) -> Double
+
+    /// Measures `FP32Peak` on `threads` threads, each loop timed for `seconds`. Every loop
+    /// the CPU supports is tried (on some AVX-512 CPUs the 256-bit one is as fast).
+    public static func fp32Peak(cpu: CPUInfo = .current, threads: Int, seconds: Double = 0.3) -> FP32Peak {
+        var loops: [(String, FlopLoop)] = [("SSE mul+add", genred_flops_sse)]
+        if cpu.has("FMA") && cpu.has("AVX") { loops.append(("AVX2 FMA", genred_flops_fma256)) }
+        if cpu.has("AVX512F") { loops.append(("AVX-512 FMA", genred_flops_avx512)) }
+        let rated = loops.map { ($0.0, $0.1, flopRate($0.1, seconds: seconds / 2)) }
+        let best = rated.max { $0.2 < $1.2 }!
+        let single = max(best.2, flopRate(best.1, seconds: seconds))
+        let n = max(1, threads)
+        var rates = [Double](repeating: 0, count: n)
+        rates.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            parallelFor(n) { worker in base[worker] = flopRate(best.1, seconds: seconds) }
+        }
+        return FP32Peak(instructions: best.0, perCore: single, allCores: rates.reduce(0, +), threads: n)
+    }
+
+    /// FLOP/s of `loop` on the calling thread, after a short warm-up.
+    private static func flopRate(_ loop: FlopLoop, seconds limit: Double) -> Double {
+        let rounds = 200_000
+        let warm = DispatchTime.now()
+        repeat { _ = loop(rounds) } while seconds(since: warm) < min(0.05, limit / 4)
+        var flops = 0.0
+        let start = DispatchTime.now()
+        var elapsed = 0.0
+        repeat {
+            flops += loop(rounds)
+            elapsed = seconds(since: start)
+        } while elapsed < limit
+        return flops / elapsed
     }
 }

@@ -469,10 +469,11 @@ extension MusicnnNetwork {
         let F = frames, channels = featureChannels, N = conv.outputs, K = inputWidth
         let first = pad - (conv.kernelTime - 1) / 2
         conv.kernel.withUnsafeBufferPointer { w in
+            ws.midOutput.update(repeating: 0, count: F * N)  // then every tap adds (see `sgemmOverwriting`)
             for dt in 0..<conv.kernelTime {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(F), Int32(N), Int32(K),
                             1, features + (first + dt) * channels + inputOffset, Int32(channels),
-                            w.baseAddress! + dt * K * N, Int32(N), dt == 0 ? 0 : 1, ws.midOutput, Int32(N))
+                            w.baseAddress! + dt * K * N, Int32(N), 1, ws.midOutput, Int32(N))
             }
         }
     }

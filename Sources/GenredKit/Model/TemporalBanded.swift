@@ -1,5 +1,3 @@
-import COpenBLAS
-
 extension MusicnnNetwork {
     /// A temporal convolution arranged to compute `frames` consecutive outputs per GEMM.
     ///
@@ -44,9 +42,8 @@ extension MusicnnNetwork {
                 var t = 0
                 while t < F {
                     // C[band][(j, channel)] = sum over d of input[t + offset + d][band] * kernel[d][(j, channel)].
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(B), Int32(width), Int32(banded.taps),
-                                1, padded + (t + offset) * B, Int32(B), w.baseAddress, Int32(width),
-                                0, c, Int32(width))
+                    sgemmOverwriting(transposeA: true, m: B, n: width, k: banded.taps, a: padded + (t + offset) * B, lda: B,
+                                     b: w.baseAddress!, ldb: width, c: c, ldc: width)
                     mx.update(from: c, count: width)
                     mn.update(from: c, count: width)
                     for b in 1..<B {

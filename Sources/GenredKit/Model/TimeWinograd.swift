@@ -157,9 +157,9 @@ extension MusicnnNetwork {
                             row += kw
                         }
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(N), Int32(kw),
-                                1, ws.winogradColumns, Int32(kw), kernel.baseAddress! + p * kw * N, Int32(N),
-                                0, ws.winogradProducts + p * rows * N, Int32(N))
+                    sgemmOverwriting(m: rows, n: N, k: kw, a: ws.winogradColumns, lda: kw,
+                                     b: kernel.baseAddress! + p * kw * N, ldb: N,
+                                     c: ws.winogradProducts + p * rows * N, ldc: N)
                 }
                 if w.finitePoints == TimeWinograd.fusedPoints {
                     fusedOutputTransform(conv, products: ws.winogradProducts, rows: rows, firstTile: tile0, tiles: count,

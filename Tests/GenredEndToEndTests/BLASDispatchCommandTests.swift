@@ -1,0 +1,72 @@
+import Foundation
+import GenredKit
+import XCTest
+
+/// The start-up check of the OpenBLAS kernels, through the built binary: OpenBLAS picks its
+/// core before `main`, so only a new process shows what genred made of it.
+final class BLASDispatchCommandTests: XCTestCase {
+    /// Runs `genred bench --cpu` with `environment` added (and any inherited setting of the
+    /// two variables removed); returns the core named on the "blas" line and the line.
+    private func coreInUse(_ environment: [String: String]) throws -> (core: String, line: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+        let process = Process()
+        process.executableURL = FileManager.default.fileExists(atPath: binary.path)
+            ? binary : Bundle.main.bundleURL.appendingPathComponent("genred")
+        process.arguments = ["bench", "--cpu", "--threads", "1"]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = nil
+        env["GENRED_BLAS_CORE"] = nil
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        XCTAssertTrue(stdout.contains("cpu "), "the arguments survive the re-execution: \(stdout)")
+        let line = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("blas ") }, stdout)
+        let words = line.split(separator: " ")
+        let core = try XCTUnwrap(words.firstIndex(of: "core").map { String(words[$0 + 1]) }, String(line))
+        return (core, String(line))
+    }
+
+    /// The CPU's level, or a skip where no core beats Prescott or OpenBLAS cannot switch.
+    private func levelAbovePrescott() throws -> VectorLevel {
+        let level = CPUInfo.current.vectorLevel
+        guard level > .sse, BLASDispatch.configuration.contains("DYNAMIC_ARCH") else {
+            throw XCTSkip("needs an AVX CPU and a DYNAMIC_ARCH OpenBLAS (have \(level), \(BLASDispatch.configuration))")
+        }
+        return level
+    }
+
+    func testAGenericCoreIsReplacedByOneThatFitsTheCPU() throws {
+        // What an unrecognised CPU model gets from OpenBLAS, simulated.
+        let level = try levelAbovePrescott()
+        let (core, line) = try coreInUse(["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertNotEqual(core, "Prescott", line)
+        XCTAssertEqual(BLASDispatch.level(ofCore: core), level, line)
+        XCTAssertTrue(line.contains("OpenBLAS first chose Prescott"), line)
+    }
+
+    func testOpenBLASOwnChoiceIsKeptWhenAsked() throws {
+        _ = try levelAbovePrescott()
+        let (core, line) = try coreInUse(["OPENBLAS_CORETYPE": "Prescott", "GENRED_BLAS_CORE": "openblas"])
+        XCTAssertEqual(core, "Prescott", line)
+    }
+
+    func testAUserForcedCoreIsUsed() throws {
+        _ = try levelAbovePrescott()
+        let (core, line) = try coreInUse(["GENRED_BLAS_CORE": "Prescott"])
+        XCTAssertEqual(core, "Prescott", line)
+        XCTAssertTrue(line.contains("forced by GENRED_BLAS_CORE"), line)
+    }
+
+    func testWithoutSettingsTheCoreFitsTheCPU() throws {
+        let level = try levelAbovePrescott()
+        let (core, line) = try coreInUse([:])
+        XCTAssertEqual(BLASDispatch.level(ofCore: core), level, line)
+    }
+}
