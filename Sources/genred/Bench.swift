@@ -32,6 +32,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time similarity queries over a synthetic library of this many tracks.", valueName: "tracks"))
     var similarity: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Instead: time genred learn (cross-validation and the final fit) on a synthetic labelled set of this many tracks.", valueName: "tracks"))
+    var learn: Int?
+
     @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
     var jobs: Int?
 
@@ -42,11 +45,15 @@ struct Bench: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && !cpu && files.isEmpty { throw ValidationError("give audio files, --cpu or --similarity N") }
+        if similarity == nil && learn == nil && !cpu && files.isEmpty {
+            throw ValidationError("give audio files, --cpu, --similarity N or --learn N")
+        }
+        if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
+        if let learn { return try benchLearn(learn) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let peak = printMachine(threads: threads)
         if cpu { return }
@@ -168,6 +175,29 @@ struct Bench: ParsableCommand {
         print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
                      peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
         return peak
+    }
+
+    /// Learning on synthetic features with the real layout: what 10,000 labelled tracks cost
+    /// once their analyses are stored.
+    private func benchLearn(_ n: Int) throws {
+        var options = LearnOptions()
+        options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let input = LearnBenchmark.input(tracks: n)
+        let outcome: TaxonomyTrainer.Outcome
+        do { outcome = try TaxonomyTrainer.learn(input, options: options) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        let r = outcome.report
+        print("CPU: \(CPUInfo.current.summary), \(options.threads) thread(s); load average \(loadAverage())")
+        print("learn: \(n) tracks x \(input.features.columns) features, \(input.classes.count) classes, \(r.folds.count) grouped folds, "
+            + "\(r.candidates.count) candidate heads + kNN + the album-effect check + the final fit")
+        print(String(format: "  %.2f s (chosen: %@; held-out accuracy %.3f)", r.trainingSeconds, r.chosen, r.method("head")?.accuracy ?? .nan))
+    }
+
+    private func loadAverage() -> String {
+        var loads = [Double](repeating: 0, count: 3)
+        return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "unknown"
     }
 
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.
