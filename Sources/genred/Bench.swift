@@ -182,6 +182,7 @@ struct Bench: ParsableCommand {
             v.ids.append(Int64(i))
             v.paths.append("/music/\(i).flac")
             v.titles.append(nil); v.artists.append(nil); v.albums.append(nil); v.durations.append(nil)
+            v.recordingIDs.append(nil); v.isrcs.append(nil)
             for _ in 0..<200 { v.embeddings.append(Float(rng.gaussian())) }
             for _ in 0..<50 { v.scores.append(Float(rng.unit())) }
         }
