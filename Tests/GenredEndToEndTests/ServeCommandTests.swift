@@ -272,4 +272,19 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertEqual(run.status, 0, output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot.path), "screenshot at \(screenshot.path)")
     }
+
+    /// genred-serve.service keeps every sandbox setting of genred.service but the ones that
+    /// cut the network off.
+    func testTheServeUnitHasTheDaemonsSandboxWithTheNetwork() throws {
+        func settings(_ name: String) throws -> Set<String> {
+            let text = try String(contentsOf: AnalyzeCommandTests.repository.appendingPathComponent("systemd/\(name)"), encoding: .utf8)
+            let sandbox = text.components(separatedBy: "# Sandbox")[1].components(separatedBy: "[Install]")[0]
+            return Set(sandbox.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && $0.contains("=") })
+        }
+        let daemon = try settings("genred.service"), serve = try settings("genred-serve.service")
+        let network: Set = ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "ReadWritePaths=-/srv/music"]
+        XCTAssertEqual(daemon.subtracting(network), serve.subtracting(["RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]))
+        XCTAssertTrue(serve.contains("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"))
+        XCTAssertFalse(serve.contains { $0.hasPrefix("PrivateNetwork") || $0.hasPrefix("ReadWritePaths") })
+    }
 }
