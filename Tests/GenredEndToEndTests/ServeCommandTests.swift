@@ -279,7 +279,8 @@ final class ServeCommandTests: XCTestCase {
         func settings(_ name: String) throws -> Set<String> {
             let text = try String(contentsOf: AnalyzeCommandTests.repository.appendingPathComponent("systemd/\(name)"), encoding: .utf8)
             let sandbox = text.components(separatedBy: "# Sandbox")[1].components(separatedBy: "[Install]")[0]
-            return Set(sandbox.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && $0.contains("=") })
+            // The first line is the rest of the section's heading.
+            return Set(sandbox.split(separator: "\n").dropFirst().map(String.init).filter { !$0.hasPrefix("#") && $0.contains("=") })
         }
         let daemon = try settings("genred.service"), serve = try settings("genred-serve.service")
         let network: Set = ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "ReadWritePaths=-/srv/music"]
