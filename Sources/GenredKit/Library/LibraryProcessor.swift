@@ -234,6 +234,8 @@ public final class LibraryProcessor {
         }
         let (title, artist, album) = (snapshot.properties["TITLE"]?.first, snapshot.properties["ARTIST"]?.first,
                                       snapshot.properties["ALBUM"]?.first)
+        let recording = TrackIdentifier.musicBrainz(snapshot.properties["MUSICBRAINZ_TRACKID"]?.first)
+        let isrc = TrackIdentifier.isrc(snapshot.properties["ISRC"]?.first)
 
         let proposal = planner.propose(scores: scores)
         var writes: [TagField: [String]] = [:]
@@ -255,6 +257,7 @@ public final class LibraryProcessor {
         }
         if let id = track.id, let updated = try? store.updateTrack(id: id, { t in
             (t.title, t.artist, t.album) = (title, artist, album)
+            (t.musicbrainzRecordingId, t.isrc) = (recording, isrc)
         }) {
             track = updated
         }
