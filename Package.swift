@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // One thin target per native library: a module map and a shim header.
@@ -40,11 +42,22 @@ let package = Package(
             ]
         ),
 
+        // The HTTP front end (`genred serve`): kept apart so GenredKit stays free of NIO.
+        .target(
+            name: "GenredServer",
+            dependencies: [
+                "GenredKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Front-end.
         .executableTarget(
             name: "genred",
             dependencies: [
                 "GenredKit",
+                "GenredServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

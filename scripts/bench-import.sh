@@ -32,11 +32,18 @@ if [[ ! -f $set_dir/.complete ]]; then
   mkdir -p "$set_dir"
   make_one() {
     local i=$1 src=$2 dir=$3
-    local len offset wav out
-    len=$(soxi -D "$src" 2>/dev/null | cut -d. -f1)
-    offset=$(( (i * 37) % (len > 40 ? len - 35 : 1) ))
+    local len offset full wav out
+    full=$(mktemp --suffix=.wav)
     wav=$(mktemp --suffix=.wav)
-    sox "$src" "$wav" trim "$offset" 30 2>/dev/null
+    # sox reads Ogg Vorbis but not Opus: opusdec makes a WAV of those first.
+    case $src in
+      *.opus) opusdec --quiet "$src" "$full" ;;
+      *) sox "$src" "$full" ;;
+    esac
+    len=$(soxi -D "$full" | cut -d. -f1)
+    offset=$(( (i * 37) % (len > 40 ? len - 35 : 1) ))
+    sox "$full" "$wav" trim "$offset" 30
+    rm -f "$full"
     out=$dir/album$((i % 50))/track$i
     mkdir -p "$(dirname "$out")"
     case $((i % 4)) in
@@ -65,7 +72,7 @@ until grep -q "rescan done" "$work/daemon.log" 2>/dev/null; do sleep 0.2; done
 # Land the files at once: copy them next door, then move the folder in (one rename).
 cp -r "$set_dir" "$work/incoming"
 rm -f "$work/incoming/.complete"
-audio=$(find "$work/incoming" -type f -print0 | xargs -0 soxi -D 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s.%N)
 mv "$work/incoming" "$work/music/incoming"
 status() { "$bin" status --json --db "$work/state/library.sqlite"; }
@@ -77,6 +84,7 @@ while true; do
 done
 end=$(date +%s.%N)
 kill -TERM $pid; wait $pid || true
+audio=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT SUM(duration) FROM track").fetchone()[0] or 0)' "$work/state/library.sqlite")
 
 # The tags alone, rewritten under other settings: no analysis, the before and after decodes.
 printf '[tags]\npolicy = "overwrite"\n[tags.genre_map]\nambient = "Ambient (rewritten)"\nelectronic = "Electronic (rewritten)"\n' > "$work/rewrite.toml"
@@ -85,6 +93,7 @@ rw_start=$(date +%s.%N)
 rw_end=$(date +%s.%N)
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p')
+echo "load average before the import: $load_before, after the rewrite: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$n" "$audio" "$start" "$end" "$rw_start" "$rw_end" "$failed" "$cpu" "$(tail -1 "$work/rewrite.out")" <<'EOF'
 import sys
 n, audio, s, e, rs, re, failed = int(sys.argv[1]), float(sys.argv[2]), *map(float, sys.argv[3:7]), int(sys.argv[7])

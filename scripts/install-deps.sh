@@ -11,6 +11,8 @@ packages=(
   lame flac vorbis-tools opus-tools sox
   # an independent tag reader the tests check genred's writes with
   python3 python3-mutagen
+  # the web app's test drives a real browser; bench-serve.sh loads the server with wrk
+  chromium chromium-driver python3-selenium wrk curl
 )
 
 missing=()

@@ -35,6 +35,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time genred learn (cross-validation and the final fit) on a synthetic labelled set of this many tracks.", valueName: "tracks"))
     var learn: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Instead: fill the database given by --db with this many made-up analysed tracks (for scripts/bench-serve.sh).", valueName: "tracks"))
+    var makeLibrary: Int?
+
+    @Option(name: .long, help: ArgumentHelp("The database --make-library fills (it must not exist yet).", valueName: "path"))
+    var db: String?
+
     @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
     var jobs: Int?
 
@@ -45,15 +51,17 @@ struct Bench: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && learn == nil && !cpu && files.isEmpty {
-            throw ValidationError("give audio files, --cpu, --similarity N or --learn N")
+        if similarity == nil && learn == nil && !cpu && files.isEmpty && makeLibrary == nil {
+            throw ValidationError("give audio files, --cpu, --similarity N, --learn N or --make-library N --db PATH")
         }
         if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
+        if makeLibrary != nil && db == nil { throw ValidationError("--make-library needs --db PATH") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
         if let learn { return try benchLearn(learn) }
+        if let makeLibrary, let db { return try fillLibrary(makeLibrary, at: db) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let peak = printMachine(threads: threads)
         if cpu { return }
@@ -200,6 +208,21 @@ struct Bench: ParsableCommand {
         return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "unknown"
     }
 
+    /// A made-up library of `n` analysed tracks in a new database, for the server benchmark.
+    private func fillLibrary(_ n: Int, at path: String) throws {
+        if PathIO.exists(path) {
+            printError("genred: \(path) exists: --make-library writes a new database")
+            throw ExitCode(2)
+        }
+        let bundle = try loadBundle(model)
+        let start = Date()
+        do { try LibraryStore(path: path).fillSynthetic(count: n, manifest: bundle.manifest) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        print(String(format: "%d made-up tracks in %@ (%.1f s)", n, path, Date().timeIntervalSince(start)))
+    }
+
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.
     private func benchSimilarity(_ n: Int) {
         var rng = SeededGenerator(seed: 42)
@@ -212,6 +235,7 @@ struct Bench: ParsableCommand {
             v.ids.append(Int64(i))
             v.paths.append("/music/\(i).flac")
             v.titles.append(nil); v.artists.append(nil); v.albums.append(nil); v.durations.append(nil)
+            v.recordingIDs.append(nil); v.isrcs.append(nil)
             for _ in 0..<200 { v.embeddings.append(Float(rng.gaussian())) }
             for _ in 0..<50 { v.scores.append(Float(rng.unit())) }
         }

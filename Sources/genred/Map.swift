@@ -2,9 +2,7 @@ import ArgumentParser
 import Foundation
 import GenredKit
 
-enum MapFeatures: String, ExpressibleByArgument, CaseIterable {
-    case embedding, genres, tags
-}
+extension MapFeatures: ExpressibleByArgument {}
 
 struct Map: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,47 +78,19 @@ struct Map: ParsableCommand {
             printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
             throw ExitCode(1)
         }
-        let manifest = bundle.manifest
-        let genreIndices = manifest.labelIndices(inGroup: "genre")
-        let genreNames = genreIndices.map { manifest.displayNames[$0] }
-
-        // The feature matrix.
-        var data: [Float] = []
-        var dims = 0
-        switch features {
-        case .embedding:
-            dims = v.embeddingSize
-            data = v.embeddings
-        case .genres:
-            dims = genreIndices.count
-            for i in 0..<v.count { for j in genreIndices { data.append(v.scores[i * v.labelCount + j]) } }
-        case .tags:
-            dims = v.labelCount
-            data = v.scores
-        }
-
         var options = TSNEOptions()
         options.perplexity = perplexity
         options.iterations = iterations
         options.seed = seed
-        let start = Date()
-        let result = TSNE.embed(data, count: v.count, dimensions: dims, options: options)
-        if let note = result.note { printError("genred: \(note)") }
-
-        let points: [MapPoint] = (0..<v.count).map { i in
-            let scores = genreIndices.map { v.scores[i * v.labelCount + $0] }
-            let best = scores.indices.max { scores[$0] < scores[$1] }
-            return MapPoint(path: v.paths[i], title: v.titles[i], artist: v.artists[i], album: v.albums[i],
-                            x: result.points[2 * i], y: result.points[2 * i + 1],
-                            topGenre: best.map { genreNames[$0] } ?? "", genreScores: scores)
-        }
+        let map = LibraryMap.compute(v, manifest: bundle.manifest, features: features, options: options)
+        if let note = map.note { printError("genred: \(note)") }
         let title = "genred map: \(v.count) tracks by \(features.rawValue)" + (underPath.map { " under \($0)" } ?? "")
         // The CSV keeps each path's exact bytes; the pictures show them escaped.
-        try write(MapWriter.csv(points, genreNames: genreNames), to: csv!)
-        if let svg { try write(FilePath.display(MapWriter.svg(points, genreNames: genreNames, title: title)), to: svg) }
-        if let html { try write(FilePath.display(MapWriter.html(points, genreNames: genreNames, title: title)), to: html) }
+        try write(MapWriter.csv(map.points, genreNames: map.genreNames), to: csv!)
+        if let svg { try write(FilePath.display(MapWriter.svg(map.points, genreNames: map.genreNames, title: title)), to: svg) }
+        if let html { try write(FilePath.display(MapWriter.html(map.points, genreNames: map.genreNames, title: title)), to: html) }
         print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, KL divergence %.3f)",
-                     v.count, features.rawValue, Date().timeIntervalSince(start), result.perplexityUsed, result.klDivergence))
+                     v.count, features.rawValue, map.seconds, map.perplexityUsed, map.klDivergence))
     }
 
     private func write(_ text: String, to path: String) throws {

@@ -68,28 +68,22 @@ struct Similar: ParsableCommand {
         let matches: [SimilarityIndex.Match]
         var header: String
         if let like {
-            let (found, unknown) = index.labelIndices(like.split(separator: ",").map(String.init))
-            if !unknown.isEmpty {
-                printError("genred: unknown label(s): \(unknown.joined(separator: ", ")) (labels: \(bundle.manifest.displayNames.joined(separator: ", ")))")
+            let found: [Int]
+            do { (found, matches) = try SimilarTracks.like(like, in: index, count: count) } catch {
+                printError("genred: unknown label(s): \(error.subject) (labels: \(bundle.manifest.displayNames.joined(separator: ", ")))")
                 throw ExitCode(2)
             }
-            matches = index.like(labels: found, count: count)
             header = "Tracks like: " + found.map { bundle.manifest.displayNames[$0] }.joined(separator: ", ")
         } else {
             let query = try resolve(track!, store: store, bundle: bundle)
-            let album = sameAlbum ? nil : query.album?.lowercased()
-            let tracks = index.tracks
-            matches = index.nearest(to: query.embedding, scores: query.scores, count: count) { i in
-                tracks.ids[i] != query.id && tracks.paths[i] != query.path
-                    && (album == nil || tracks.albums[i]?.lowercased() != album)
-            }
+            matches = SimilarTracks.nearest(to: query, in: index, count: count, sameAlbum: sameAlbum)
             header = "Similar to: \(query.path)" + describe(artist: query.artist, title: query.title).map { " (\($0))" }.orEmpty
         }
 
         if !json { print(header) }
         let t = index.tracks
         for (rank, m) in matches.enumerated() {
-            let reason = m.shared.isEmpty ? "" : "shared: " + m.shared.joined(separator: ", ")
+            let reason = SimilarTracks.reason(m.shared)
             if json {
                 var fields: [(String, JSONLine.Value)] = [
                     ("rank", .int(rank + 1)), ("id", .int(Int(t.ids[m.index]))), ("path", .string(t.paths[m.index])),
@@ -109,38 +103,17 @@ struct Similar: ParsableCommand {
         if let m3u { try writePlaylist(m3u, matches: matches, tracks: t) }
     }
 
-    struct Query {
-        var id: Int64?
-        var path: String
-        var title, artist, album: String?
-        var embedding: [Float]
-        var scores: [Float]
-    }
-
-    private func resolve(_ argument: String, store: LibraryStore, bundle: ModelBundle) throws -> Query {
-        let fm = FileManager.default
-        var record: TrackRecord?
-        var path = FilePath.normalize(argument)
-        if fm.fileExists(atPath: path) {
-            record = try store.track(path: path)
-        } else if let id = Int64(argument), let byID = try store.track(id: id) {
-            record = byID
-            path = byID.path
-        } else {
-            printError("genred: \(argument): no such file, and no track with that id")
-            throw ExitCode(2)
-        }
-        if let record, let id = record.id, let analysis = try store.analysis(trackID: id, model: bundle.name) {
-            return Query(id: id, path: path, title: record.title, artist: record.artist, album: record.album,
-                         embedding: analysis.embeddingVector, scores: analysis.meanScores)
-        }
-        // Not in the database: analyse it now (nothing is stored).
-        do {
-            let a = try Analyzer(bundle: bundle).analyze(path)
-            return Query(id: nil, path: path, embedding: a.embedding, scores: a.mean)
-        } catch {
-            printError("genred: \(error)")
-            throw ExitCode(1)
+    /// The library's track for a file or id, or the file analysed now; errors as the CLI words them.
+    private func resolve(_ argument: String, store: LibraryStore, bundle: ModelBundle) throws -> SimilarTracks.Subject {
+        do { return try SimilarTracks.subject(argument, store: store, bundle: bundle) } catch let error as QueryError {
+            switch error.reason {
+            case .unknownTrack:
+                printError("genred: \(argument): no such file, and no track with that id")
+                throw ExitCode(2)
+            default:
+                printError("genred: \(error)")
+                throw ExitCode(1)
+            }
         }
     }
 
@@ -154,12 +127,9 @@ struct Similar: ParsableCommand {
     }
 
     private func writePlaylist(_ file: String, matches: [SimilarityIndex.Match], tracks t: LibraryStore.TrackVectors) throws {
-        var text = "#EXTM3U\n"
-        for m in matches {
-            let seconds = t.durations[m.index].map { Int($0.rounded()) } ?? -1
-            let name = describe(artist: t.artists[m.index], title: t.titles[m.index]) ?? FilePath.display(FilePath.lastComponent(t.paths[m.index]))
-            text += "#EXTINF:\(seconds),\(name)\n\(t.paths[m.index])\n"
-        }
+        let text = Playlist.m3u(matches.map {
+            Playlist.Entry(path: t.paths[$0.index], title: t.titles[$0.index], artist: t.artists[$0.index], duration: t.durations[$0.index])
+        })
         // The listed paths keep their exact bytes, so a player opens the files.
         if let failure = PathIO.writeText(text, to: file) {
             printError("genred: cannot write \(file): \(failure)")

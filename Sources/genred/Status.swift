@@ -23,13 +23,11 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
-    static let errorCount = 5
-
     func run() throws {
         let config = try library.loadConfiguration()
         let path = library.databasePath(config)
-        let report: Report
-        do { report = try Report.gather(databasePath: path) } catch {
+        let report: StatusReport
+        do { report = try StatusReport.gather(databasePath: path) } catch {
             printError("genred: \(error)")
             throw ExitCode(2)
         }
@@ -37,84 +35,7 @@ struct Status: ParsableCommand {
     }
 }
 
-/// What `genred status` shows, gathered once.
-private struct Report {
-    var database: String
-    var databaseExists = false
-    /// The lock holder's pid; nil when no daemon runs.
-    var holder: Int32?
-    var daemon: [String: String] = [:]
-    /// Nil when there is no database: every count is zero.
-    var counts: LibraryStore.Counts?
-    var errors: [(path: String, error: String, at: Date?)] = []
-    /// Interrupted tag writes that need a person.
-    var stuck: [IntentRecord] = []
-
-    var running: Bool { holder != nil }
-
-    var pid: Int? {
-        guard let holder else { return nil }
-        if holder > 0 { return Int(holder) }
-        return daemon["pid"].flatMap { Int($0) }
-    }
-
-    /// Daemon fields are shown only while a daemon runs: a crashed one leaves stale values.
-    func live(_ key: String) -> String? {
-        guard running, let value = daemon[key], !value.isEmpty else { return nil }
-        return value
-    }
-
-    var state: String { running ? (live("state") ?? "starting") : "stopped" }
-
-    var roots: [String] {
-        guard let text = daemon["roots"],
-              let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else { return [] }
-        return array
-    }
-
-    static func gather(databasePath: String) throws(StoreError) -> Report {
-        var report = Report(database: databasePath)
-        report.holder = DaemonLock.holder(databasePath: databasePath)
-        report.databaseExists = FileManager.default.fileExists(atPath: databasePath)
-        guard report.databaseExists else { return report }
-        let store = try LibraryStore(path: databasePath, readOnly: true)
-        report.counts = try store.counts()
-        report.daemon = try store.daemonState()
-        report.errors = try store.recentErrors(limit: Status.errorCount)
-        report.stuck = try store.intents(includeStuck: true).filter { $0.state == .stuck }
-        return report
-    }
-
-    func json() -> String {
-        func orNull(_ value: Any?) -> Any { value ?? NSNull() }
-        let object: [String: Any] = [
-            "running": running,
-            "pid": orNull(pid),
-            "state": state,
-            "current": orNull(live("current")),
-            "started_at": orNull(live("started_at")),
-            "roots": roots,
-            "watches": orNull(live("watches").flatMap { Int($0) }),
-            "last_rescan_at": orNull(daemon["last_rescan_at"]),
-            "version": orNull(live("version")),
-            "database": database,
-            "database_exists": databaseExists,
-            "tracks": counts?.tracks ?? 0,
-            "analysed": counts?.analysed ?? 0,
-            "tagged": counts?.tagged ?? 0,
-            "failed": counts?.failed ?? 0,
-            "queue": counts?.queue ?? 0,
-            "held": counts?.held ?? 0,
-            "damaged": counts?.damaged ?? 0,
-            "stuck_writes": stuck.map { ["path": $0.path, "note": orNull($0.note)] as [String: Any] },
-            "last_errors": errors.map { e -> [String: Any] in
-                ["path": e.path, "error": e.error, "at": orNull(e.at.map(Self.timestamp))]
-            },
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return JSONText.escapingCarriedBytes(String(decoding: data, as: UTF8.self))
-    }
-
+extension StatusReport {
     func text(now: Date) -> String {
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
@@ -158,10 +79,6 @@ private struct Report {
             }
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
     }
 
     /// Reads an ISO 8601 time, or SQLite's `YYYY-MM-DD HH:MM:SS[.SSS]` (UTC).

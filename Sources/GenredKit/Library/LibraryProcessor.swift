@@ -259,6 +259,8 @@ public final class LibraryProcessor {
         }
         let (title, artist, album) = (snapshot.properties["TITLE"]?.first, snapshot.properties["ARTIST"]?.first,
                                       snapshot.properties["ALBUM"]?.first)
+        let recording = TrackIdentifier.musicBrainz(snapshot.properties["MUSICBRAINZ_TRACKID"]?.first)
+        let isrc = TrackIdentifier.isrc(snapshot.properties["ISRC"]?.first)
 
         var proposal = planner.propose(scores: scores)
         // A taxonomy's label comes first in its field, before the built-in tags; when it
@@ -289,6 +291,7 @@ public final class LibraryProcessor {
         }
         if let id = track.id, let updated = try? store.updateTrack(id: id, { t in
             (t.title, t.artist, t.album) = (title, artist, album)
+            (t.musicbrainzRecordingId, t.isrc) = (recording, isrc)
         }) {
             track = updated
         }

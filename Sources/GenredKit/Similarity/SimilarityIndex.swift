@@ -116,7 +116,7 @@ public final class SimilarityIndex: Sendable {
     }
 
     /// Up to three labels both score vectors are strong on: the largest `min(a, b)`.
-    private func shared(_ a: [Float], rowOf i: Int) -> [String] {
+    func shared(_ a: [Float], rowOf i: Int) -> [String] {
         let l = tracks.labelCount
         guard a.count == l else { return [] }
         let both = (0..<l).map { min(a[$0], tracks.scores[i * l + $0]) }

@@ -168,6 +168,7 @@ public final class LibraryStore: Sendable {
             }
         }
         registerIntentMigration(&m)
+        registerTrackIdentifierMigration(&m)
         registerTaxonomyMigration(&m)
         return m
     }

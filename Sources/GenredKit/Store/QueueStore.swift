@@ -213,6 +213,9 @@ extension LibraryStore {
         public var artists: [String?] = []
         public var albums: [String?] = []
         public var durations: [Double?] = []
+        /// MusicBrainz recording ids and ISRCs (see `TrackIdentifier`), what media servers match songs on.
+        public var recordingIDs: [String?] = []
+        public var isrcs: [String?] = []
         /// Row-major, `count x embeddingSize`.
         public var embeddings: [Float] = []
         /// Row-major mean probabilities, `count x labels`.
@@ -229,7 +232,8 @@ extension LibraryStore {
         try read { db in
             var v = TrackVectors()
             var sql = """
-                SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, a.embedding, a.mean
+                SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, t.musicbrainz_recording_id, t.isrc,
+                       a.embedding, a.mean
                 FROM track t JOIN analysis a ON a.track_id = t.id WHERE a.model = ?
                 """
             var arguments: StatementArguments = [model]
@@ -254,6 +258,8 @@ extension LibraryStore {
                 v.artists.append(row["artist"])
                 v.albums.append(row["album"])
                 v.durations.append(row["duration"])
+                v.recordingIDs.append(row["musicbrainz_recording_id"])
+                v.isrcs.append(row["isrc"])
                 v.embeddings += embedding
                 v.scores += mean
             }

@@ -38,6 +38,10 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var tagsHeldAt: Date?
     /// Why the file decodes only in part (its analysis covers what decodes); nil when whole.
     public var damage: String?
+    /// The MusicBrainz recording id from the file's tags (`MUSICBRAINZ_TRACKID`), in lower case.
+    public var musicbrainzRecordingId: String?
+    /// The ISRC from the file's tags, upper case without hyphens (see `TrackIdentifier`).
+    public var isrc: String?
 
     public init(path: String, stat: FileStat, now: Date = Date()) {
         self.path = path

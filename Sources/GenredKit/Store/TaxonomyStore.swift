@@ -81,7 +81,7 @@ public struct TaxonomyExample: Codable, Sendable, Equatable, FetchableRecord, Pe
 
 extension LibraryStore {
     static func registerTaxonomyMigration(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v4-taxonomies") { db in
+        m.registerMigration("v5-taxonomies") { db in
             try db.create(table: "taxonomy") { t in
                 t.autoIncrementedPrimaryKey("id")
                 t.column("name", .text).notNull()

@@ -1,9 +1,10 @@
 import Foundation
-import GenredKit
 
-/// Builds one-line JSON objects with keys in a fixed order.
-enum JSONLine {
-    indirect enum Value {
+/// Builds one-line JSON objects with keys in a fixed order: the one JSON writer of the CLI's
+/// `--json` output and of the server's answers. Strings go through `JSONText.quote`, so a
+/// path's carried bytes come out as `\udcNN`.
+public enum JSONLine {
+    public indirect enum Value {
         case string(String)
         case number(Double)
         case float(Float)
@@ -15,7 +16,7 @@ enum JSONLine {
         case raw(String)
     }
 
-    static func object(_ fields: [(String, Value)]) -> String {
+    public static func object(_ fields: [(String, Value)]) -> String {
         var out = "{"
         for (i, (key, value)) in fields.enumerated() {
             if i > 0 { out += ", " }
@@ -25,7 +26,7 @@ enum JSONLine {
         return out + "}"
     }
 
-    static func analysis(_ r: TrackAnalysis, taggram: Bool, embedding: Bool, taxonomy: Taxonomy? = nil) -> String {
+    public static func analysis(_ r: TrackAnalysis, taggram: Bool, embedding: Bool, taxonomy: Taxonomy? = nil) -> String {
         var fields: [(String, Value)] = [
             ("path", .string(r.path)),
             ("model", .string(r.model)),
@@ -55,7 +56,7 @@ enum JSONLine {
     /// probabilities per class, the top class or null when genred abstains, and every class
     /// given (one at most unless the taxonomy is multi-label); with the taggram, `taggram` holds
     /// the probabilities window by window.
-    static func taxonomy(_ t: Taxonomy, _ r: TrackAnalysis, taggram: Bool) -> String {
+    public static func taxonomy(_ t: Taxonomy, _ r: TrackAnalysis, taggram: Bool) -> String {
         let p = t.prediction(r)
         var fields: [(String, Value)] = [
             ("name", .string(t.name)),
@@ -68,6 +69,16 @@ enum JSONLine {
         if taggram { fields.append(("taggram", .array(t.windowProbabilities(r).map { .floats($0[...]) }))) }
         return object(fields)
     }
+
+    /// One value on its own (an array of objects, say).
+    public static func value(_ value: Value) -> String {
+        var out = ""
+        write(value, to: &out)
+        return out
+    }
+
+    /// A string, or null.
+    public static func string(_ s: String?) -> Value { s.map { .string($0) } ?? .raw("null") }
 
     private static func write(_ value: Value, to out: inout String) {
         switch value {
@@ -96,5 +107,5 @@ enum JSONLine {
         }
     }
 
-    static func quote(_ s: String) -> String { JSONText.quote(s) }
+    public static func quote(_ s: String) -> String { JSONText.quote(s) }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+
+extension LibraryStore {
+    /// What media servers match songs on besides title, artist and duration: the MusicBrainz
+    /// recording id and the ISRC, read from the files' tags (`MUSICBRAINZ_TRACKID`, `ISRC`).
+    /// Independent of any other migration that follows v3, so the two can land in either order.
+    static func registerTrackIdentifierMigration(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v4-track-identifiers") { db in
+            try db.alter(table: "track") { t in
+                t.add(column: "musicbrainz_recording_id", .text)
+                t.add(column: "isrc", .text)
+            }
+            try db.create(index: "track_musicbrainz_recording_id", on: "track", columns: ["musicbrainz_recording_id"])
+            try db.create(index: "track_isrc", on: "track", columns: ["isrc"])
+            // `contentStamp` asks for the latest change on every refresh of a long-running reader
+            // (`genred serve`); the index answers without a scan of the table.
+            try db.create(index: "track_updated_at", on: "track", columns: ["updated_at"])
+        }
+    }
+}
+
+/// Normal forms of the identifiers, so a lookup finds a track however a tagger spelled them.
+public enum TrackIdentifier {
+    /// A MusicBrainz id in lower case without surrounding space; nil when empty.
+    public static func musicBrainz(_ text: String?) -> String? {
+        guard let t = text?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else { return nil }
+        return t.lowercased()
+    }
+
+    /// An ISRC in upper case without hyphens or spaces (`US-RC1-76-07839` is `USRC17607839`); nil when empty.
+    public static func isrc(_ text: String?) -> String? {
+        guard let t = text else { return nil }
+        let kept = t.uppercased().filter { $0.isLetter || $0.isNumber }
+        return kept.isEmpty ? nil : kept
+    }
+}
+
+extension LibraryStore {
+    /// What moves whenever anything a query answers from changes: every write to a track row
+    /// (new, moved, retagged, failed) and every stored analysis (stored with its track's row)
+    /// sets `updated_at`, and a forgotten track lowers the count.
+    public struct ContentStamp: Sendable, Equatable {
+        public var tracks: Int
+        public var lastUpdate: Date?
+    }
+
+    public func contentStamp() throws(StoreError) -> ContentStamp {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MAX(updated_at) AS last FROM track")
+            return ContentStamp(tracks: row?["n"] ?? 0, lastUpdate: row?["last"])
+        }
+    }
+}
