@@ -107,6 +107,29 @@ final class LearnCommandTests: XCTestCase {
         XCTAssertEqual(dry.status, 0, dry.stderr)
         XCTAssertTrue(dry.stdout.contains("STYLE: (empty) -> pulse"), dry.stdout)
 
+        // show, similar --like NAME:LABEL and map --colour taxonomy:NAME read the stored taxonomy.
+        let shown = try object(genred(["show", file, "--db", db, "--json"]).stdout)
+        let shownTaxonomy = try XCTUnwrap((shown["taxonomies"] as? [[String: Any]])?.first)
+        XCTAssertEqual(shownTaxonomy["name"] as? String, "synth")
+        XCTAssertEqual(shownTaxonomy["probabilities"] as? [Double], probabilities)
+        let like = try genred(["similar", "--like", "synth:pulse", "--db", db, "--json", "-n", "100"])
+        XCTAssertEqual(like.status, 0, like.stderr)
+        let liked = try like.stdout.split(separator: "\n").map { try object(String($0)) }
+        let likedP = liked.compactMap { $0["probability"] as? Double }
+        XCTAssertEqual(likedP, likedP.sorted(by: >))
+        let csv = dir.appendingPathComponent("map.csv")
+        let map = try genred(["map", "--db", db, "--csv", csv.path, "--colour", "taxonomy:synth", "--iterations", "100"])
+        XCTAssertEqual(map.status, 0, map.stderr)
+        let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        XCTAssertEqual(rows.first?.last, "taxonomy:synth")
+        let pulseRows = rows.dropFirst().filter { $0.last == "pulse" }.map { String($0[0]) }
+        XCTAssertEqual(Set(pulseRows), Set(liked.compactMap { $0["path"] as? String }), "the map and similar agree on who is pulse")
+        for path in pulseRows.prefix(2) {
+            let one = try object(genred(["show", path, "--db", db, "--json"]).stdout)
+            XCTAssertEqual((one["taxonomies"] as? [[String: Any]])?.first?["label"] as? String, "pulse", path)
+        }
+        XCTAssertEqual(try genred(["map", "--db", db, "--csv", csv.path, "--colour", "taxonomy:nope"]).status, 2)
+
         // Learning again from the remembered folders says what changed.
         let again = try genred(["learn", "synth", "--db", db, "--folds", "3"])
         XCTAssertEqual(again.status, 0, again.stderr)

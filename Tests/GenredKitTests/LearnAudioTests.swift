@@ -207,4 +207,43 @@ final class LearnAudioTests: XCTestCase {
         XCTAssertFalse(pulses.isEmpty)
         XCTAssertTrue(pulses.allSatisfy { all.predictions[$0].label == "pulse" })
     }
+
+    func testMapShowAndSimilarReadTheTaxonomyLabelsFromTheStore() throws {
+        let s = try setUpShared()
+        _ = try families(s)
+        let bundle = try Fixtures.bundle("msd-musicnn")
+        let all = try TaxonomyQuery(store: s.store).labels(taxonomy: "families")
+        let taxonomy = try TaxonomyQuery(store: s.store).taxonomy(named: "families")
+
+        // The server's map colouring: the label of every track, by id, from a read-only store.
+        let query = LibraryQuery(store: try LibraryStore(path: s.store.path, readOnly: true), manifest: bundle.manifest,
+                                 settings: TagSettings())
+        XCTAssertTrue(query.colourNames().contains("taxonomy:families"), "\(query.colourNames())")
+        let snapshot = try query.snapshot()
+        let byTrack = try query.taxonomyLabels("families", snapshot: snapshot)
+        XCTAssertEqual(byTrack.count, all.predictions.filter { $0.label != nil }.count)
+        for (id, p) in zip(all.trackIDs, all.predictions) { XCTAssertEqual(byTrack[id], p.label) }
+        XCTAssertThrowsError(try query.taxonomyLabels("no-such-taxonomy", snapshot: snapshot))
+
+        // show: the taxonomy's answer for the stored analysis.
+        let path = s.families.appendingPathComponent("drone/album0/0.wav").path
+        let detail = try TrackDetail.load(path, store: s.store, model: "msd-musicnn", groups: bundle.manifest.groups, top: 3)
+        let shown = try XCTUnwrap(detail.taxonomies.first { $0.taxonomy.name == "families" })
+        let record = try XCTUnwrap(s.store.analysis(trackID: detail.id, model: "msd-musicnn"))
+        XCTAssertEqual(shown.prediction, taxonomy.prediction(record))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(detail.json().utf8)) as? [String: Any])
+        let listed = try XCTUnwrap((json["taxonomies"] as? [[String: Any]])?.first { $0["name"] as? String == "families" })
+        XCTAssertEqual(listed["labels"] as? [String], ["drone", "noise", "pulse"])
+
+        // similar --like families:drone: every track given drone, most probable first, none else.
+        XCTAssertEqual(SimilarTracks.taxonomyLabel(" families:Drone", taxonomies: ["families"])?.label, "Drone")
+        XCTAssertNil(SimilarTracks.taxonomyLabel("jazz, mellow", taxonomies: ["families"]))
+        let drones = try SimilarTracks.like(label: "Drone", in: all, count: 1000)
+        XCTAssertEqual(drones.count, byTrack.values.filter { $0 == "drone" }.count)
+        XCTAssertFalse(drones.isEmpty)
+        XCTAssertTrue(drones.allSatisfy { byTrack[$0.id] == "drone" })
+        XCTAssertEqual(drones.map(\.probability), drones.map(\.probability).sorted(by: >))
+        XCTAssertEqual(try SimilarTracks.like(label: "drone", in: all, count: 2).count, min(2, drones.count))
+        XCTAssertThrowsError(try SimilarTracks.like(label: "jazz", in: all, count: 5))
+    }
 }

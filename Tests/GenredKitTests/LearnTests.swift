@@ -177,13 +177,4 @@ final class LearnTests: XCTestCase {
             guard case .checksumMismatch = (error as! TaxonomyError).reason else { return XCTFail("\(error)") }
         }
     }
-
-    func testTenThousandTracksTrainInSeconds() throws {
-        let started = Date()
-        var input = Self.albums(classes: 10, albumsPerClass: 50, tracksPerAlbum: 20, signal: 0.5, albumSpread: 0.5, dimensions: 300)
-        input.builtIn = [EvalClass?](repeating: nil, count: 10)
-        let outcome = try TaxonomyTrainer.learn(input)
-        print("10,000 tracks x 300 features, 10 classes: \(outcome.report.trainingSeconds) s training; "
-              + "\(Date().timeIntervalSince(started)) s in all; chosen \(outcome.report.chosen)")
-    }
 }

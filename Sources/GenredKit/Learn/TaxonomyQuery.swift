@@ -90,6 +90,14 @@ public struct TaxonomyQuery: Sendable {
                       predictions: library.features.map { taxonomy.predictions($0) } ?? [])
     }
 
+    /// The label `name` gives each track, by track id; tracks where it abstains are absent.
+    public func labelByTrack(taxonomy name: String) throws(TaxonomyError) -> [Int64: String] {
+        let all = try labels(taxonomy: name)
+        var out: [Int64: String] = [:]
+        for (id, p) in zip(all.trackIDs, all.predictions) { if let label = p.label { out[id] = label } }
+        return out
+    }
+
     static func summary(_ t: Taxonomy, _ r: TaxonomyRecord) -> Summary {
         Summary(name: r.name, version: r.version, labels: t.labels, model: r.model, modelVersion: r.modelVersion,
                 output: t.manifest.head.output)
