@@ -83,6 +83,19 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(GroupedFolds.make(groups: ["a", "a", "b"], classes: [[0], [1], [0]], classCount: 2, k: 5, seed: 1).count, 2)
     }
 
+    func testCalibrationOfPerfectlySeparatedLogitsStaysFinite() {
+        var z: [Float] = [], t: [Float] = []
+        for i in 0..<40 {
+            z += i % 2 == 0 ? [2, -2] : [-2, 2]
+            t += i % 2 == 0 ? [1, 0] : [0, 1]
+        }
+        let softmax = Calibration.fit(logits: z, targets: t, classes: 2, output: .softmax)
+        XCTAssertLessThan(softmax.scale[0], 5, "no held-out mistake is no proof that none will come")
+        XCTAssertGreaterThan(softmax.probabilities([Float(2), -2])[1], 1e-4)
+        let sigmoid = Calibration.fit(logits: z, targets: t, classes: 2, output: .sigmoid)
+        XCTAssertTrue(sigmoid.scale.allSatisfy { $0 < 5 }, "\(sigmoid.scale)")
+    }
+
     func testTemperatureCalibrationSoftensOverconfidentLogits() {
         // Logits 4x too sure: the true probabilities are softmax(z / 4).
         var rng = SeededGenerator(seed: 11)

@@ -10,7 +10,9 @@ import Foundation
 /// - sigmoid: `p_c = σ(a_c·z_c + b_c)` per class (Platt scaling).
 ///
 /// The biases carry a small L2 penalty so that a class with a handful of tracks cannot push
-/// its bias to infinity.
+/// its bias to infinity, and the scales one towards 1: when the held-out logits happen to
+/// separate the classes perfectly, the best scale would otherwise grow without bound, and the
+/// next album's one mistake would be made with certainty.
 public struct Calibration: Sendable, Equatable, Codable {
     public var output: TaxonomyOutput
     /// softmax: one value; sigmoid: one per class.
@@ -30,6 +32,7 @@ public struct Calibration: Sendable, Equatable, Codable {
     }
 
     static let biasPenalty = 0.01
+    static let scalePenalty = 0.01
 
     /// Probabilities of one track's logits.
     public func probabilities<C: Collection>(_ z: C) -> [Float] where C.Element == Float {
@@ -87,6 +90,8 @@ public struct Calibration: Sendable, Equatable, Codable {
                     loss += 0.5 * biasPenalty * theta[1 + c] * theta[1 + c]
                     grad[1 + c] += biasPenalty * theta[1 + c]
                 }
+                loss += 0.5 * scalePenalty * (a - 1) * (a - 1)
+                grad[0] += scalePenalty * (a - 1)
                 return (loss, grad)
             }
             return Calibration(output: .softmax, scale: [result.parameters[0]], bias: Array(result.parameters[1...]))
@@ -104,7 +109,9 @@ public struct Calibration: Sendable, Equatable, Codable {
                         gb += d
                     }
                     let nn = Double(n)
-                    return (loss / nn + 0.5 * biasPenalty * theta[1] * theta[1], [ga / nn, gb / nn + biasPenalty * theta[1]])
+                    let da = theta[0] - 1
+                    return (loss / nn + 0.5 * biasPenalty * theta[1] * theta[1] + 0.5 * scalePenalty * da * da,
+                            [ga / nn + scalePenalty * da, gb / nn + biasPenalty * theta[1]])
                 }
                 scale.append(result.parameters[0])
                 bias.append(result.parameters[1])

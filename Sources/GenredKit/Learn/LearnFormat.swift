@@ -95,7 +95,7 @@ extension LearnReport {
 
         out.append("")
         let cal = calibration
-        out.append("Calibration (\(cal.method), fitted on the other folds): log loss "
+        out.append("Calibration (\(cal.method)\(cal.method.hasPrefix("none") ? "" : ", fitted on the other folds")): log loss "
                    + String(format: "%.3f -> %.3f", cal.logLossBefore, cal.logLossAfter) + ", calibration error "
                    + "\(percent(cal.calibrationErrorBefore)) -> \(percent(cal.calibrationErrorAfter))")
 

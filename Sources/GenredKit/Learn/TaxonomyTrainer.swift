@@ -93,17 +93,28 @@ public enum TaxonomyTrainer {
 
         // Calibration and thresholds: the final ones from every held-out fold; the figures
         // reported from folds each fitted without.
-        let calibration = Calibration.fit(logits: logits, targets: targets, classes: k, output: output)
-        let calibrated = calibration.probabilities(logits: logits, classes: k)
-        let rule = DecisionRule.choose(probabilities: calibrated, targets: targets, classes: k, output: output,
-                                       targetPrecision: options.targetPrecision)
-        let (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: folds, classes: k,
-                                                              output: output, target: options.targetPrecision)
+        // Calibration is kept only when it lowers the held-out log loss: on a small or easily
+        // separated set it can make things worse, and then the head's own outputs are used.
         let raw = Calibration.identity(output, classes: k).probabilities(logits: logits, classes: k)
+        var (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: folds, classes: k,
+                                                              output: output, target: options.targetPrecision, calibrate: true)
+        let lossBefore = CalibrationMetrics.logLoss(raw, targets: targets, classes: k, output: output)
+        var lossAfter = CalibrationMetrics.logLoss(crossCalibrated, targets: targets, classes: k, output: output)
+        var calibrated = true
+        if !(lossAfter <= lossBefore) {
+            calibrated = false
+            (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: folds, classes: k,
+                                                              output: output, target: options.targetPrecision, calibrate: false)
+            lossAfter = lossBefore
+        }
+        let calibration = calibrated ? Calibration.fit(logits: logits, targets: targets, classes: k, output: output)
+            : Calibration.identity(output, classes: k)
+        let rule = DecisionRule.choose(probabilities: calibration.probabilities(logits: logits, classes: k), targets: targets,
+                                       classes: k, output: output, targetPrecision: options.targetPrecision)
+        let fitted = output == .softmax ? "temperature and class biases" : "Platt scaling per class"
         let calibrationSummary = LearnReport.CalibrationSummary(
-            method: output == .softmax ? "temperature and class biases" : "Platt scaling per class",
-            logLossBefore: CalibrationMetrics.logLoss(raw, targets: targets, classes: k, output: output),
-            logLossAfter: CalibrationMetrics.logLoss(crossCalibrated, targets: targets, classes: k, output: output),
+            method: calibrated ? fitted : "none: \(fitted) raised the held-out log loss, so the head's own probabilities are used",
+            logLossBefore: lossBefore, logLossAfter: lossAfter,
             calibrationErrorBefore: CalibrationMetrics.expectedError(raw, targets: targets, classes: k),
             calibrationErrorAfter: CalibrationMetrics.expectedError(crossCalibrated, targets: targets, classes: k))
         let decisions = decisionReport(given: crossGiven, input.labels, classes: input.classes, rule: rule)
@@ -257,7 +268,7 @@ public enum TaxonomyTrainer {
     /// For each fold: calibration and thresholds fitted on the other folds' held-out logits,
     /// applied to this fold. Returns the calibrated probabilities and the classes given.
     static func crossFitDecisions(logits: [Float], targets: [Float], folds: GroupedFolds, classes k: Int, output: TaxonomyOutput,
-                                  target: Double) -> (probabilities: [Float], given: [[Int]]) {
+                                  target: Double, calibrate: Bool = true) -> (probabilities: [Float], given: [[Int]]) {
         let n = logits.count / max(k, 1)
         var probabilities = [Float](repeating: 0, count: n * k)
         var given = [[Int]](repeating: [], count: n)
@@ -266,7 +277,8 @@ public enum TaxonomyTrainer {
             guard !test.isEmpty else { continue }
             func rows(_ m: [Float], _ idx: [Int]) -> [Float] { idx.flatMap { m[($0 * k)..<(($0 + 1) * k)] } }
             let trainLogits = rows(logits, train), trainTargets = rows(targets, train)
-            let calibration = Calibration.fit(logits: trainLogits, targets: trainTargets, classes: k, output: output)
+            let calibration = calibrate ? Calibration.fit(logits: trainLogits, targets: trainTargets, classes: k, output: output)
+                : Calibration.identity(output, classes: k)
             let rule = DecisionRule.choose(probabilities: calibration.probabilities(logits: trainLogits, classes: k),
                                            targets: trainTargets, classes: k, output: output, targetPrecision: target)
             for i in test {
