@@ -94,6 +94,10 @@ final class LearnTests: XCTestCase {
         XCTAssertGreaterThan(softmax.probabilities([Float(2), -2])[1], 1e-4)
         let sigmoid = Calibration.fit(logits: z, targets: t, classes: 2, output: .sigmoid)
         XCTAssertTrue(sigmoid.scale.allSatisfy { $0 < 5 }, "\(sigmoid.scale)")
+        // Logits that always point the wrong way are not turned around by a negative scale.
+        let reversed = Calibration.fit(logits: z.map { -$0 }, targets: t, classes: 2, output: .softmax)
+        XCTAssertGreaterThan(reversed.scale[0], 0)
+        XCTAssertLessThanOrEqual(reversed.probabilities([Float(-2), 2])[0], 0.501, "a wrong head is not turned around")
     }
 
     func testTemperatureCalibrationSoftensOverconfidentLogits() {

@@ -10,9 +10,10 @@ import Foundation
 /// - sigmoid: `p_c = σ(a_c·z_c + b_c)` per class (Platt scaling).
 ///
 /// The biases carry a small L2 penalty so that a class with a handful of tracks cannot push
-/// its bias to infinity, and the scales one towards 1: when the held-out logits happen to
-/// separate the classes perfectly, the best scale would otherwise grow without bound, and the
-/// next album's one mistake would be made with certainty.
+/// its bias to infinity, and the scales (fitted as logarithms, so they stay positive) one
+/// towards 1: when the held-out logits happen to separate the classes perfectly, the best
+/// scale would otherwise grow without bound, and the next album's one mistake would be made
+/// with certainty.
 public struct Calibration: Sendable, Equatable, Codable {
     public var output: TaxonomyOutput
     /// softmax: one value; sigmoid: one per class.
@@ -66,8 +67,10 @@ public struct Calibration: Sendable, Equatable, Codable {
         guard n > 0 else { return identity(output, classes: k) }
         switch output {
         case .softmax:
-            let result = LBFGS().minimize([1] + [Double](repeating: 0, count: k)) { theta in
-                let a = theta[0]
+            // The scale is fitted as its logarithm: it stays positive (a negative temperature
+            // would turn the head's answers around) and the penalty holds it towards 1.
+            let result = LBFGS().minimize([0] + [Double](repeating: 0, count: k)) { theta in
+                let a = Foundation.exp(theta[0])
                 var loss = 0.0
                 var grad = [Double](repeating: 0, count: k + 1)
                 for i in 0..<n {
@@ -90,30 +93,31 @@ public struct Calibration: Sendable, Equatable, Codable {
                     loss += 0.5 * biasPenalty * theta[1 + c] * theta[1 + c]
                     grad[1 + c] += biasPenalty * theta[1 + c]
                 }
-                loss += 0.5 * scalePenalty * (a - 1) * (a - 1)
-                grad[0] += scalePenalty * (a - 1)
+                grad[0] *= a
+                loss += 0.5 * scalePenalty * theta[0] * theta[0]
+                grad[0] += scalePenalty * theta[0]
                 return (loss, grad)
             }
-            return Calibration(output: .softmax, scale: [result.parameters[0]], bias: Array(result.parameters[1...]))
+            return Calibration(output: .softmax, scale: [Foundation.exp(result.parameters[0])], bias: Array(result.parameters[1...]))
         case .sigmoid:
             var scale: [Double] = [], bias: [Double] = []
             for c in 0..<k {
-                let result = LBFGS().minimize([1, 0]) { theta in
+                let result = LBFGS().minimize([0, 0]) { theta in
                     var loss = 0.0, ga = 0.0, gb = 0.0
+                    let a = Foundation.exp(theta[0])
                     for i in 0..<n {
                         let x = Double(z[i * k + c]), y = Double(t[i * k + c])
-                        let s = theta[0] * x + theta[1]
+                        let s = a * x + theta[1]
                         loss += max(s, 0) + Foundation.log1p(Foundation.exp(-abs(s))) - y * s
                         let d = 1 / (1 + Foundation.exp(-s)) - y
                         ga += d * x
                         gb += d
                     }
                     let nn = Double(n)
-                    let da = theta[0] - 1
-                    return (loss / nn + 0.5 * biasPenalty * theta[1] * theta[1] + 0.5 * scalePenalty * da * da,
-                            [ga / nn + scalePenalty * da, gb / nn + biasPenalty * theta[1]])
+                    return (loss / nn + 0.5 * biasPenalty * theta[1] * theta[1] + 0.5 * scalePenalty * theta[0] * theta[0],
+                            [a * ga / nn + scalePenalty * theta[0], gb / nn + biasPenalty * theta[1]])
                 }
-                scale.append(result.parameters[0])
+                scale.append(Foundation.exp(result.parameters[0]))
                 bias.append(result.parameters[1])
             }
             return Calibration(output: .sigmoid, scale: scale, bias: bias)
