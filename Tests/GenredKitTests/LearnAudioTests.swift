@@ -103,7 +103,11 @@ final class LearnAudioTests: XCTestCase {
 
     func testAPlantedAlbumLeakIsCaughtByGroupedFolds() throws {
         let s = try setUpShared()
-        let r = try runner(s).run(name: "leak", sources: LearnSources(folders: [s.leak.path], labels: .folders), save: false)
+        let runner = try runner(s)
+        // The logistic heads alone: the MLP's hundreds of full-batch steps on a set it cannot
+        // learn are what a debug build is slow at, and the check is the folds, not the head.
+        runner.options.candidates = HeadSpec.candidates.filter { $0.kind == .logistic }
+        let r = try runner.run(name: "leak", sources: LearnSources(folders: [s.leak.path], labels: .folders), save: false)
         let effect = try XCTUnwrap(r.report.albumEffect)
         let grouped = try XCTUnwrap(effect.groupedAccuracy), ungrouped = try XCTUnwrap(effect.ungroupedAccuracy)
         XCTAssertGreaterThan(ungrouped, 0.9, "album-mates in training give each track away")
