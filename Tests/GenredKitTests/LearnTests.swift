@@ -135,6 +135,10 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(rule.decide([0.65, 0.35]), [0])
         XCTAssertEqual(rule.decide([0.58, 0.42]), [], "below the threshold: abstain")
         XCTAssertEqual(rule.decide([0.3, 0.7]), [], "a class without a threshold is never given")
+        // Tracks of one class only: no threshold can be judged.
+        let one = DecisionRule.choose(probabilities: [0.9, 0.1, 0.8, 0.2], targets: [1, 0, 1, 0], classes: 2, output: .softmax,
+                                      targetPrecision: 0.9)
+        XCTAssertEqual(one.thresholds, [nil, nil])
     }
 
     func testMultiLabelTagsGiveSigmoidOutputsAndSeveralLabels() throws {

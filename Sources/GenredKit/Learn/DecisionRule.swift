@@ -41,6 +41,14 @@ public struct DecisionRule: Sendable, Equatable, Codable {
         let n = k > 0 ? p.count / k : 0
         var thresholds: [Double?] = []
         for c in 0..<k {
+            // Precision means nothing where no track could be wrong: a class that every track
+            // (or none) has here gets no threshold. This happens when cross-fitting on folds
+            // that hold one album per class.
+            let positives = (0..<n).filter { t[$0 * k + c] > 0.5 }.count
+            guard positives > 0, positives < n else {
+                thresholds.append(nil)
+                continue
+            }
             // Softmax: a class can only be given where it is the top class.
             var candidates: [(p: Float, right: Bool)] = []
             for i in 0..<n {
