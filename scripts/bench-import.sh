@@ -30,20 +30,20 @@ if [[ ! -f $set_dir/.complete ]]; then
   echo "making $n excerpts from ${#sources[@]} recordings in $set_dir ..." >&2
   rm -rf "$set_dir"
   mkdir -p "$set_dir"
+  # Each recording is decoded to WAV once (sox reads Ogg Vorbis but not Opus: opusdec does
+  # those); the excerpts are cut from the WAVs.
+  wavs=$set_dir.wav
+  rm -rf "$wavs"
+  mkdir -p "$wavs"
+  for k in "${!sources[@]}"; do printf '%s\0%s\0' "${sources[$k]}" "$wavs/$k.wav"; done |
+    xargs -0 -n 2 -P "$(nproc)" bash -c 'case $0 in *.opus) opusdec --quiet "$0" "$1" ;; *) sox "$0" "$1" ;; esac'
   make_one() {
-    local i=$1 src=$2 dir=$3
-    local len offset full wav out
-    full=$(mktemp --suffix=.wav)
+    local i=$1 full=$2 dir=$3
+    local len offset wav out
     wav=$(mktemp --suffix=.wav)
-    # sox reads Ogg Vorbis but not Opus: opusdec makes a WAV of those first.
-    case $src in
-      *.opus) opusdec --quiet "$src" "$full" ;;
-      *) sox "$src" "$full" ;;
-    esac
     len=$(soxi -D "$full" | cut -d. -f1)
     offset=$(( (i * 37) % (len > 40 ? len - 35 : 1) ))
     sox "$full" "$wav" trim "$offset" 30
-    rm -f "$full"
     out=$dir/album$((i % 50))/track$i
     mkdir -p "$(dirname "$out")"
     case $((i % 4)) in
@@ -56,8 +56,9 @@ if [[ ! -f $set_dir/.complete ]]; then
   }
   export -f make_one
   for i in $(seq 1 "$n"); do
-    printf '%s\0%s\0%s\0' "$i" "${sources[$(( i % ${#sources[@]} ))]}" "$set_dir"
+    printf '%s\0%s\0%s\0' "$i" "$wavs/$(( i % ${#sources[@]} )).wav" "$set_dir"
   done | xargs -0 -n 3 -P "$(nproc)" bash -c 'make_one "$@"' _
+  rm -rf "$wavs"
   touch "$set_dir/.complete"
 fi
 
