@@ -160,8 +160,13 @@ void setID3v2Field(TagLib::ID3v2::Tag *tag, const TagLib::String &key, const Tag
     const TagLib::ID3v2::FrameList &frames = tag->frameList();
     for (TagLib::ID3v2::FrameList::ConstIterator it = frames.begin(); it != frames.end(); ++it) {
         // Only text frames (T*** and TXXX) hold the keys genred writes; asProperties is public on them.
-        const auto *text = dynamic_cast<const TagLib::ID3v2::TextIdentificationFrame *>(*it);
-        if (text && text->asProperties().contains(key)) doomed.push_back(*it);
+        // It is not virtual: a TXXX frame must be asked as itself, or it names no key and a field
+        // such as STYLE (or MOOD under ID3v2.3) would never be removed.
+        if (const auto *user = dynamic_cast<const TagLib::ID3v2::UserTextIdentificationFrame *>(*it)) {
+            if (user->asProperties().contains(key)) doomed.push_back(*it);
+        } else if (const auto *text = dynamic_cast<const TagLib::ID3v2::TextIdentificationFrame *>(*it)) {
+            if (text->asProperties().contains(key)) doomed.push_back(*it);
+        }
     }
     for (TagLib::ID3v2::Frame *frame : doomed) tag->removeFrame(frame);
     if (values.isEmpty()) return;

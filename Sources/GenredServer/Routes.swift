@@ -128,8 +128,11 @@ extension LibraryServer {
         }
         let colouring = try MapColouring(parameter: p.string("colour") ?? p.string("color") ?? "genre")
         let s = try snapshot()
+        // An unknown taxonomy is refused before the map is computed.
+        var labels: [Int64: String] = [:]
+        if case .taxonomy(let name) = colouring { labels = try query.taxonomyLabels(name, snapshot: s) }
         let map = await maps.map(s, features: features)
-        let (keys, legend) = colouring.keys(map)
+        let (keys, legend) = colouring.keys(map, labels: labels)
         var points: [JSONLine.Value] = []
         points.reserveCapacity(map.points.count)
         for (i, point) in map.points.enumerated() {
@@ -140,8 +143,8 @@ extension LibraryServer {
             ])))
         }
         return Responses.json(JSONLine.object([
-            ("features", .string(features.rawValue)), ("colour", .string(p.string("colour") ?? "genre")),
-            ("colours", .array(MapColouring.names.map { .string($0) })),
+            ("features", .string(features.rawValue)), ("colour", .string(colouring.parameter)),
+            ("colours", .array(query.colourNames().map { .string($0) })),
             ("count", .int(map.points.count)), ("kl_divergence", .number(map.klDivergence)),
             ("perplexity", .number(map.perplexityUsed)), ("note", JSONLine.string(map.note)),
             ("legend", .array(legend.enumerated().map { i, entry in

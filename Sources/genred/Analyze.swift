@@ -27,8 +27,13 @@ struct Analyze: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Model bundle: a name (msd-musicnn, mtt-musicnn) or a bundle directory.")
-    var model: String = ModelBundle.defaultName
+    @Option(name: .long, help: "Model bundle: a name (msd-musicnn, mtt-musicnn) or a bundle directory (default: the taxonomy's, else msd-musicnn).")
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also apply a taxonomy learned with genred learn: its name in the library database, or an exported folder.", valueName: "name|folder"))
+    var taxonomy: String?
+
+    @OptionGroup var library: LibraryOptions
 
     @Option(name: .long, help: ArgumentHelp("Hop between windows in seconds (default: the window length, 3 s; smaller overlaps windows).", valueName: "seconds"))
     var hop: Double?
@@ -61,8 +66,12 @@ struct Analyze: ParsableCommand {
     }
 
     func run() throws {
+        let taxonomy = try loadTaxonomy()
         let bundle: ModelBundle
-        do { bundle = try ModelBundle.load(model) } catch {
+        do {
+            bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
+            try taxonomy?.check(model: bundle.manifest)
+        } catch {
             printError("genred: \(error)")
             throw ExitCode(2)
         }
@@ -73,9 +82,10 @@ struct Analyze: ParsableCommand {
             do {
                 let result = try analyzer.analyze(path, hopFrames: hopFrames)
                 if json {
-                    print(JSONLine.analysis(result, taggram: taggram, embedding: embedding))
+                    print(JSONLine.analysis(result, taggram: taggram, embedding: embedding, taxonomy: taxonomy))
                 } else {
                     printHuman(result, bundle: bundle)
+                    if let taxonomy { printTaxonomy(taxonomy, result) }
                     if let damage = result.damage {
                         printError("genred: warning: \(path): damaged (\(damage)); analysed the audio that decodes")
                     }
@@ -92,6 +102,47 @@ struct Analyze: ParsableCommand {
         if failures > 0 {
             if !json { printError("genred: \(failures) of \(files.count) file(s) failed") }
             throw ExitCode(1)
+        }
+    }
+
+    /// The taxonomy named by --taxonomy: a folder when the value holds a `/`, else a name in
+    /// the library database (opened read-only; analyze writes nothing).
+    private func loadTaxonomy() throws -> Taxonomy? {
+        guard let taxonomy else { return nil }
+        do {
+            if taxonomy.contains("/") { return try Taxonomy.load(folder: taxonomy) }
+            let config = try library.loadConfiguration()
+            let path = library.databasePath(config)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw TaxonomyError(taxonomy, .database("no library database at \(path) (--db names another)"))
+            }
+            guard let record = try LibraryStore(path: path, readOnly: true).taxonomy(name: taxonomy) else {
+                throw TaxonomyError(taxonomy, .notFound)
+            }
+            return try record.taxonomy()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    private func printTaxonomy(_ taxonomy: Taxonomy, _ r: TrackAnalysis) {
+        let p = taxonomy.prediction(r)
+        let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }
+        let scores = ranked.prefix(3).map { String(format: "%@ %.3f", p.labels[$0], p.probabilities[$0]) }.joined(separator: ", ")
+        if p.given.isEmpty {
+            print("  taxonomy \(taxonomy.name): abstains (no class reaches its threshold; \(scores))")
+        } else {
+            print("  taxonomy \(taxonomy.name): \(p.given.joined(separator: ", "))  (\(scores))")
+        }
+        if taggram {
+            let windows = taxonomy.windowProbabilities(r)
+            for (w, row) in windows.enumerated() {
+                let top = row.indices.max { row[$0] < row[$1] } ?? 0
+                print(String(format: "    %@  %@ %.3f", formatDuration(Double(w) * r.hopSeconds), p.labels[top], row[top]))
+            }
         }
     }
 

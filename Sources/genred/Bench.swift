@@ -32,6 +32,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time similarity queries over a synthetic library of this many tracks.", valueName: "tracks"))
     var similarity: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Instead: time genred learn (cross-validation and the final fit) on a synthetic labelled set of this many tracks.", valueName: "tracks"))
+    var learn: Int?
+
     @Option(name: .long, help: ArgumentHelp("Instead: fill the database given by --db with this many made-up analysed tracks (for scripts/bench-serve.sh).", valueName: "tracks"))
     var makeLibrary: Int?
 
@@ -48,14 +51,16 @@ struct Bench: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && !cpu && files.isEmpty && makeLibrary == nil {
-            throw ValidationError("give audio files, --cpu, --similarity N or --make-library N --db PATH")
+        if similarity == nil && learn == nil && !cpu && files.isEmpty && makeLibrary == nil {
+            throw ValidationError("give audio files, --cpu, --similarity N, --learn N or --make-library N --db PATH")
         }
+        if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
         if makeLibrary != nil && db == nil { throw ValidationError("--make-library needs --db PATH") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
+        if let learn { return try benchLearn(learn) }
         if let makeLibrary, let db { return try fillLibrary(makeLibrary, at: db) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let peak = printMachine(threads: threads)
@@ -178,6 +183,29 @@ struct Bench: ParsableCommand {
         print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
                      peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
         return peak
+    }
+
+    /// Learning on synthetic features with the real layout: what 10,000 labelled tracks cost
+    /// once their analyses are stored.
+    private func benchLearn(_ n: Int) throws {
+        var options = LearnOptions()
+        options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let input = LearnBenchmark.input(tracks: n)
+        let outcome: TaxonomyTrainer.Outcome
+        do { outcome = try TaxonomyTrainer.learn(input, options: options) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        let r = outcome.report
+        print("CPU: \(CPUInfo.current.summary), \(options.threads) thread(s); load average \(loadAverage())")
+        print("learn: \(n) tracks x \(input.features.columns) features, \(input.classes.count) classes, \(r.folds.count) grouped folds, "
+            + "\(r.candidates.count) candidate heads + kNN + the album-effect check + the final fit")
+        print(String(format: "  %.2f s (chosen: %@; held-out accuracy %.3f)", r.trainingSeconds, r.chosen, r.method("head")?.accuracy ?? .nan))
+    }
+
+    private func loadAverage() -> String {
+        var loads = [Double](repeating: 0, count: 3)
+        return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "unknown"
     }
 
     /// A made-up library of `n` analysed tracks in a new database, for the server benchmark.

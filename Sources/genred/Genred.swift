@@ -11,7 +11,7 @@ struct Genred: ParsableCommand {
             window (3-second windows) with a pretrained musicnn model bundle.
             """,
         version: genredVersion,
-        subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Serve.self, Eval.self, Bench.self]
+        subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Serve.self, Eval.self, Learn.self, Bench.self]
     )
 
     /// Makes sure the BLAS kernels fit this CPU (this may execute the binary again, same

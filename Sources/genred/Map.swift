@@ -14,6 +14,10 @@ struct Map: ParsableCommand {
             an SVG and a self-contained HTML page (no network; hover for title, artist and genres; \
             filter by genre). The same seed gives the same map. For small collections the \
             perplexity is lowered to fit, and the output says so.
+
+            --colour taxonomy:NAME colours the SVG and HTML by the label a taxonomy learned with \
+            `genred learn` gives each track ("no label" where it abstains) and adds that label as \
+            the CSV's last column.
             """
     )
 
@@ -30,6 +34,9 @@ struct Map: ParsableCommand {
 
     @Option(name: .long, help: "t-SNE iterations, early exaggeration included.")
     var iterations = 750
+
+    @Option(name: .long, help: ArgumentHelp("Colour the SVG and HTML by genre (top genre), album, artist, folder or taxonomy:NAME.", valueName: "by"))
+    var colour = "genre"
 
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64 = 1
@@ -56,6 +63,7 @@ struct Map: ParsableCommand {
         if benchInput == nil && csv == nil { throw ValidationError("--csv FILE is required") }
         if !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        do { _ = try MapColouring(parameter: colour) } catch { throw ValidationError("--\(error)") }
     }
 
     func run() throws {
@@ -82,13 +90,37 @@ struct Map: ParsableCommand {
         options.perplexity = perplexity
         options.iterations = iterations
         options.seed = seed
+        let colouring = try MapColouring(parameter: colour)
+        var labels: [Int64: String] = [:]
+        if case .taxonomy(let name) = colouring {
+            do { labels = try TaxonomyQuery(store: store).labelByTrack(taxonomy: name) } catch {
+                printError("genred: \(error)")
+                throw ExitCode(2)
+            }
+        }
         let map = LibraryMap.compute(v, manifest: bundle.manifest, features: features, options: options)
         if let note = map.note { printError("genred: \(note)") }
-        let title = "genred map: \(v.count) tracks by \(features.rawValue)" + (underPath.map { " under \($0)" } ?? "")
+        var title = "genred map: \(v.count) tracks by \(features.rawValue)" + (underPath.map { " under \($0)" } ?? "")
+        // The pictures colour by the chosen key; the CSV keeps the top genre and, for a
+        // taxonomy, adds its label.
+        var pictured = map.points
+        var extra: (header: String, values: [String])?
+        if colouring != .genre {
+            let (keys, legend) = colouring.keys(map, labels: labels)
+            let none = if case .taxonomy = colouring { "(no label)" } else { "(none)" }
+            for i in pictured.indices {
+                let key = legend[keys[i]].key
+                pictured[i].topGenre = key.isEmpty ? none : key
+            }
+            title += ", coloured by \(colouring.parameter)"
+            if case .taxonomy = colouring {
+                extra = (colouring.parameter, map.ids.map { labels[$0] ?? "" })
+            }
+        }
         // The CSV keeps each path's exact bytes; the pictures show them escaped.
-        try write(MapWriter.csv(map.points, genreNames: map.genreNames), to: csv!)
-        if let svg { try write(FilePath.display(MapWriter.svg(map.points, genreNames: map.genreNames, title: title)), to: svg) }
-        if let html { try write(FilePath.display(MapWriter.html(map.points, genreNames: map.genreNames, title: title)), to: html) }
+        try write(MapWriter.csv(map.points, genreNames: map.genreNames, extra: extra), to: csv!)
+        if let svg { try write(FilePath.display(MapWriter.svg(pictured, genreNames: map.genreNames, title: title)), to: svg) }
+        if let html { try write(FilePath.display(MapWriter.html(pictured, genreNames: map.genreNames, title: title)), to: html) }
         print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, KL divergence %.3f)",
                      v.count, features.rawValue, map.seconds, map.perplexityUsed, map.klDivergence))
     }

@@ -16,7 +16,9 @@ struct Retag: ParsableCommand {
             restored) and journaled, so `genred undo` can put the previous values back.
 
             Which genres are written is set in the config file ([tags]: thresholds, counts, and a \
-            map that renames, merges or drops labels).
+            map that renames, merges or drops labels). Taxonomies learned with `genred learn` \
+            ([tags] taxonomies, or --taxonomy) add their label, or nothing where they abstain, to the \
+            genre field or to the field [tags] taxonomy_field names.
 
             Safety: each write is recorded before the file is touched, so a crash or a kill at any \
             moment is settled by the next command that writes (the file is journaled if the write \
@@ -49,6 +51,9 @@ struct Retag: ParsableCommand {
     @Option(name: .long, help: "Files analysed at once (default: one per core).")
     var jobs: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Also write the labels of this taxonomy (learned with genred learn), beside [tags] taxonomies of the config; repeatable.", valueName: "name"))
+    var taxonomy: [String] = []
+
     @Flag(name: .long, help: "Also write tags on tracks whose genred tags were put back by `genred undo` (left alone otherwise).")
     var rewriteUndone = false
 
@@ -67,6 +72,7 @@ struct Retag: ParsableCommand {
         if noMoods { config.tags.moods = false }
         if let model { config.model = model }
         if let jobs { config.jobs = jobs }
+        for name in taxonomy where !config.tags.taxonomies.contains(name) { config.tags.taxonomies.append(name) }
 
         let bundle = try loadBundle(config.model)
         let store = try library.openStore(config)

@@ -9,7 +9,8 @@ struct Show: ParsableCommand {
             Reads the library database. Top genres and moods are listed by both aggregates: the mean \
             probability over the windows, and the share of windows in which the label ranks first among \
             its group (the vote). The timeline lists each window's start time and its strongest labels, \
-            so you can see which parts of a song read as which genre.
+            so you can see which parts of a song read as which genre. Each taxonomy learned with \
+            `genred learn` adds its label (or none, where it abstains) and its top probabilities.
             """
     )
 
@@ -61,6 +62,13 @@ struct Show: ParsableCommand {
                 print("    " + r.name.padding(toLength: 18, withPad: " ", startingAt: 0)
                       + String(format: " %.3f  %3.0f%%", r.mean, 100 * r.vote))
             }
+        }
+        for t in detail.taxonomies {
+            let p = t.prediction
+            let scores = zip(p.labels, p.probabilities).sorted { $0.1 > $1.1 }.prefix(3)
+                .map { String(format: "%@ %.2f", $0.0 as NSString, $0.1) }.joined(separator: ", ")
+            print("  taxonomy \(t.taxonomy.name) (version \(t.taxonomy.version)): "
+                  + (p.given.isEmpty ? "no label (genred abstains)" : p.given.joined(separator: ", ")) + "  (\(scores))")
         }
         if detail.journal.isEmpty {
             print("  tags written: none")

@@ -12,7 +12,9 @@ struct Similar: ParsableCommand {
             track id. Each result names the labels both tracks score highly on.
 
             --like "jazz, mellow" ranks tracks by how well their probabilities match those labels \
-            instead. By default tracks from the query's own album are left out.
+            instead. --like NAME:LABEL lists the tracks a taxonomy learned with `genred learn` gives \
+            LABEL, most probable first (never those where it abstains). By default tracks from the \
+            query's own album are left out.
             """
     )
 
@@ -30,7 +32,7 @@ struct Similar: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only consider tracks under this folder.", valueName: "dir"))
     var under: String?
 
-    @Option(name: .long, help: ArgumentHelp("Labels to match instead of a track, comma-separated (labels or display names).", valueName: "labels"))
+    @Option(name: .long, help: ArgumentHelp("Labels to match instead of a track, comma-separated (labels or display names), or one taxonomy label as NAME:LABEL.", valueName: "labels"))
     var like: String?
 
     @Option(name: .long, help: "Model whose analyses to use (default: from the config, else msd-musicnn).")
@@ -65,6 +67,9 @@ struct Similar: ParsableCommand {
             throw ExitCode(1)
         }
 
+        if let like, let (name, label) = SimilarTracks.taxonomyLabel(like, taxonomies: ((try? TaxonomyQuery(store: store).list()) ?? []).map(\.name)) {
+            return try likeTaxonomyLabel(name, label, store: store, index: index, under: underPath)
+        }
         let matches: [SimilarityIndex.Match]
         var header: String
         if let like {
@@ -101,6 +106,56 @@ struct Similar: ParsableCommand {
         }
         if matches.isEmpty && !json { print("  (no other tracks to compare with)") }
         if let m3u { try writePlaylist(m3u, matches: matches, tracks: t) }
+    }
+
+    /// `--like NAME:LABEL`: the tracks the taxonomy gives that label, most probable first.
+    private func likeTaxonomyLabel(_ name: String, _ label: String, store: LibraryStore, index: SimilarityIndex, under: String?) throws {
+        let matches: [SimilarTracks.TaxonomyMatch]
+        do {
+            let labels = try TaxonomyQuery(store: store).labels(taxonomy: name)
+            matches = try SimilarTracks.like(label: label, in: labels, count: count) { _, path in
+                under.map { FilePath.isPath(path, inside: $0) } ?? true
+            }
+        } catch let error as QueryError {
+            printError("genred: \(error)")
+            throw ExitCode(2)
+        } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        // Titles and artists from the similarity index, where the track is in it.
+        let t = index.tracks
+        var row: [Int64: Int] = [:]
+        for (i, id) in t.ids.enumerated() { row[id] = i }
+        if !json { print("Tracks taxonomy \(name) labels \(label):") }
+        for (rank, m) in matches.enumerated() {
+            let r = row[m.id]
+            if json {
+                var fields: [(String, JSONLine.Value)] = [
+                    ("rank", .int(rank + 1)), ("id", .int(Int(m.id))), ("path", .string(m.path)),
+                    ("probability", .float(m.probability)), ("reason", .string("\(name): \(label)")),
+                ]
+                if let r, let title = t.titles[r] { fields.append(("title", .string(title))) }
+                if let r, let artist = t.artists[r] { fields.append(("artist", .string(artist))) }
+                if let r, let album = t.albums[r] { fields.append(("album", .string(album))) }
+                print(JSONLine.object(fields))
+            } else {
+                let who = r.flatMap { describe(artist: t.artists[$0], title: t.titles[$0]) }.map { "  \($0)" }.orEmpty
+                print(String(format: "%3d. p=%.3f  ", rank + 1, m.probability) + m.path + who)
+            }
+        }
+        if matches.isEmpty && !json { print("  (no track has that label: genred abstains where it is unsure)") }
+        if let m3u {
+            let text = Playlist.m3u(matches.map { m in
+                let r = row[m.id]
+                return Playlist.Entry(path: m.path, title: r.flatMap { t.titles[$0] }, artist: r.flatMap { t.artists[$0] },
+                                      duration: r.flatMap { t.durations[$0] })
+            })
+            if let failure = PathIO.writeText(text, to: m3u) {
+                printError("genred: cannot write \(m3u): \(failure)")
+                throw ExitCode(1)
+            }
+        }
     }
 
     /// The library's track for a file or id, or the file analysed now; errors as the CLI words them.

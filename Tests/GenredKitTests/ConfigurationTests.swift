@@ -61,6 +61,29 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    func testTaxonomiesAndTheirFields() throws {
+        let c = try Configuration.parse("""
+            [tags]
+            taxonomies = ["styles", "prog"]
+            taxonomy_field = "grouping"
+
+            [tags.taxonomy_fields]
+            prog = "PROG_STATUS"
+            """, path: "t.toml")
+        XCTAssertEqual(c.tags.taxonomies, ["styles", "prog"])
+        XCTAssertEqual(c.tags.field(forTaxonomy: "styles"), TagField(rawValue: "GROUPING"))
+        XCTAssertEqual(c.tags.field(forTaxonomy: "prog").rawValue, "PROG_STATUS")
+        XCTAssertEqual(Configuration().tags.field(forTaxonomy: "any"), .genre)
+        XCTAssertThrowsError(try Configuration.parse("[tags]\ntaxonomy_field = \"TITLE\"\n", path: "t.toml")) { error in
+            XCTAssertEqual((error as! ConfigError).line, 2)
+            XCTAssertTrue("\(error)".contains("identifies or orders the track"), "\(error)")
+        }
+        XCTAssertThrowsError(try Configuration.parse("[tags]\ntaxonomy_field = \"my field\"\n", path: "t.toml")) { error in
+            XCTAssertTrue("\(error)".contains("not a tag field name"), "\(error)")
+        }
+        XCTAssertThrowsError(try Configuration.parse("[tags]\ntaxonomies = [\"a/b\"]\n", path: "t.toml"))
+    }
+
     func testEmptyFileGivesDefaults() throws {
         XCTAssertEqual(try Configuration.parse("", path: "x.toml"), Configuration())
     }

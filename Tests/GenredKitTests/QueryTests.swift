@@ -152,7 +152,10 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(legend.map(\.count), [2, 1])
         XCTAssertEqual(MapColouring.album.keys(map).legend.map(\.key), ["", "A"])
         XCTAssertEqual(try MapColouring(parameter: "Artist"), .artist)
-        XCTAssertThrowsError(try MapColouring(parameter: "taxonomy:mine"))
+        XCTAssertEqual(try MapColouring(parameter: "taxonomy:mine"), .taxonomy("mine"))
+        XCTAssertEqual(MapColouring.taxonomy("mine").keys(map, labels: [1: "prog", 3: "prog"]).legend.map(\.key), ["prog", ""],
+                       "a track where the taxonomy abstains has the empty key")
+        XCTAssertThrowsError(try MapColouring(parameter: "taxonomy:"))
         XCTAssertThrowsError(try MapColouring(parameter: "mood"))
     }
 

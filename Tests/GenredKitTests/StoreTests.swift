@@ -26,6 +26,23 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    func testTaxonomiesMigrateAfterTrackIdentifiersOnADatabaseOfTheReleaseBefore() throws {
+        XCTAssertEqual(LibraryStore.migrator.migrations.suffix(2), ["v4-track-identifiers", "v5-taxonomies"])
+        // A library written by the genred before taxonomies: migrated up to track identifiers.
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("library.sqlite").path
+        let pool = try DatabasePool(path: path)
+        try LibraryStore.migrator.migrate(pool, upTo: "v4-track-identifiers")
+        try pool.write { try $0.execute(sql: "INSERT INTO track (path, size, mtime_ns, inode, added_at, updated_at) VALUES ('/music/a.flac', 1, 2, 3, '2026-01-01', '2026-01-01')") }
+        try pool.close()
+        XCTAssertThrowsError(try LibraryStore(path: path, readOnly: true), "a reader does not upgrade it")
+        let store = try LibraryStore(path: path)
+        XCTAssertEqual(try store.taxonomies(), [])
+        XCTAssertNotNil(try store.track(path: "/music/a.flac"))
+        let applied = try store.pool.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+        XCTAssertEqual(applied.suffix(2), ["v4-track-identifiers", "v5-taxonomies"])
+    }
+
     func testNotADatabaseIsAClearError() throws {
         let dir = try Fixtures.temporaryDirectory()
         let path = dir.appendingPathComponent("library.sqlite").path

@@ -29,8 +29,18 @@ public struct TagSettings: Sendable, Equatable {
     /// Write tags into files that decode only in part (docs/damaged-files.md). Off by default:
     /// such a file is analysed, and its tags are left alone.
     public var writeDamaged = false
+    /// Taxonomies learned with `genred learn` whose labels are written beside the built-in
+    /// tags (docs/learn.md), by name; each needs the model it was learned on.
+    public var taxonomies: [String] = []
+    /// The field taxonomy labels go to, unless `taxonomyFields` names another for a taxonomy.
+    public var taxonomyField: TagField = .genre
+    /// Taxonomy name -> the field its labels go to.
+    public var taxonomyFields: [String: TagField] = [:]
 
     public init() {}
+
+    /// The field `taxonomy`'s labels are written to.
+    public func field(forTaxonomy taxonomy: String) -> TagField { taxonomyFields[taxonomy] ?? taxonomyField }
 
     /// Near-synonyms of the MSD model that fire together (track-score correlations 0.77-0.98 on
     /// the calibration set, docs/tag-defaults.md), merged so one track does not get all of them.
@@ -124,7 +134,8 @@ public struct Configuration: Sendable, Equatable {
         }
         if let tags = try reader.table(root, "tags", in: nil) {
             try reader.allow(tags, ["policy", "moods", "genre_threshold", "max_genres", "mood_threshold", "max_moods",
-                                    "id3v23_separator", "genre_map", "mood_map", "write_damaged"], in: "tags")
+                                    "id3v23_separator", "genre_map", "mood_map", "write_damaged", "taxonomies",
+                                    "taxonomy_field", "taxonomy_fields"], in: "tags")
             if let policy = try reader.string(tags, "policy", in: "tags") {
                 guard let p = TagPolicy(rawValue: policy) else {
                     throw reader.error("tags", "policy", "must be one of fill, merge, overwrite (got \"\(policy)\")")
@@ -145,6 +156,21 @@ public struct Configuration: Sendable, Equatable {
                 c.tags.genreMap.merge(try reader.nameMap(map, in: "tags.genre_map")) { $1 }
             }
             if let map = try reader.table(tags, "mood_map", in: "tags") { c.tags.moodMap = try reader.nameMap(map, in: "tags.mood_map") }
+            if let names = try reader.strings(tags, "taxonomies", in: "tags") {
+                for name in names where name.isEmpty || name.contains("/") {
+                    throw reader.error("tags", "taxonomies", "\"\(name)\" is not a taxonomy name (genred learn --list shows them)")
+                }
+                c.tags.taxonomies = names
+            }
+            if let f = try reader.string(tags, "taxonomy_field", in: "tags") {
+                c.tags.taxonomyField = try reader.field(f, "tags", "taxonomy_field")
+            }
+            if let fields = try reader.table(tags, "taxonomy_fields", in: "tags") {
+                for name in fields.keys {
+                    guard let f = try reader.string(fields, name, in: "tags.taxonomy_fields") else { continue }
+                    c.tags.taxonomyFields[name] = try reader.field(f, "tags.taxonomy_fields", name)
+                }
+            }
         }
         if let watch = try reader.table(root, "watch", in: nil) {
             try reader.allow(watch, ["settle_seconds", "rescan_interval", "workers", "max_attempts", "retry_backoff",
@@ -293,6 +319,17 @@ private struct Reader {
             out.append(s)
         }
         return out
+    }
+
+    /// A tag field name for taxonomy labels: a valid property key that does not identify the track.
+    func field(_ name: String, _ table: String, _ key: String) throws(ConfigError) -> TagField {
+        guard let field = TagField(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+            throw error(table, key, "\"\(name)\" is not a tag field name (letters, digits and _, such as GENRE or GROUPING)")
+        }
+        guard field.isWritable else {
+            throw error(table, key, "genred does not write \(field.rawValue): it identifies or orders the track")
+        }
+        return field
     }
 
     func nameMap(_ t: TOMLTable, in table: String) throws(ConfigError) -> [String: String] {

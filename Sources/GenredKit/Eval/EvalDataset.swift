@@ -13,10 +13,23 @@ public struct LabelledFile: Sendable, Equatable {
     public var path: String
     /// The sub-folder name, or the file's genre values in tag order.
     public var labels: [String]
+    /// The album the file's tags name (with its album artist, when set), read along with tag
+    /// labels; nil when the tags were not read or name none.
+    public var album: String?
 
-    public init(path: String, labels: [String]) {
+    public init(path: String, labels: [String], album: String? = nil) {
         self.path = path
         self.labels = labels
+        self.album = album
+    }
+
+    /// The album of a file's tags, "album artist / album" when both are set; nil without an album.
+    public static func album(of snapshot: TagSnapshot) -> String? {
+        func first(_ key: String) -> String? {
+            snapshot.properties[key]?.first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let album = first("ALBUM") else { return nil }
+        return first("ALBUMARTIST").map { "\($0) / \(album)" } ?? album
     }
 }
 
@@ -91,9 +104,14 @@ public struct EvalDataset: Sendable {
                     data.unreadable.append((path, "not audio"))
                     continue
                 }
-                let genres = try reader.read(path, container: container).values(.genre)
+                let snapshot = try reader.read(path, container: container)
+                let genres = snapshot.values(.genre)
                     .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-                if genres.isEmpty { data.unlabelled.append(path) } else { data.files.append(LabelledFile(path: path, labels: genres)) }
+                if genres.isEmpty {
+                    data.unlabelled.append(path)
+                } else {
+                    data.files.append(LabelledFile(path: path, labels: genres, album: LabelledFile.album(of: snapshot)))
+                }
             } catch let error as DecodeError {
                 data.unreadable.append((path, error.reasonText))
             } catch let error as TagError {

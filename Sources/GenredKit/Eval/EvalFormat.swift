@@ -177,14 +177,14 @@ extension EvalReport {
     }
 }
 
-private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
     let n = s.count
     guard n < width else { return right ? " " + s : s }
     let fill = String(repeating: " ", count: width - n)
     return right ? fill + s : s + fill
 }
 
-private func percent(_ v: Double?) -> String {
+func percent(_ v: Double?) -> String {
     guard let v else { return "-" }
     return String(format: "%.1f%%", v * 100)
 }

@@ -21,6 +21,17 @@ public final class LibraryProcessor {
     /// Writes the tags of tracks a person's `undo` put back (`retag --rewrite-undone`).
     public var rewriteHeld = false
 
+    /// The taxonomies (`[tags] taxonomies`) whose labels are written beside the built-in tags.
+    public let taxonomies: [AppliedTaxonomy]
+
+    /// A learned taxonomy and the field its labels go to.
+    public struct AppliedTaxonomy: Sendable {
+        public var taxonomy: Taxonomy
+        public var field: TagField
+    }
+
+    /// Throws `TaxonomyError` when a configured taxonomy is not in the database or was learned
+    /// on another model than `bundle`.
     public init(store: LibraryStore, bundle: ModelBundle, settings: TagSettings, backupDirectory: URL, dryRun: Bool = false) throws {
         self.store = store
         self.bundle = bundle
@@ -30,7 +41,21 @@ public final class LibraryProcessor {
         var writer = TagWriter(id3v23Separator: settings.id3v23Separator, backupDirectory: backupDirectory)
         writer.allowsDamagedAudio = settings.writeDamaged
         journal = JournaledTagWriter(store: store, writer: writer)
+        var applied: [AppliedTaxonomy] = []
+        for name in settings.taxonomies {
+            guard let record = try store.taxonomy(name: name) else { throw TaxonomyError(name, .notFound) }
+            let taxonomy = try record.taxonomy()
+            try taxonomy.check(model: bundle.manifest)
+            applied.append(AppliedTaxonomy(taxonomy: taxonomy, field: settings.field(forTaxonomy: name)))
+        }
+        taxonomies = applied
+        // A new version of a taxonomy changes the plan, so tags are decided again from the
+        // stored scores (the digest tells a version apart from one learned after a --remove).
         planKey = planner.planKey(model: bundle.manifest.name, version: bundle.manifest.version)
+            + applied.map { a in
+                let digest = a.taxonomy.manifest.weights.sha256.prefix(12)
+                return ";taxonomy=\(a.taxonomy.name)@\(a.taxonomy.version ?? 0)#\(digest)>\(a.field.rawValue)"
+            }.joined()
         try store.register(model: bundle.manifest)
     }
 
@@ -237,11 +262,20 @@ public final class LibraryProcessor {
         let recording = TrackIdentifier.musicBrainz(snapshot.properties["MUSICBRAINZ_TRACKID"]?.first)
         let isrc = TrackIdentifier.isrc(snapshot.properties["ISRC"]?.first)
 
-        let proposal = planner.propose(scores: scores)
+        var proposal = planner.propose(scores: scores)
+        // A taxonomy's label comes first in its field, before the built-in tags; when it
+        // abstains it adds nothing.
+        for applied in taxonomies where applied.taxonomy.reads(analysis) {
+            var values = applied.taxonomy.prediction(analysis).given
+            for v in proposal[applied.field] ?? [] where !values.contains(where: { $0.lowercased() == v.lowercased() }) {
+                values.append(v)
+            }
+            proposal[applied.field] = values
+        }
         var writes: [TagField: [String]] = [:]
         var changes: [TagField: FileReport.Change] = [:]
         var keptByPolicy = false
-        for field in TagField.allCases {
+        for field in proposal.keys.sorted() {
             guard let proposed = proposal[field] else { continue }
             let existing = snapshot.values(field)
             if let values = TagPlanner.apply(settings.policy, existing: existing, proposed: proposed) {

@@ -39,16 +39,18 @@ public enum MapWriter {
     /// RFC 4180 CSV in UTF-8 (no byte-order mark) with CRLF line ends: header `path,title,artist,album,x,y,
     /// top_genre,<genre names…>`; a field holding a comma, quote, CR or LF is quoted with quotes doubled;
     /// missing tags are empty fields; numbers use the shortest form that reads back exactly.
-    public static func csv(_ points: [MapPoint], genreNames: [String]) -> String {
+    /// `extra` adds a last column (a taxonomy's labels, say), one value per point.
+    public static func csv(_ points: [MapPoint], genreNames: [String], extra: (header: String, values: [String])? = nil) -> String {
         var out = ""
-        let header = ["path", "title", "artist", "album", "x", "y", "top_genre"] + genreNames
+        let header = ["path", "title", "artist", "album", "x", "y", "top_genre"] + genreNames + (extra.map { [$0.header] } ?? [])
         out += header.map(csvField).joined(separator: ",") + "\r\n"
-        for point in points {
+        for (i, point) in points.enumerated() {
             var fields = [point.path, point.title ?? "", point.artist ?? "", point.album ?? "",
                           "\(point.x)", "\(point.y)", point.topGenre]
             for g in genreNames.indices {
                 fields.append(g < point.genreScores.count ? "\(point.genreScores[g])" : "")
             }
+            if let extra { fields.append(i < extra.values.count ? extra.values[i] : "") }
             out += fields.map(csvField).joined(separator: ",") + "\r\n"
         }
         return out

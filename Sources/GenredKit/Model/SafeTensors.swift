@@ -2,11 +2,17 @@ import Foundation
 
 /// A safetensors file: an 8-byte little-endian header length, a JSON header, then raw tensor data.
 ///
-/// Only float32 tensors are read; that is all a genred bundle holds.
+/// Only float32 tensors are read and written; that is all a genred bundle or taxonomy holds.
 public struct SafeTensors: Sendable {
-    public struct Tensor: Sendable {
+    public struct Tensor: Sendable, Equatable {
         public let shape: [Int]
         public let values: [Float]
+
+        public init(shape: [Int], values: [Float]) {
+            precondition(shape.reduce(1, *) == values.count, "tensor shape \(shape) does not hold \(values.count) values")
+            self.shape = shape
+            self.values = values
+        }
     }
 
     public let tensors: [String: Tensor]
@@ -72,5 +78,39 @@ public struct SafeTensors: Sendable {
         }
         self.tensors = tensors
         self.metadata = metadata
+    }
+
+    public init(tensors: [String: Tensor], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    /// The file's bytes: tensors in name order, data packed one after another, and the JSON
+    /// header padded with spaces to a multiple of 8 bytes (as the format recommends, so the data
+    /// of a memory-mapped file is aligned). The same tensors always give the same bytes.
+    public func encoded() -> Data {
+        let names = tensors.keys.sorted()
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { JSONText.quote($0) + ":" + JSONText.quote(metadata[$0]!) }
+            entries.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
+        }
+        var offset = 0
+        for name in names {
+            let t = tensors[name]!
+            let end = offset + t.values.count * 4
+            entries.append(JSONText.quote(name) + ":{\"dtype\":\"F32\",\"shape\":["
+                + t.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        var data = Data(capacity: 8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: header)
+        for name in names {
+            for v in tensors[name]!.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        }
+        return data
     }
 }

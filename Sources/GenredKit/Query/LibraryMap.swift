@@ -59,34 +59,58 @@ public struct LibraryMap: Sendable {
 
 /// What a map's points are coloured by: one key per point, and a legend of keys by count.
 ///
-/// `taxonomy:NAME` is reserved for the user's own genre vocabularies; `init(parameter:)` names
-/// it as unknown until the library holds taxonomies.
+/// `taxonomy(NAME)` colours by the label a taxonomy learned with `genred learn` gives each track;
+/// a track where it abstains (or one its base model has not analysed) gets the empty key, as a
+/// missing tag does.
 public enum MapColouring: Sendable, Equatable {
     case genre, album, artist, folder
+    case taxonomy(String)
 
+    /// The colourings every library has; `taxonomy:NAME` adds one per stored taxonomy.
     public static let names = ["genre", "album", "artist", "folder"]
+    public static let taxonomyPrefix = "taxonomy:"
 
+    /// Parses `genre`, `album`, `artist`, `folder` or `taxonomy:NAME` (whether NAME is stored is
+    /// known only to the store: see `LibraryQuery.colourKeys`).
     public init(parameter: String) throws(QueryError) {
+        if parameter.lowercased().hasPrefix(Self.taxonomyPrefix) {
+            let name = String(parameter.dropFirst(Self.taxonomyPrefix.count))
+            guard !name.isEmpty else { throw QueryError("colour", .badParameter("taxonomy: needs a taxonomy name")) }
+            self = .taxonomy(name)
+            return
+        }
         switch parameter.lowercased() {
         case "", "genre": self = .genre
         case "album": self = .album
         case "artist": self = .artist
         case "folder": self = .folder
-        case let p where p.hasPrefix("taxonomy:"):
-            throw QueryError("colour", .badParameter("no taxonomy named \(parameter.dropFirst("taxonomy:".count)) in this library"))
         default:
-            throw QueryError("colour", .badParameter("\(parameter) is not one of \(Self.names.joined(separator: ", "))"))
+            throw QueryError("colour", .badParameter("\(parameter) is not one of \(Self.names.joined(separator: ", ")) or taxonomy:NAME"))
         }
     }
 
-    /// Each point's key ("" for a missing tag) and the keys in order of frequency (ties by name).
-    public func keys(_ map: LibraryMap) -> (perPoint: [Int], legend: [(key: String, count: Int)]) {
-        let raw: [String] = map.points.map { p in
+    /// The parameter that gives this colouring back.
+    public var parameter: String {
+        switch self {
+        case .genre: "genre"
+        case .album: "album"
+        case .artist: "artist"
+        case .folder: "folder"
+        case .taxonomy(let name): Self.taxonomyPrefix + name
+        }
+    }
+
+    /// Each point's key ("" for a missing tag, or where a taxonomy abstains) and the keys in
+    /// order of frequency (ties by name). `labels` holds a taxonomy's label by track id: the
+    /// keys of `.taxonomy`.
+    public func keys(_ map: LibraryMap, labels: [Int64: String] = [:]) -> (perPoint: [Int], legend: [(key: String, count: Int)]) {
+        let raw: [String] = map.points.enumerated().map { i, p in
             switch self {
             case .genre: p.topGenre
             case .album: p.album ?? ""
             case .artist: p.artist ?? ""
             case .folder: FilePath.parent(p.path)
+            case .taxonomy: i < map.ids.count ? labels[map.ids[i]] ?? "" : ""
             }
         }
         // Keys compare by bytes: folders (and tags) spelled in NFC and NFD stay apart.

@@ -17,6 +17,15 @@ public final class LibraryQuery: Sendable {
         var snapshot: LibrarySnapshot?
         var checkedAt: Date = .distantPast
         var maps: [MapKey: LibraryMap] = [:]
+        var taxonomyLabels: [TaxonomyKey: [Int64: String]] = [:]
+    }
+
+    /// A taxonomy's labels hold until the library or the taxonomy (a new version) changes.
+    private struct TaxonomyKey: Hashable {
+        var name: String
+        var version: Int
+        var tracks: Int
+        var lastUpdate: Date?
     }
 
     private struct MapKey: Hashable {
@@ -55,6 +64,9 @@ public final class LibraryQuery: Sendable {
                 s.checkedAt = now
                 // Maps of an older library are of no use any more.
                 s.maps = s.maps.filter { $0.key.tracks == fresh.stamp?.tracks && $0.key.lastUpdate == fresh.stamp?.lastUpdate }
+                s.taxonomyLabels = s.taxonomyLabels.filter {
+                    $0.key.tracks == fresh.stamp?.tracks && $0.key.lastUpdate == fresh.stamp?.lastUpdate
+                }
             }
             return fresh
         }
@@ -74,5 +86,31 @@ public final class LibraryQuery: Sendable {
         let key = MapKey(features: features, tracks: snapshot.stamp?.tracks ?? -1, lastUpdate: snapshot.stamp?.lastUpdate)
         state.withLock { $0.maps[key] = map }
         return map
+    }
+
+    // MARK: Taxonomies
+
+    /// The colourings a map of this library offers: the built-in ones, then `taxonomy:NAME` for
+    /// each stored taxonomy.
+    public func colourNames() -> [String] {
+        let stored = (try? TaxonomyQuery(store: store).list()) ?? []
+        return MapColouring.names + stored.map { MapColouring.taxonomyPrefix + $0.name }
+    }
+
+    /// The label taxonomy `name` gives each track of the library as `snapshot` saw it, by track
+    /// id (absent where it abstains); computed once per library state and taxonomy version.
+    public func taxonomyLabels(_ name: String, snapshot: LibrarySnapshot) throws(QueryError) -> [Int64: String] {
+        let record: TaxonomyRecord?
+        do { record = try store.taxonomy(name: name) } catch { throw QueryError("colour", .badParameter(error.description)) }
+        guard let record else { throw QueryError("colour", .badParameter("no taxonomy named \(name) in this library")) }
+        let key = TaxonomyKey(name: name, version: record.version, tracks: snapshot.stamp?.tracks ?? -1,
+                              lastUpdate: snapshot.stamp?.lastUpdate)
+        if let cached = state.withLock({ $0.taxonomyLabels[key] }) { return cached }
+        let labels: [Int64: String]
+        do { labels = try TaxonomyQuery(store: store).labelByTrack(taxonomy: name) } catch {
+            throw QueryError("colour", .badParameter(error.description))
+        }
+        state.withLock { $0.taxonomyLabels[key] = labels }
+        return labels
     }
 }

@@ -78,6 +78,40 @@ public enum SimilarTracks {
         return (found, index.like(labels: found, count: count))
     }
 
+    /// One track a taxonomy gives the asked-for label.
+    public struct TaxonomyMatch: Sendable, Equatable {
+        public var id: Int64
+        public var path: String
+        /// The calibrated probability of the label.
+        public var probability: Float
+    }
+
+    /// Whether `like` names a taxonomy's label as `NAME:LABEL` (NAME one of `taxonomies`); the
+    /// name and label when it does.
+    public static func taxonomyLabel(_ like: String, taxonomies: [String]) -> (taxonomy: String, label: String)? {
+        let text = like.trimmingCharacters(in: .whitespaces)
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let name = String(text[..<colon]), label = String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+        return taxonomies.contains(name) && !label.isEmpty ? (name, label) : nil
+    }
+
+    /// The tracks `labels` gives `label` (compared as `genred eval` compares labels), most
+    /// probable first: those where the taxonomy abstains are never listed. `include` filters
+    /// by track id and path. An unknown label is a `badParameter` error.
+    public static func like(label: String, in labels: TaxonomyQuery.Labels, count: Int,
+                            include: (Int64, String) -> Bool = { _, _ in true }) throws(QueryError) -> [TaxonomyMatch] {
+        let key = EvalLabelMap.key(label)
+        guard let c = labels.taxonomy.labels.firstIndex(where: { EvalLabelMap.key($0) == key }) else {
+            throw QueryError(label, .badParameter("not a label of taxonomy \(labels.taxonomy.name) (labels: \(labels.taxonomy.labels.joined(separator: ", ")))"))
+        }
+        var out: [TaxonomyMatch] = []
+        for i in labels.tracks(labelled: label) where include(labels.trackIDs[i], labels.paths[i]) {
+            out.append(TaxonomyMatch(id: labels.trackIDs[i], path: labels.paths[i], probability: labels.predictions[i].probabilities[c]))
+            if out.count == count { break }
+        }
+        return out
+    }
+
     /// "shared: A, B" for a match's labels, or "" when it has none.
     public static func reason(_ shared: [String]) -> String {
         shared.isEmpty ? "" : "shared: " + shared.joined(separator: ", ")

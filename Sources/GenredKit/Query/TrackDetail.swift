@@ -33,6 +33,8 @@ public struct TrackDetail: Sendable {
     public var timeline: [Window]
     /// Every label's mean probability, in label order.
     public var scores: [Float]
+    /// What each stored taxonomy whose base model analysed the track says about it.
+    public var taxonomies: [TaxonomyQuery.TrackPrediction] = []
 
     public var hopSeconds: Double { Double(analysis.hopFrames) * analysis.frameSeconds }
     public var windowSeconds: Double { Double(analysis.windowFrames) * analysis.frameSeconds }
@@ -89,10 +91,12 @@ public struct TrackDetail: Sendable {
                 .sorted { taggram[w * l + $0] > taggram[w * l + $1] }.prefix(top)
             return Window(start: Double(w) * hop, top: ranked.map { ($0, taggram[w * l + $0]) })
         }
+        // A taxonomy that cannot be read (one from a newer genred, say) is left out, not fatal.
+        let taxonomies = (try? TaxonomyQuery(store: store).predictions(trackID: id)) ?? []
         return TrackDetail(record: record, id: id, model: model, analysis: analysis, labels: labels, names: names,
                            genres: ranked(genreIdx), moods: ranked(moodIdx),
                            journal: try store.journalEntries(path: record.path, track: id, includeUndone: true),
-                           timeline: timeline, scores: mean)
+                           timeline: timeline, scores: mean, taxonomies: taxonomies)
     }
 
     /// The JSON object `genred show --json` prints. `extended` adds what the server's clients
@@ -120,6 +124,13 @@ public struct TrackDetail: Sendable {
             ("padded", .bool(analysis.padded)), ("damaged", JSONLine.string(record.damage)),
             ("genres", ranked(genres)), ("moods", ranked(moods)),
             ("tag_writes", .array(writes)),
+            ("taxonomies", .array(taxonomies.map { t in
+                .raw(JSONLine.object([
+                    ("name", .string(t.taxonomy.name)), ("version", .int(t.taxonomy.version)),
+                    ("labels", .array(t.prediction.labels.map { .string($0) })),
+                    ("probabilities", .floats(t.prediction.probabilities[...])), ("label", JSONLine.string(t.prediction.label)),
+                ]))
+            })),
             ("timeline", .array(timeline.map { item in
                 .raw(JSONLine.object([("start_s", .number(item.start)),
                                       ("top", .array(item.top.map { .raw(JSONLine.object([("label", .string(labels[$0.index])), ("p", .float($0.p))])) }))]))

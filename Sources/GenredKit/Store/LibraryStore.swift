@@ -169,6 +169,7 @@ public final class LibraryStore: Sendable {
         }
         registerIntentMigration(&m)
         registerTrackIdentifierMigration(&m)
+        registerTaxonomyMigration(&m)
         return m
     }
 

@@ -241,6 +241,11 @@ public enum PathIO {
         return found.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
+    /// `directory/name`.
+    public static func join(_ directory: String, _ name: String) -> String {
+        (directory == "/" ? "/" : directory + "/") + name
+    }
+
     /// `directory/name` for a name's bytes.
     public static func join(_ directory: String, _ name: [UInt8]) -> String {
         (directory == "/" ? "/" : directory + "/") + FilePath.string(name)
@@ -252,10 +257,14 @@ extension PathIO {
     /// it holds (see `FilePath`): for playlists and CSV files from which other programs open the
     /// listed files. Returns nil, or why it failed.
     public static func writeText(_ text: String, to file: String) -> String? {
+        writeBytes(FilePath.bytes(text), to: file)
+    }
+
+    /// Writes `bytes` to `file`, replacing it through a rename. Returns nil, or why it failed.
+    static func writeBytes(_ bytes: [UInt8], to file: String) -> String? {
         let temporary = file + ".genred-\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return String(cString: strerror(errno)) }
-        let bytes = FilePath.bytes(text)
         var done = 0
         var failure: Int32 = 0
         while done < bytes.count {

@@ -26,7 +26,7 @@ public enum JSONLine {
         return out + "}"
     }
 
-    public static func analysis(_ r: TrackAnalysis, taggram: Bool, embedding: Bool) -> String {
+    public static func analysis(_ r: TrackAnalysis, taggram: Bool, embedding: Bool, taxonomy: Taxonomy? = nil) -> String {
         var fields: [(String, Value)] = [
             ("path", .string(r.path)),
             ("model", .string(r.model)),
@@ -48,6 +48,25 @@ public enum JSONLine {
             fields.append(("taggram", .array((0..<r.windowCount).map { .floats(r.window($0)) })))
         }
         if embedding { fields.append(("embedding", .floats(r.embedding[...]))) }
+        if let taxonomy { fields.append(("taxonomy", .raw(self.taxonomy(taxonomy, r, taggram: taggram)))) }
+        return object(fields)
+    }
+
+    /// `{"name", "version", "labels", "probabilities", "label", "given"}`: calibrated
+    /// probabilities per class, the top class or null when genred abstains, and every class
+    /// given (one at most unless the taxonomy is multi-label); with the taggram, `taggram` holds
+    /// the probabilities window by window.
+    public static func taxonomy(_ t: Taxonomy, _ r: TrackAnalysis, taggram: Bool) -> String {
+        let p = t.prediction(r)
+        var fields: [(String, Value)] = [
+            ("name", .string(t.name)),
+            ("version", t.version.map { .int($0) } ?? .raw("null")),
+            ("labels", .array(p.labels.map { .string($0) })),
+            ("probabilities", .floats(p.probabilities[...])),
+            ("label", p.label.map { .string($0) } ?? .raw("null")),
+            ("given", .array(p.given.map { .string($0) })),
+        ]
+        if taggram { fields.append(("taggram", .array(t.windowProbabilities(r).map { .floats($0[...]) }))) }
         return object(fields)
     }
 

@@ -1,6 +1,55 @@
-/// A tag field genred writes.
-public enum TagField: String, Sendable, CaseIterable, Codable {
-    case genre = "GENRE", mood = "MOOD"
+/// A tag field genred writes: a property key as TagLib's property interface names it
+/// (`GENRE`, `MOOD`, or one a taxonomy is configured to write, such as `GROUPING`).
+///
+/// A struct rather than an enum because a taxonomy (docs/learn.md) may write to a field named
+/// in the config; the write intent and the journal already store fields by key, so a key
+/// read back from them is a `TagField` as well.
+public struct TagField: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public static let genre = TagField(key: "GENRE")
+    public static let mood = TagField(key: "MOOD")
+    /// The fields genred's built-in tags go to.
+    public static let builtIn: [TagField] = [.genre, .mood]
+
+    /// Fields that identify a recording or order it in an album: never written, whatever a
+    /// config asks, so a mistyped field name cannot overwrite a title or a track number.
+    public static let refused: Set<String> = [
+        "TITLE", "ARTIST", "ALBUM", "ALBUMARTIST", "TRACKNUMBER", "DISCNUMBER", "DATE", "COMPOSER",
+        "MUSICBRAINZ_TRACKID", "MUSICBRAINZ_ALBUMID", "MUSICBRAINZ_ARTISTID", "ISRC",
+    ]
+
+    /// `rawValue` upper-cased; nil unless it is a valid key: ASCII letters, digits and `_`,
+    /// starting with a letter (a name every format genred writes stores as given).
+    public init?(rawValue: String) {
+        let key = rawValue.uppercased()
+        guard let first = key.unicodeScalars.first, ("A"..."Z").contains(first),
+              key.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+        else { return nil }
+        self.rawValue = key
+    }
+
+    private init(key: String) { rawValue = key }
+
+    /// Whether genred may write this field (see `refused`).
+    public var isWritable: Bool { !Self.refused.contains(rawValue) }
+
+    public var description: String { rawValue }
+
+    public static func < (a: TagField, b: TagField) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let key = try decoder.singleValueContainer().decode(String.self)
+        guard let field = TagField(rawValue: key) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a tag field: \(key)"))
+        }
+        self = field
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
 /// What a file's tags hold, as TagLib's property interface shows them.

@@ -1,0 +1,273 @@
+import ArgumentParser
+import Foundation
+import GenredKit
+
+struct Learn: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Learn a taxonomy of your own labels from the analyses genred stores.",
+        discussion: """
+            Labels come from sub-folder names (--labels folders: FOLDER/Synthwave/..., FOLDER/Post-rock/...) \
+            or from the genre tags already in the files (--labels tags; several values make a track \
+            multi-label), as `genred eval` reads them. Tracks not yet analysed are analysed first and \
+            stored. A small classifier head (logistic regression or a one-layer MLP, chosen by the \
+            evaluation) is trained on each track's embedding and taggram summaries.
+
+            The evaluation is k-fold cross-validation with the folds grouped by album (by folder where a \
+            track has no album tag), so one album is never in both training and test. It prints, per \
+            class, precision, recall and the confusion matrix of the learned head, of a kNN baseline and \
+            of the model's own tags mapped as `genred eval` maps them (--map); the album effect; the \
+            calibration; and, per class, the probability threshold that reaches the target precision \
+            (--precision): below it genred abstains.
+
+            The taxonomy is stored in the library database as the next version of NAME, with its base \
+            model and features. Run `genred learn NAME` again (the folders are remembered) after the \
+            labels change: it says what changed and which tracks' labels would flip. Use it with \
+            `genred analyze --taxonomy NAME`, `retag --taxonomy NAME`, or [tags] taxonomies in the config.
+
+            Exit status: 0 when learned; 1 when learned but some files failed; 2 for setup errors or \
+            when nothing can be learned. See docs/learn.md.
+            """
+    )
+
+    @OptionGroup var library: LibraryOptions
+
+    @Option(name: .long, help: "Where the labels come from: folders (one sub-folder per label) or tags (the files' genre tags).")
+    var labels: EvalLabelSource?
+
+    @Option(name: .long, help: ArgumentHelp("Label map for the built-in baseline: lines 'label = model label[, model label...]'.", valueName: "file"))
+    var map: String?
+
+    @Option(name: .long, help: "Model bundle name or directory (default: from the config, else msd-musicnn).")
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("Precision a label must reach to be given (0.5-1).", valueName: "share"))
+    var precision: Double = 0.9
+
+    @Option(name: .long, help: "Cross-validation folds.")
+    var folds: Int = 5
+
+    @Option(name: .long, help: ArgumentHelp("Labels with fewer tracks are left out.", valueName: "n"))
+    var minTracks: Int = 5
+
+    @Flag(name: .long, help: "Learn and report, but store nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Print the report (or the list) as JSON.")
+    var json = false
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Instead: list the taxonomies in the library database.")
+    var list = false
+
+    @Option(name: .long, help: ArgumentHelp("Instead: delete every version of this taxonomy.", valueName: "name"))
+    var remove: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Instead: write a taxonomy (manifest.json, head.safetensors) into a folder.", valueName: "name folder"))
+    var export: [String] = []
+
+    @Option(name: .customLong("import"), help: ArgumentHelp("Instead: add an exported taxonomy to the library database, as the next version of its name.", valueName: "folder"))
+    var importFolder: String?
+
+    @Option(name: .long, help: ArgumentHelp("Instead: print the stored report of a taxonomy (its newest version, or --version).", valueName: "name"))
+    var report: String?
+
+    @Option(name: .long, help: "With --export or --report: the version (default: the newest).")
+    var version: Int?
+
+    @Flag(name: .long, help: "With --export: replace files already in the folder.")
+    var force = false
+
+    @Argument(help: "The taxonomy's name.")
+    var name: String?
+
+    @Argument(help: "Folders of labelled music (default: those it was last learned from).")
+    var folders: [String] = []
+
+    private var managing: Bool { list || remove != nil || !export.isEmpty || importFolder != nil || report != nil }
+
+    func validate() throws {
+        let modes = [list, remove != nil, !export.isEmpty, importFolder != nil, report != nil].filter { $0 }.count
+        if modes > 1 { throw ValidationError("--list, --remove, --export, --import and --report exclude each other") }
+        if managing && (name != nil || !folders.isEmpty) {
+            throw ValidationError("--list, --remove, --export, --import and --report take no NAME or FOLDER arguments")
+        }
+        if !export.isEmpty && export.count != 2 { throw ValidationError("--export takes a taxonomy name and a folder") }
+        if !managing && name == nil { throw ValidationError("give the taxonomy's NAME (and its labelled FOLDERs), or --list") }
+        if !(0.5...1).contains(precision) { throw ValidationError("--precision must be between 0.5 and 1") }
+        if folds < 2 || folds > 20 { throw ValidationError("--folds must be between 2 and 20") }
+        if minTracks < 2 { throw ValidationError("--min-tracks must be at least 2") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    }
+
+    func run() throws {
+        var config = try library.loadConfiguration()
+        if let model { config.model = model }
+        if list { return try listTaxonomies(config) }
+        if let remove { return try removeTaxonomy(remove, config) }
+        if export.count == 2 { return try exportTaxonomy(export[0], to: export[1], config) }
+        if let importFolder { return try importTaxonomy(importFolder, config) }
+        if let report { return try printStoredReport(report, config) }
+        try learn(name!, config)
+    }
+
+    private func fail(_ error: any Error, status: Int32 = 2) -> ExitCode {
+        printError("genred: \(error)")
+        return ExitCode(status)
+    }
+
+    // MARK: Learning
+
+    private func learn(_ name: String, _ config: Configuration) throws {
+        let store = try library.openStore(config)
+        // Learning again: the folders, label source and map of the newest version, unless given.
+        var sources = LearnSources(folders: folders, labels: labels ?? .folders, map: map)
+        if folders.isEmpty {
+            guard let previous = try? store.taxonomy(name: name),
+                  let stored: LearnSources = previous.sources.flatMap(BlobCoding.decodeJSON) else {
+                throw fail(TaxonomyError(name, .nothingToLearn("no labelled FOLDER given, and no earlier version to take them from")))
+            }
+            sources = LearnSources(folders: stored.folders, labels: labels ?? stored.labels, map: map ?? stored.map)
+            printError("genred: learning \(name) again from \(stored.folders.joined(separator: ", ")) (labels from \(sources.labels.rawValue))")
+        } else {
+            sources.folders = folders.map(FilePath.normalize)
+        }
+
+        let bundle = try loadBundle(config.model)
+        var labelMap = EvalLabelMap(manifest: bundle.manifest)
+        if let file = sources.map {
+            do { try labelMap.load(file: file) } catch { throw fail(error) }
+        }
+        let runner = LearnRunner(bundle: bundle, store: store, map: labelMap,
+                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        runner.options.folds = folds
+        runner.options.targetPrecision = precision
+        runner.options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        runner.minimumTracks = minTracks
+
+        var bar: ProgressBar?
+        let terminal = standardErrorIsTerminal
+        let outcome: (report: LearnReport, taxonomy: Taxonomy)
+        do {
+            outcome = try runner.run(name: name, sources: sources, save: !dryRun) { event in
+                switch event {
+                case .collected(let files, let toAnalyse):
+                    printError("genred: \(files) labelled track\(files == 1 ? "" : "s"), \(toAnalyse) to analyse first")
+                    if terminal && toAnalyse > 0 { bar = ProgressBar(total: toAnalyse) }
+                case .analysing(_, _, let path):
+                    bar?.advance(current: path)
+                case .failed(let path, let reason):
+                    bar?.clear()
+                    printError("failed  \(path): \(reason)")
+                case .training(let tracks, let classes):
+                    bar?.clear()
+                    bar = nil
+                    printError("genred: learning \(classes) classes from \(tracks) tracks (\(folds)-fold grouped cross-validation)")
+                }
+            }
+        } catch {
+            bar?.clear()
+            throw fail(error)
+        }
+        print(json ? outcome.report.json() : outcome.report.text(), terminator: json ? "\n" : "")
+        if !outcome.report.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    // MARK: Managing
+
+    private func listTaxonomies(_ config: Configuration) throws {
+        let path = library.databasePath(config)
+        guard FileManager.default.fileExists(atPath: path) else {
+            if json { print("[]") } else { print("no library database at \(path): no taxonomies") }
+            return
+        }
+        let store: LibraryStore
+        do { store = try LibraryStore(path: path, readOnly: true) } catch { throw fail(error) }
+        let records: [TaxonomyRecord]
+        do { records = try store.taxonomies() } catch { throw fail(error) }
+        var rows: [[(String, JSONLine.Value)]] = []
+        var lines: [String] = []
+        for r in records {
+            let versions = (try? store.taxonomyVersions(name: r.name).count) ?? 1
+            let taxonomy = try? r.taxonomy()
+            let training = taxonomy?.manifest.training
+            let labels = taxonomy?.labels ?? []
+            rows.append([
+                ("name", .string(r.name)), ("version", .int(r.version)), ("versions", .int(versions)),
+                ("model", .string(r.model)), ("model_version", .string(r.modelVersion)),
+                ("labels", .array(labels.map { .string($0) })), ("tracks", .int(training?.tracks ?? 0)),
+                ("accuracy", training?.accuracy.map { .number($0) } ?? .raw("null")),
+                ("balanced_accuracy", training?.balancedAccuracy.map { .number($0) } ?? .raw("null")),
+                ("head", .string(taxonomy.map { "\($0.head.spec)" } ?? "unreadable")),
+                ("origin", .string(r.origin.rawValue)), ("created_at", .string(ISO8601DateFormatter().string(from: r.createdAt))),
+            ])
+            let accuracy = training?.accuracy.map { String(format: "%.1f%%", 100 * $0) } ?? "-"
+            lines.append("\(r.name)  version \(r.version)\(versions > 1 ? " (\(versions) kept)" : "")  \(r.model) \(r.modelVersion)  "
+                + "\(labels.count) labels  \(training?.tracks ?? 0) tracks  held-out accuracy \(accuracy)  \(r.origin.rawValue) "
+                + ISO8601DateFormatter().string(from: r.createdAt))
+            lines.append("    " + labels.joined(separator: ", "))
+        }
+        if json {
+            print("[" + rows.map { JSONLine.object($0) }.joined(separator: ", ") + "]")
+        } else {
+            print(records.isEmpty ? "no taxonomies (genred learn NAME FOLDER... makes one)" : lines.joined(separator: "\n"))
+        }
+    }
+
+    private func removeTaxonomy(_ name: String, _ config: Configuration) throws {
+        let store = try library.openStore(config)
+        let removed: Int
+        do { removed = try store.removeTaxonomy(name: name) } catch { throw fail(error) }
+        guard removed > 0 else { throw fail(TaxonomyError(name, .notFound)) }
+        print("removed \(name) (\(removed) version\(removed == 1 ? "" : "s"))")
+        if config.tags.taxonomies.contains(name) {
+            printError("genred: warning: the config (\(config.source ?? "?")) still lists \(name) under [tags] taxonomies; retag and watch refuse to start until it is removed there")
+        }
+    }
+
+    private func stored(_ name: String, _ config: Configuration) throws -> TaxonomyRecord {
+        let path = library.databasePath(config)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw fail(TaxonomyError(name, .database("no library database at \(path)")))
+        }
+        do {
+            let store = try LibraryStore(path: path, readOnly: true)
+            guard let record = try store.taxonomy(name: name, version: version) else {
+                throw TaxonomyError(name + (version.map { " version \($0)" } ?? ""), .notFound)
+            }
+            return record
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    private func exportTaxonomy(_ name: String, to folder: String, _ config: Configuration) throws {
+        let record = try stored(name, config)
+        do { try record.taxonomy().export(to: folder, replace: force) } catch { throw fail(error) }
+        print("exported \(name) version \(record.version) to \(FilePath.normalize(folder)) (manifest.json, head.safetensors)")
+    }
+
+    private func importTaxonomy(_ folder: String, _ config: Configuration) throws {
+        let store = try library.openStore(config)
+        do {
+            let taxonomy = try Taxonomy.load(folder: folder)
+            try LearnRunner.validate(name: taxonomy.name)
+            var record = TaxonomyRecord(taxonomy: taxonomy, report: nil, sources: nil, origin: .imported)
+            try store.saveTaxonomy(&record)
+            let base = taxonomy.manifest.baseModel
+            print("imported \(taxonomy.name) as version \(record.version) (\(taxonomy.labels.count) labels, learned on \(base.name) \(base.version))")
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    private func printStoredReport(_ name: String, _ config: Configuration) throws {
+        let record = try stored(name, config)
+        guard let text = record.report, let report = LearnReport.decode(text) else {
+            throw fail(TaxonomyError("\(name) version \(record.version)", .unreadable("no stored report (an imported taxonomy has none)")))
+        }
+        print(json ? report.json() : report.text(), terminator: json ? "\n" : "")
+    }
+}
