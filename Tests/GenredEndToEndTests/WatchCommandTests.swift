@@ -151,6 +151,16 @@ final class WatchCommandTests: DaemonTestCase {
         kill(p.processIdentifier, SIGHUP)
         try waitFor("the bad config to be refused", timeout: 30) { self.log.contains("reload failed, keeping the previous settings") }
         XCTAssertTrue(p.isRunning)
+        // A config that reads well but names a model that does not exist fails later, once the
+        // log level has been read: none of it may stay, so the analysis below is still logged.
+        try "[watch]\nlog_level = \"error\"\n[analysis]\nmodel = \"no-such-model\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let refusals = log.components(separatedBy: "reload failed").count
+        kill(p.processIdentifier, SIGHUP)
+        try waitFor("the missing model to be refused", timeout: 30) { self.log.components(separatedBy: "reload failed").count > refusals }
+        let later = music.appendingPathComponent("after-the-failed-reload.wav")
+        try FileManager.default.copyItem(at: clip("short"), to: later)
+        try waitFor("the new file tagged") { try self.isTagged(later) }
+        try waitFor("its analysis logged at the kept level", timeout: 10) { self.log.contains("after-the-failed-reload.wav") }
         kill(p.processIdentifier, SIGUSR1)
         try waitFor("the forced rescan", timeout: 30) { self.log.contains("(requested)") }
     }

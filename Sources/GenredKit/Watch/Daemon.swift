@@ -516,6 +516,9 @@ public final class Daemon {
             _ = notifier.ready()
             return
         }
+        // A reload that fails part-way leaves every setting as it was, not some old and some new.
+        let previous = (configuration: configuration, processor: processor, logThreshold: Log.threshold,
+                        settleSeconds: settle.settleSeconds)
         do {
             let fresh = try Configuration.load(path: path)
             let rootsChanged = options.rootsOverride == nil && fresh.roots != configuration.roots
@@ -529,8 +532,9 @@ public final class Daemon {
             try setUpProcessor()
             let modelChanged = before.0 != processor.bundle.manifest.name || before.1 != processor.bundle.manifest.version
             if rootsChanged {
-                roots = try resolveRoots()
-                try store.setDaemonState("roots", BlobCoding.json(roots))
+                let resolved = try resolveRoots()
+                try store.setDaemonState("roots", BlobCoding.json(resolved))
+                roots = resolved
                 startWatcher()
             }
             if rootsChanged || modelChanged || before.2 != processor.planKey {
@@ -542,6 +546,10 @@ public final class Daemon {
             }
             Log.info("reloaded \(path)")
         } catch {
+            configuration = previous.configuration
+            processor = previous.processor
+            Log.threshold = previous.logThreshold
+            settle.settleSeconds = previous.settleSeconds
             Log.error("reload failed, keeping the previous settings: \(error)")
         }
         _ = notifier.ready()
