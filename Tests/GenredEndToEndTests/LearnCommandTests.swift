@@ -11,7 +11,7 @@ final class LearnCommandTests: XCTestCase {
     }
 
     /// Three sound families, two albums each (named by ALBUM tags), three tracks per album.
-    private func labelledSet(in dir: URL) throws -> URL {
+    static func labelledSet(in dir: URL) throws -> URL {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sox") else { throw XCTSkip("sox is not installed") }
         let set = dir.appendingPathComponent("set")
         let writer = TagWriter(backupDirectory: dir.appendingPathComponent("tag-backup"))
@@ -38,7 +38,7 @@ final class LearnCommandTests: XCTestCase {
     func testLearnListExportImportAnalyseRetagRelearnAndRemove() throws {
         let dir = try TestAudio.makeTemporaryDirectory("genred-e2e-learn")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let set = try labelledSet(in: dir)
+        let set = try Self.labelledSet(in: dir)
         let db = dir.appendingPathComponent("state/library.sqlite").path
 
         // Learn: every file is analysed first; folds follow the album tags.

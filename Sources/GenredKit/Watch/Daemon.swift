@@ -47,6 +47,8 @@ public final class Daemon {
     private var processor: LibraryProcessor!
     private var watcher: InotifyWatcher?
     private var settle: SettleTracker!
+    /// The last error from taking up a changed taxonomy, so it is logged once.
+    private var taxonomyProblem: String?
     private var roots: [String] = []
     /// Each root's directory (device, inode) when it was last watched, so a root that is
     /// replaced (a disk mounted over its mount point) is noticed as well as one that is gone.
@@ -142,6 +144,7 @@ public final class Daemon {
         if now.timeIntervalSince(lastRootCheck) >= configuration.watch.rootCheckInterval {
             lastRootCheck = now
             checkRoots()
+            checkTaxonomies()
         }
         let forced = signals.withLock { s in defer { s.rescan = false }; return s.rescan }
         let interval = configuration.watch.rescanInterval
@@ -452,6 +455,41 @@ public final class Daemon {
                 for case .candidate(let path) in scan(root: root) ?? [] where queueIfNeeded(path) { queued += 1 }
             }
             Log.info("\(root): \(queued) file(s) queued")
+        }
+    }
+
+    /// Follows `genred learn` and `learn --import`: when a taxonomy the tags use has a newer
+    /// version in the database, the daemon takes it up as a reload would (the tracks whose tags
+    /// it changes are decided again from their stored scores). A taxonomy removed or made
+    /// unusable leaves the loaded version in use, with one error in the log.
+    private func checkTaxonomies() {
+        guard !processor.taxonomies.isEmpty else { return }
+        var changed = false
+        for applied in processor.taxonomies {
+            let latest: TaxonomyRecord?
+            do { latest = try store.taxonomy(name: applied.taxonomy.name) } catch { continue }
+            if latest?.version != applied.taxonomy.version { changed = true }
+        }
+        guard changed else {
+            taxonomyProblem = nil
+            return
+        }
+        let planBefore = processor.planKey
+        let previous = processor
+        do {
+            try setUpProcessor()
+            taxonomyProblem = nil
+            let versions = processor.taxonomies.map { "\($0.taxonomy.name) version \($0.taxonomy.version ?? 0)" }
+            Log.info("taxonomies now in use: \(versions.joined(separator: ", "))")
+            if processor.planKey != planBefore { signals.withLock { $0.rescan = true } }
+        } catch {
+            processor = previous
+            let problem = "\(error)"
+            if taxonomyProblem != problem {
+                taxonomyProblem = problem
+                Log.error("a taxonomy changed in the library database and cannot be used: \(problem); "
+                    + "keeping the version loaded (fix [tags] taxonomies and reload)")
+            }
         }
     }
 
