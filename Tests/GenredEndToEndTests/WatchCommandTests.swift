@@ -75,7 +75,8 @@ final class WatchCommandTests: DaemonTestCase {
         let files = (1...5).map { music.appendingPathComponent("t\($0).wav") }
         for f in files { try FileManager.default.copyItem(at: clip("groove"), to: f) }
         try waitFor("work to start") { try self.store().counts().analysed >= 1 }
-        XCTAssertLessThan(stop(p), 10, "SIGTERM exits promptly")
+        // It finishes the file in hand, not the queue (a loaded test machine takes seconds for one).
+        XCTAssertLessThan(stop(p), 30, "SIGTERM exits promptly")
         XCTAssertEqual(p.terminationStatus, 0)
         XCTAssertLessThan(try store().counts().analysed, 5, "stopped with work left")
 
