@@ -159,6 +159,22 @@ final class TagWriterTests: XCTestCase {
         XCTAssertTrue(report.frames("TMOO").isEmpty)
     }
 
+    func testV23MoodInTXXXIsReplacedAndRemovedNotDuplicated() throws {
+        // Under ID3v2.3 MOOD lives in a TXXX frame; rewriting it must replace that frame, and
+        // writing no value (as undo does for a field that was empty) must remove it.
+        let url = try make(.mp3)
+        try TagInspector.edit(url, "t = ID3(); t.add(TIT2(encoding=1, text='T')); t.add(TXXX(encoding=1, desc='MOOD', text='Old')); t.save(path, v2_version=3)")
+        _ = try writer().write(url.path, container: .mp3, values: [.mood: ["New"]])
+        var report = try TagInspector.read(url)
+        XCTAssertEqual(report.id3, "2.3")
+        XCTAssertEqual(report.frames.filter { $0.key == "TXXX:MOOD" }.count, 1)
+        XCTAssertEqual(report.text("TXXX:MOOD"), ["New"])
+        _ = try writer().write(url.path, container: .mp3, values: [.mood: []])
+        report = try TagInspector.read(url)
+        XCTAssertTrue(report.frames.filter { $0.key == "TXXX:MOOD" }.isEmpty)
+        XCTAssertEqual(report.text("TIT2"), ["T"])
+    }
+
     func testID3v24FileStaysV24() throws {
         let url = try make(.mp3)
         try TagInspector.edit(url, "t = ID3(); t.add(TIT2(encoding=3, text='T')); t.save(path, v2_version=4)")
