@@ -234,18 +234,9 @@ public final class LearnRunner {
         do {
             let existing = try store.track(path: path)
             _ = try store.saveAnalysis(analysis, seconds: seconds, trackID: existing?.id, new: TrackRecord(path: path, stat: stat)) { t in
-                t.path = path
-                t.update(from: stat)
-                t.format = analysis.audio.container.rawValue
-                t.duration = analysis.audio.duration
-                t.fingerprint = analysis.fingerprint
-                t.damage = analysis.damage
-                (t.title, t.artist, t.album) = (title, artist, album)
-                t.lastError = nil
-                t.errorCount = 0
-                t.errorCtimeNs = nil
                 // A new analysis: retag decides the tags again.
-                t.tagPlan = nil
+                t.take(analysis, path: path, stat: stat)
+                (t.title, t.artist, t.album) = (title, artist, album)
             }
         } catch {
             throw AnalysisFailure(reason: error.description)

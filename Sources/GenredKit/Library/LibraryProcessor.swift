@@ -202,16 +202,7 @@ public final class LibraryProcessor {
                 let (path, stat) = (job.path, job.stat)
                 var track = try store.saveAnalysis(analysis, seconds: seconds, trackID: known?.id,
                                                    new: TrackRecord(path: path, stat: stat)) { t in
-                    t.path = path
-                    t.update(from: stat)
-                    t.format = analysis.audio.container.rawValue
-                    t.duration = analysis.audio.duration
-                    t.fingerprint = analysis.fingerprint
-                    t.damage = analysis.damage
-                    t.lastError = nil
-                    t.errorCount = 0
-                    t.errorCtimeNs = nil
-                    t.tagPlan = nil
+                    t.take(analysis, path: path, stat: stat)
                 }
                 // A job made before a reload carries the old model: its results are kept, but
                 // tags come only from the current model's scores (the file is queued again).

@@ -65,6 +65,21 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         mtimeNs = stat.mtimeNs
         inode = stat.inode
     }
+
+    /// The row after a fresh analysis of the file at `path` with `stat`: what the decode
+    /// learned of it, earlier errors cleared, and no tag plan, so its tags are decided again.
+    public mutating func take(_ analysis: TrackAnalysis, path: String, stat: FileStat) {
+        self.path = path
+        update(from: stat)
+        format = analysis.audio.container.rawValue
+        duration = analysis.audio.duration
+        fingerprint = analysis.fingerprint
+        damage = analysis.damage
+        lastError = nil
+        errorCount = 0
+        errorCtimeNs = nil
+        tagPlan = nil
+    }
 }
 
 /// One model's results for one track.
