@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // One thin target per native library: a module map and a shim header.
@@ -52,19 +53,31 @@ let package = Package(
             ]
         ),
 
+        // The PostgreSQL engine of the store (`--store postgresql://...`): apart, like the server,
+        // so GenredKit stays free of NIO.
+        .target(
+            name: "GenredPostgres",
+            dependencies: [
+                "GenredKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Front-end.
         .executableTarget(
             name: "genred",
             dependencies: [
                 "GenredKit",
                 "GenredServer",
+                "GenredPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(
             name: "GenredKitTests",
-            dependencies: ["GenredKit"],
+            dependencies: ["GenredKit", "GenredPostgres"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -13,6 +13,9 @@ packages=(
   python3 python3-mutagen
   # the web app's test drives a real browser; bench-serve.sh loads the server with wrk
   chromium chromium-driver python3-selenium wrk curl
+  # the PostgreSQL store's tests start a private server (scripts/pg-test-server.sh); the
+  # worker benchmark stands in for hosts with network namespaces
+  postgresql iproute2
 )
 
 missing=()

@@ -50,6 +50,15 @@ public struct TagSettings: Sendable, Equatable {
     ]
 }
 
+/// Where the daemon has files analysed.
+public enum AnalyseMode: String, Sendable {
+    /// On this machine's cores.
+    case local
+    /// By `genred worker` processes on any machine sharing the (PostgreSQL) store; this machine
+    /// only queues jobs and writes tags when analyses arrive.
+    case workers
+}
+
 /// How the daemon watches and works.
 public struct WatchSettings: Sendable, Equatable {
     /// Seconds a file's size and mtime must stay unchanged before it is analysed.
@@ -78,6 +87,8 @@ public struct Configuration: Sendable, Equatable {
     public var model = ModelBundle.defaultName
     /// Files analysed at once; 0 means one per core.
     public var jobs = 0
+    /// Where the daemon's analyses run: on this machine, or by `genred worker`s sharing the store.
+    public var analyse: AnalyseMode = .local
     public var tags = TagSettings()
     public var watch = WatchSettings()
     /// The file the settings came from, if any.
@@ -123,12 +134,23 @@ public struct Configuration: Sendable, Equatable {
         try reader.allow(root, ["library", "analysis", "tags", "watch"], in: nil)
 
         if let library = try reader.table(root, "library", in: nil) {
-            try reader.allow(library, ["roots", "database"], in: "library")
+            try reader.allow(library, ["roots", "database", "store"], in: "library")
             if let roots = try reader.strings(library, "roots", in: "library") { c.roots = roots }
-            c.database = try reader.string(library, "database", in: "library")
+            let database = try reader.string(library, "database", in: "library")
+            let store = try reader.string(library, "store", in: "library")
+            if database != nil && store != nil {
+                throw reader.error("library", "store", "give either store or database, not both (store takes a path or a postgresql:// URL)")
+            }
+            c.database = store ?? database
         }
         if let analysis = try reader.table(root, "analysis", in: nil) {
-            try reader.allow(analysis, ["model", "jobs"], in: "analysis")
+            try reader.allow(analysis, ["model", "jobs", "analyse"], in: "analysis")
+            if let mode = try reader.string(analysis, "analyse", in: "analysis") {
+                guard let m = AnalyseMode(rawValue: mode) else {
+                    throw reader.error("analysis", "analyse", "must be local or workers (got \"\(mode)\")")
+                }
+                c.analyse = m
+            }
             if let model = try reader.string(analysis, "model", in: "analysis") { c.model = model }
             if let jobs = try reader.int(analysis, "jobs", in: "analysis", range: 0...256) { c.jobs = jobs }
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A tag write about to happen, recorded before the file is touched (write-ahead).
 ///
@@ -7,10 +6,8 @@ import GRDB
 /// that started it: the file's original status and digest, where its backup is, what the
 /// tag held before and what it must hold after, and the journal entry the write will make.
 /// It is deleted in the same transaction that records the outcome.
-public struct IntentRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "write_intent"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct IntentRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "write_intent"
 
     public enum Kind: String, Codable, Sendable {
         /// genred's own tags, decided from the scores.
@@ -61,61 +58,15 @@ public struct IntentRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var state: State
     public var note: String?
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension LibraryStore {
-    static func registerIntentMigration(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v3-write-intents") { db in
-            try db.create(table: "write_intent") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("run_id", .integer).notNull().references("run")
-                t.column("track_id", .integer).references("track", onDelete: .setNull)
-                t.column("path", .text).notNull()
-                t.column("kind", .text).notNull()
-                t.column("undoes", .integer).references("tag_journal", onDelete: .setNull)
-                t.column("plan_key", .text)
-                t.column("backup", .text).notNull()
-                t.column("original_size", .integer).notNull()
-                t.column("original_digest", .text).notNull()
-                t.column("original_device", .integer).notNull()
-                t.column("original_inode", .integer).notNull()
-                t.column("original_mode", .integer).notNull()
-                t.column("original_atime_ns", .integer).notNull()
-                t.column("original_mtime_ns", .integer).notNull()
-                t.column("audio_digest", .text).notNull()
-                t.column("container", .text).notNull()
-                t.column("id3v2_version", .integer).notNull()
-                t.column("before", .text).notNull()
-                t.column("staged", .text).notNull()
-                t.column("previous", .text).notNull()
-                t.column("new", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("state", .text).notNull()
-                t.column("note", .text)
-            }
-            // A person's undo holds the track's tags: genred does not write them again unasked.
-            try db.alter(table: "track") { t in
-                t.add(column: "tags_held_at", .datetime)
-                // The file's ctime when the last failure was recorded: a failed file is tried
-                // again once anything about it (content, tags, permissions) changes.
-                t.add(column: "error_ctime_ns", .integer)
-                // Why the file decodes only in part, when it does (`DecodedAudio.damage`).
-                t.add(column: "damage", .text)
-            }
-            // 0: new and changed files; 1: background work such as re-analysis after a model change.
-            try db.alter(table: "queue") { t in
-                t.add(column: "priority", .integer).notNull().defaults(to: 0)
-            }
-        }
-    }
-
     /// Records an intent durably; the file may be touched once this returns.
     public func insertIntent(_ intent: inout IntentRecord) throws(StoreError) {
         let copy = intent
         intent = try write { db in
             var i = copy
-            try i.insert(db)
+            i.id = try db.insert(i)
             return i
         }
     }
@@ -123,9 +74,8 @@ extension LibraryStore {
     /// Intents not yet settled, oldest first; with `includeStuck`, those waiting for a person too.
     public func intents(includeStuck: Bool = false) throws(StoreError) -> [IntentRecord] {
         try read { db in
-            var request = IntentRecord.order(Column("id"))
-            if !includeStuck { request = request.filter(Column("state") == IntentRecord.State.pending.rawValue) }
-            return try request.fetchAll(db)
+            let filter = includeStuck ? "" : " WHERE state = '\(IntentRecord.State.pending.rawValue)'"
+            return try db.fetch(IntentRecord.self, "SELECT * FROM write_intent\(filter) ORDER BY id")
         }
     }
 
@@ -139,12 +89,12 @@ extension LibraryStore {
                                      previous: [:], new: [:], writtenAt: date)
             entry.previous = intent.previous
             entry.new = intent.new
-            try entry.insert(db)
+            entry.id = try db.insert(entry)
             if intent.kind == .undo, let undone = intent.undoes {
-                try db.execute(sql: "UPDATE tag_journal SET undone_at = ? WHERE id = ?", arguments: [date, undone])
+                try db.execute("UPDATE tag_journal SET undone_at = ? WHERE id = ?", [.date(date), .integer(undone)])
             }
             var track: TrackRecord?
-            if let id = intent.trackId, var t = try TrackRecord.fetchOne(db, key: id) {
+            if let id = intent.trackId, var t = try Self.fetchTrack(id: id, in: db) {
                 t.writtenSize = stat.size
                 t.writtenMtimeNs = stat.mtimeNs
                 t.writtenInode = stat.inode
@@ -163,24 +113,29 @@ extension LibraryStore {
                     t.tagPlan = nil
                     t.tagsHeldAt = date
                 }
-                try t.update(db)
+                try db.update(t)
                 track = t
             }
-            _ = try IntentRecord.deleteOne(db, key: intent.id)
+            try Self.deleteIntent(intent, in: db)
             return (entry, track)
         }
     }
 
     /// The file holds its original bytes (never written, or restored): forgets the intent.
     public func settleUnwritten(_ intent: IntentRecord) throws(StoreError) {
-        _ = try write { try IntentRecord.deleteOne($0, key: intent.id) }
+        _ = try write { try Self.deleteIntent(intent, in: $0) }
+    }
+
+    static func deleteIntent(_ intent: IntentRecord, in db: any SQLSession) throws {
+        guard let id = intent.id else { return }
+        try db.execute("DELETE FROM write_intent WHERE id = ?", [.integer(id)])
     }
 
     /// Leaves the intent for a person, with the reason.
     public func markStuck(_ intent: IntentRecord, note: String) throws(StoreError) {
-        try write { db in
-            try db.execute(sql: "UPDATE write_intent SET state = ?, note = ? WHERE id = ?",
-                           arguments: [IntentRecord.State.stuck.rawValue, note, intent.id])
+        _ = try write { db in
+            try db.execute("UPDATE write_intent SET state = ?, note = ? WHERE id = ?",
+                           [.text(IntentRecord.State.stuck.rawValue), .text(note), intent.id.map { .integer($0) } ?? .null])
         }
     }
 }

@@ -1,13 +1,16 @@
 import Foundation
 import GRDB
 
+import Foundation
+
 /// The library database: tracks, analyses, runs and the tag journal (see docs/database.md).
 ///
-/// SQLite in WAL mode through a GRDB `DatabasePool`: one writer, concurrent readers, so
-/// `genred status` can read while the daemon writes.
+/// One set of queries over two engines: a SQLite file (the default) or a PostgreSQL server
+/// shared by several machines (`--store postgresql://...`, see docs/workers.md).
 public final class LibraryStore: Sendable {
+    /// Where it lives, as given: a file path or a URL.
     public let path: String
-    let pool: DatabasePool
+    let engine: any StoreEngine
 
     /// Where the database lives by default: `$STATE_DIRECTORY` (set by systemd's
     /// `StateDirectory=`), else `$XDG_DATA_HOME/genred`, else `~/.local/share/genred`.
@@ -20,184 +23,51 @@ public final class LibraryStore: Sendable {
         return home + "/.local/share/genred/library.sqlite"
     }
 
-    /// Opens (creating and migrating) the database; `readOnly` opens an existing one without
-    /// writing anything, for readers such as `genred status` that may not own it.
+    /// Opens (creating and migrating) the store at `path`, a SQLite file or a `postgresql://`
+    /// URL; `readOnly` opens an existing one without writing anything, for readers such as
+    /// `genred status` that may not own it.
     public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
-        if readOnly {
-            var config = GRDB.Configuration()
-            config.readonly = true
-            config.busyMode = .timeout(10)
-            do {
-                let direct = try? DatabasePool(path: path, configuration: config)
-                if let direct, (try? direct.read { try Int.fetchOne($0, sql: "SELECT 1") }) != nil {
-                    pool = direct
-                } else {
-                    // No daemon holds the WAL index open and this user cannot create it: read
-                    // the file as it stands, which is complete when no writer is running.
-                    pool = try DatabasePool(path: "file:\(path)?immutable=1", configuration: config)
-                }
-                let migrator = Self.migrator
-                let (superseded, complete) = try pool.read { db in
-                    (try migrator.hasBeenSuperseded(db), try migrator.hasCompletedMigrations(db))
-                }
-                if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
-                if !complete {
-                    throw StoreError(path: path, reason: .cannotOpen("it needs an upgrade first: run any genred command that writes to it as its owner"))
-                }
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
+        let location = StoreLocation(path)
+        if location.isPostgres {
+            guard let open = StoreEngines.postgres else {
+                throw StoreError(path: location.description, reason: .cannotOpen("this build of genred has no PostgreSQL support"))
             }
-            return
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError(path: path, reason: .cannotOpen("cannot create \(directory): \(error.localizedDescription)"))
-        }
-        var config = GRDB.Configuration()
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-        }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-            // A committed write intent must survive a power cut, not only a crash: flush the
-            // WAL on every commit (GRDB's pools default to NORMAL).
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        } catch {
-            throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
-        }
-        let migrator = Self.migrator
-        do {
-            let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
-            if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
-            try migrator.migrate(pool)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(path: path, reason: .sqlite(Self.describe(error)))
+            engine = try open(location, readOnly)
+        } else {
+            engine = try SQLiteEngine(path: path, readOnly: readOnly)
         }
     }
 
-    /// Append-only: never edit a shipped migration; add a new one.
-    static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
-            try db.create(table: "track") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("path", .text).notNull().unique()
-                t.column("size", .integer).notNull()
-                t.column("mtime_ns", .integer).notNull()
-                t.column("inode", .integer).notNull()
-                t.column("format", .text)
-                t.column("duration", .double)
-                t.column("fingerprint", .text).indexed()
-                t.column("title", .text)
-                t.column("artist", .text)
-                t.column("album", .text)
-                t.column("added_at", .datetime).notNull()
-                t.column("updated_at", .datetime).notNull()
-                t.column("written_size", .integer)
-                t.column("written_mtime_ns", .integer)
-                t.column("written_inode", .integer)
-                t.column("tagged_at", .datetime)
-                t.column("tag_plan", .text)
-                t.column("last_error", .text)
-                t.column("error_count", .integer).notNull().defaults(to: 0)
-                t.column("last_error_at", .datetime)
-            }
-            try db.create(index: "track_inode", on: "track", columns: ["inode", "size"])
-            try db.create(table: "model") { t in
-                t.primaryKey("name", .text)
-                t.column("version", .text).notNull()
-                t.column("labels", .text).notNull()
-                t.column("display_names", .text).notNull()
-            }
-            try db.create(table: "analysis") { t in
-                t.column("track_id", .integer).notNull().references("track", onDelete: .cascade)
-                t.column("model", .text).notNull().references("model")
-                t.column("model_version", .text).notNull()
-                t.column("windows", .integer).notNull()
-                t.column("window_frames", .integer).notNull()
-                t.column("hop_frames", .integer).notNull()
-                t.column("frame_seconds", .double).notNull()
-                t.column("padded", .boolean).notNull()
-                t.column("mean", .blob).notNull()
-                t.column("vote", .blob).notNull()
-                t.column("taggram", .blob).notNull()
-                t.column("embedding", .blob).notNull()
-                t.column("analyzed_at", .datetime).notNull()
-                t.column("seconds", .double).notNull()
-                t.primaryKey(["track_id", "model"])
-            }
-            try db.create(table: "run") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("command", .text).notNull()
-                t.column("started_at", .datetime).notNull()
-                t.column("finished_at", .datetime)
-                t.column("summary", .text)
-            }
-            try db.create(table: "tag_journal") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("run_id", .integer).notNull().references("run").indexed()
-                t.column("track_id", .integer).references("track", onDelete: .setNull)
-                t.column("path", .text).notNull().indexed()
-                t.column("previous", .text).notNull()
-                t.column("new", .text).notNull()
-                t.column("written_at", .datetime).notNull()
-                t.column("undone_at", .datetime)
-            }
-        }
-        m.registerMigration("v2-daemon") { db in
-            try db.create(table: "queue") { t in
-                t.primaryKey("path", .text)
-                t.column("reason", .text).notNull()
-                t.column("enqueued_at", .datetime).notNull()
-                t.column("attempts", .integer).notNull().defaults(to: 0)
-                t.column("not_before", .datetime)
-                t.column("last_error", .text)
-            }
-            try db.create(table: "daemon_state") { t in
-                t.primaryKey("key", .text)
-                t.column("value", .text).notNull()
-                t.column("updated_at", .datetime).notNull()
-            }
-        }
-        registerIntentMigration(&m)
-        registerTrackIdentifierMigration(&m)
-        registerTaxonomyMigration(&m)
-        return m
-    }
+    /// The store as shown to people: a URL without its password.
+    public var display: String { engine.display }
+    public var isShared: Bool { engine.dialect == .postgres }
 
     // MARK: Tracks
 
     public func track(path: String) throws(StoreError) -> TrackRecord? {
-        try read { try TrackRecord.filter(Column("path") == path).fetchOne($0) }
+        try read { try $0.fetchOne(TrackRecord.self, "SELECT * FROM track WHERE path = ?", [.text(path)]) }
     }
 
     public func track(id: Int64) throws(StoreError) -> TrackRecord? {
-        try read { try TrackRecord.fetchOne($0, key: id) }
+        try read { try $0.fetchOne(TrackRecord.self, "SELECT * FROM track WHERE id = ?", [.integer(id)]) }
     }
 
     public func tracks(fingerprint: String) throws(StoreError) -> [TrackRecord] {
-        try read { try TrackRecord.filter(Column("fingerprint") == fingerprint).fetchAll($0) }
+        try read { try $0.fetch(TrackRecord.self, "SELECT * FROM track WHERE fingerprint = ?", [.text(fingerprint)]) }
     }
 
     public func tracks(inode: Int64, size: Int64) throws(StoreError) -> [TrackRecord] {
-        try read { try TrackRecord.filter(Column("inode") == inode && Column("size") == size).fetchAll($0) }
+        try read { try $0.fetch(TrackRecord.self, "SELECT * FROM track WHERE inode = ? AND size = ?", [.integer(inode), .integer(size)]) }
     }
 
     /// Every track, or those whose path lies under `directory`.
     public func tracks(under directory: String? = nil) throws(StoreError) -> [TrackRecord] {
         try read { db in
-            guard let directory else { return try TrackRecord.order(Column("path")).fetchAll(db) }
+            guard let directory else { return try db.fetch(TrackRecord.self, "SELECT * FROM track ORDER BY path") }
             let range = Self.pathRange(under: directory)
-            return try TrackRecord.filter(Column("path") >= range.lower && Column("path") < range.upper)
-                .order(Column("path")).fetchAll(db)
+            return try db.fetch(TrackRecord.self, "SELECT * FROM track WHERE path >= ? AND path < ? ORDER BY path",
+                                [.text(range.lower), .text(range.upper)])
         }
     }
 
@@ -205,12 +75,19 @@ public final class LibraryStore: Sendable {
     public func save(_ track: inout TrackRecord) throws(StoreError) {
         track.updatedAt = Date()
         let copy = track
-        let saved: TrackRecord = try write { db in
-            var t = copy
-            try t.save(db)
-            return t
-        }
-        track = saved
+        track = try write { db in try Self.save(copy, in: db) }
+    }
+
+    /// Inserts or updates `track` in `db`; returns it with its id.
+    static func save(_ track: TrackRecord, in db: any SQLSession) throws -> TrackRecord {
+        var t = track
+        if t.id != nil, try db.update(t) > 0 { return t }
+        t.id = try db.insert(t)
+        return t
+    }
+
+    static func fetchTrack(id: Int64, in db: any SQLSession) throws -> TrackRecord? {
+        try db.fetchOne(TrackRecord.self, "SELECT * FROM track WHERE id = ?", [.integer(id)])
     }
 
     /// Applies `change` to the track's row as it is now, in one transaction, and returns the
@@ -220,10 +97,10 @@ public final class LibraryStore: Sendable {
     @discardableResult
     public func updateTrack(id: Int64, _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord? {
         try write { db in
-            guard var t = try TrackRecord.fetchOne(db, key: id) else { return nil }
+            guard var t = try Self.fetchTrack(id: id, in: db) else { return nil }
             change(&t)
             t.updatedAt = Date()
-            try t.update(db)
+            try db.update(t)
             return t
         }
     }
@@ -232,65 +109,59 @@ public final class LibraryStore: Sendable {
     /// current row, or to `new` when `id` is nil or names no track.
     public func saveAnalysis(_ analysis: TrackAnalysis, seconds: Double, trackID id: Int64?, new: TrackRecord,
                              _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord {
-        try write { db in
-            var t = try id.flatMap { try TrackRecord.fetchOne(db, key: $0) } ?? new
-            change(&t)
-            t.updatedAt = Date()
-            try t.save(db)
-            try AnalysisRecord(trackId: t.id!, analysis: analysis, seconds: seconds).save(db)
-            return t
-        }
+        try write { db in try Self.saveAnalysis(analysis, seconds: seconds, trackID: id, new: new, in: db, change) }
+    }
+
+    static func saveAnalysis(_ analysis: TrackAnalysis, seconds: Double, trackID id: Int64?, new: TrackRecord,
+                             in db: any SQLSession, _ change: (inout TrackRecord) -> Void) throws -> TrackRecord {
+        var t = try id.flatMap { try fetchTrack(id: $0, in: db) } ?? new
+        change(&t)
+        t.updatedAt = Date()
+        t = try save(t, in: db)
+        try db.insert(AnalysisRecord(trackId: t.id!, analysis: analysis, seconds: seconds), orReplaceOn: ["track_id", "model"])
+        return t
     }
 
     public func deleteTrack(id: Int64) throws(StoreError) {
-        _ = try write { try TrackRecord.deleteOne($0, key: id) }
+        _ = try write { try $0.execute("DELETE FROM track WHERE id = ?", [.integer(id)]) }
     }
 
     // MARK: Analyses
 
     public func register(model manifest: BundleManifest) throws(StoreError) {
-        try write { try ModelRecord(manifest).save($0) }
+        _ = try write { try $0.insert(ModelRecord(manifest), orReplaceOn: ["name"]) }
     }
 
     public func model(_ name: String) throws(StoreError) -> ModelRecord? {
-        try read { try ModelRecord.fetchOne($0, key: name) }
+        try read { try $0.fetchOne(ModelRecord.self, "SELECT * FROM model WHERE name = ?", [.text(name)]) }
     }
 
     /// Stores a track and its analysis in one transaction; the track gets its id if new.
     public func save(_ track: inout TrackRecord, analysis: TrackAnalysis, seconds: Double) throws(StoreError) {
-        track.updatedAt = Date()
         let copy = track
-        let saved: TrackRecord = try write { db in
-            var t = copy
-            try t.save(db)
-            try AnalysisRecord(trackId: t.id!, analysis: analysis, seconds: seconds).save(db)
-            return t
-        }
-        track = saved
+        track = try write { db in try Self.saveAnalysis(analysis, seconds: seconds, trackID: nil, new: copy, in: db) { _ in } }
     }
 
     public func analysis(trackID: Int64, model: String) throws(StoreError) -> AnalysisRecord? {
-        try read { try AnalysisRecord.fetchOne($0, key: ["track_id": trackID, "model": model]) }
+        try read {
+            try $0.fetchOne(AnalysisRecord.self, "SELECT * FROM analysis WHERE track_id = ? AND model = ?", [.integer(trackID), .text(model)])
+        }
     }
 
     // MARK: Runs and the tag journal
 
     public func beginRun(command: String) throws(StoreError) -> Int64 {
-        try write { db in
-            var run = RunRecord(command: command)
-            try run.insert(db)
-            return run.id!
-        }
+        try write { db in try db.insert(RunRecord(command: command))! }
     }
 
     public func finishRun(_ id: Int64, summary: String) throws(StoreError) {
-        try write { db in
-            try db.execute(sql: "UPDATE run SET finished_at = ?, summary = ? WHERE id = ?", arguments: [Date(), summary, id])
+        _ = try write { db in
+            try db.execute("UPDATE run SET finished_at = ?, summary = ? WHERE id = ?", [.date(Date()), .text(summary), .integer(id)])
         }
     }
 
     public func run(_ id: Int64) throws(StoreError) -> RunRecord? {
-        try read { try RunRecord.fetchOne($0, key: id) }
+        try read { try $0.fetchOne(RunRecord.self, "SELECT * FROM run WHERE id = ?", [.integer(id)]) }
     }
 
     /// Journal entries, newest first; filtered by run, by path or by track, without undone ones
@@ -299,36 +170,47 @@ public final class LibraryStore: Sendable {
     public func journalEntries(run: Int64? = nil, path: String? = nil, track: Int64? = nil,
                                includeUndone: Bool = false) throws(StoreError) -> [JournalEntry] {
         try read { db in
-            var request = JournalEntry.all()
-            if let run { request = request.filter(Column("run_id") == run) }
-            if let track {
-                request = request.filter(Column("track_id") == track || (Column("track_id") == nil && Column("path") == path))
-            } else if let path {
-                request = request.filter(Column("path") == path)
+            var conditions: [String] = []
+            var arguments: [SQLValue] = []
+            if let run {
+                conditions.append("run_id = ?")
+                arguments.append(.integer(run))
             }
-            if !includeUndone { request = request.filter(Column("undone_at") == nil) }
-            return try request.order(Column("id").desc).fetchAll(db)
+            if let track {
+                if let path {
+                    conditions.append("(track_id = ? OR (track_id IS NULL AND path = ?))")
+                    arguments += [.integer(track), .text(path)]
+                } else {
+                    conditions.append("track_id = ?")
+                    arguments.append(.integer(track))
+                }
+            } else if let path {
+                conditions.append("path = ?")
+                arguments.append(.text(path))
+            }
+            if !includeUndone { conditions.append("undone_at IS NULL") }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try db.fetch(JournalEntry.self, "SELECT * FROM tag_journal\(filter) ORDER BY id DESC", arguments)
         }
     }
 
-    /// SQLite's `PRAGMA integrity_check`: "ok", or the problems it found.
+    /// The engine's own consistency check: "ok", or the problems it found.
     public func integrityCheck() throws(StoreError) -> String {
-        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+        do { return try engine.integrityCheck() } catch { throw StoreError(path: display, reason: .query(engine.describe(error))) }
     }
 
     // MARK: Plumbing
 
-    func read<T>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
-        do { return try pool.read(body) } catch { throw StoreError(path: path, reason: .sqlite(Self.describe(error))) }
+    func read<T>(_ body: (any SQLSession) throws -> T) throws(StoreError) -> T {
+        do { return try engine.read(body) } catch let error as StoreError { throw error } catch {
+            throw StoreError(path: display, reason: .query(engine.describe(error)))
+        }
     }
 
-    func write<T>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
-        do { return try pool.write(body) } catch { throw StoreError(path: path, reason: .sqlite(Self.describe(error))) }
-    }
-
-    static func describe(_ error: Error) -> String {
-        if let db = error as? DatabaseError { return db.message ?? "\(db)" }
-        return "\(error)"
+    func write<T>(_ body: (any SQLSession) throws -> T) throws(StoreError) -> T {
+        do { return try engine.write(body) } catch let error as StoreError { throw error } catch {
+            throw StoreError(path: display, reason: .query(engine.describe(error)))
+        }
     }
 
     /// The paths below `directory` are exactly those `p` with `lower <= p < upper`: SQLite

@@ -1,11 +1,8 @@
 import Foundation
-import GRDB
 
 /// A file genred knows about: where it is, how to recognise it, and its last error.
-public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "track"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct TrackRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "track"
 
     public var id: Int64?
     public var path: String
@@ -53,7 +50,6 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         errorCount = 0
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     /// Whether the file on disk still has the size, mtime and inode recorded here.
     public func matches(_ stat: FileStat) -> Bool {
@@ -83,10 +79,8 @@ public struct TrackRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 }
 
 /// One model's results for one track.
-public struct AnalysisRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "analysis"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "analysis"
 
     public var trackId: Int64
     public var model: String
@@ -130,10 +124,8 @@ public struct AnalysisRecord: Codable, Sendable, Equatable, FetchableRecord, Per
 }
 
 /// A model whose results the database holds, with what its outputs mean.
-public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "model"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct ModelRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "model"
 
     public var name: String
     public var version: String
@@ -150,10 +142,8 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 }
 
 /// One invocation that changed files (retag, undo, the daemon's session).
-public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "run"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct RunRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "run"
 
     public var id: Int64?
     public var command: String
@@ -167,14 +157,11 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         self.startedAt = startedAt
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// One tag write: the values of every field genred touched, before and after.
-public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "tag_journal"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct JournalEntry: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "tag_journal"
 
     public var id: Int64?
     public var runId: Int64
@@ -197,7 +184,6 @@ public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.writtenAt = writtenAt
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public var previousValues: [String: [String]] { BlobCoding.decodeJSON(previous) ?? [:] }
     public var newValues: [String: [String]] { BlobCoding.decodeJSON(new) ?? [:] }

@@ -4,7 +4,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case cannotOpen(String)
         /// The database was written by a newer genred (it has migrations this binary does not know).
         case newerThanBinary
-        case sqlite(String)
+        /// A statement failed (the engine's words).
+        case query(String)
     }
 
     public let path: String
@@ -19,7 +20,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         switch reason {
         case .cannotOpen(let why): "database \(path): cannot open: \(why)"
         case .newerThanBinary: "database \(path) was written by a newer version of genred; upgrade genred to use it"
-        case .sqlite(let why): "database \(path): \(why)"
+        case .query(let why): "database \(path): \(why)"
         }
     }
 }

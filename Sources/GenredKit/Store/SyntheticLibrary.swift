@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 extension LibraryStore {
     /// Fills the store with `count` made-up analysed tracks, for benchmarks of the readers
@@ -10,30 +9,29 @@ extension LibraryStore {
         try register(model: manifest)
         let labels = manifest.labels.count
         let name = manifest.name, version = manifest.version
-        try write { db in
+        _ = try write { db in
             var rng = SeededGenerator(seed: seed)
             let now = Date()
-            let track = try db.makeStatement(sql: """
+            let track = """
                 INSERT INTO track (path, size, mtime_ns, inode, format, duration, title, artist, album, added_at, updated_at)
                 VALUES (?, 0, 0, 0, 'flac', ?, ?, ?, ?, ?, ?)
-                """)
-            let analysis = try db.makeStatement(sql: """
+                """
+            let analysis = """
                 INSERT INTO analysis (track_id, model, model_version, windows, window_frames, hop_frames, frame_seconds, padded,
                                       mean, vote, taggram, embedding, analyzed_at, seconds)
-                VALUES (?, ?, ?, 1, 187, 187, 0.016, 0, ?, ?, ?, ?, ?, 0)
-                """)
+                VALUES (?, ?, ?, 1, 187, 187, 0.016, ?, ?, ?, ?, ?, ?, 0)
+                """
             for i in 0..<count {
                 let artist = i / 120, album = i / 12
-                try track.execute(arguments: [
-                    "/music/artist \(artist)/album \(album)/track \(i).flac", Double(120 + i % 240),
-                    "Track \(i)", "Artist \(artist)", "Album \(album)", now, now,
+                let id = try db.insertReturningID(track, [
+                    .text("/music/artist \(artist)/album \(album)/track \(i).flac"), .real(Double(120 + i % 240)),
+                    .text("Track \(i)"), .text("Artist \(artist)"), .text("Album \(album)"), .date(now), .date(now),
                 ])
-                let id = db.lastInsertedRowID
                 let embedding = (0..<200).map { _ in Float(rng.gaussian()) }
                 let mean = (0..<labels).map { _ in Float(rng.unit()) * 0.5 }
-                try analysis.execute(arguments: [
-                    id, name, version, BlobCoding.float32(mean), BlobCoding.float32(mean), BlobCoding.float16(mean),
-                    BlobCoding.float32(embedding), now,
+                try db.execute(analysis, [
+                    .integer(id), .text(name), .text(version), .bool(false), .blob(BlobCoding.float32(mean)),
+                    .blob(BlobCoding.float32(mean)), .blob(BlobCoding.float16(mean)), .blob(BlobCoding.float32(embedding)), .date(now),
                 ])
             }
         }

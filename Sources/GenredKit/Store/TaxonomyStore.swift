@@ -1,12 +1,9 @@
 import Foundation
-import GRDB
 
 /// One version of a taxonomy learned with `genred learn` (or imported): its manifest and
 /// weights exactly as `genred learn --export` writes them, with the evaluation it was chosen by.
-public struct TaxonomyRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "taxonomy"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct TaxonomyRecord: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "taxonomy"
 
     public enum Origin: String, Codable, Sendable {
         case learned, imported
@@ -43,7 +40,6 @@ public struct TaxonomyRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.createdAt = createdAt
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     /// The taxonomy this row holds.
     public func taxonomy() throws(TaxonomyError) -> Taxonomy {
@@ -53,10 +49,8 @@ public struct TaxonomyRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
 
 /// One labelled track a taxonomy version was learned from: the training set, kept so that a
 /// later `learn` can say which labels changed.
-public struct TaxonomyExample: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "taxonomy_example"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+public struct TaxonomyExample: Codable, Sendable, Equatable, StoredRecord {
+    public static let tableName = "taxonomy_example"
 
     public var taxonomyId: Int64
     public var trackId: Int64?
@@ -80,45 +74,18 @@ public struct TaxonomyExample: Codable, Sendable, Equatable, FetchableRecord, Pe
 }
 
 extension LibraryStore {
-    static func registerTaxonomyMigration(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v5-taxonomies") { db in
-            try db.create(table: "taxonomy") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("name", .text).notNull()
-                t.column("version", .integer).notNull()
-                t.column("model", .text).notNull()
-                t.column("model_version", .text).notNull()
-                t.column("manifest", .text).notNull()
-                t.column("weights", .blob).notNull()
-                t.column("report", .text)
-                t.column("sources", .text)
-                t.column("origin", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.uniqueKey(["name", "version"])
-            }
-            try db.create(table: "taxonomy_example") { t in
-                t.column("taxonomy_id", .integer).notNull().references("taxonomy", onDelete: .cascade).indexed()
-                t.column("track_id", .integer).references("track", onDelete: .setNull)
-                t.column("path", .text).notNull()
-                t.column("labels", .text).notNull()
-                t.column("group_key", .text).notNull()
-                t.column("fold", .integer).notNull()
-            }
-        }
-    }
-
     /// Stores a new version of the record's taxonomy (the next number after the newest one of
     /// that name) and its training examples, in one transaction; `record` gets its id and version.
     public func saveTaxonomy(_ record: inout TaxonomyRecord, examples: [TaxonomyExample] = []) throws(StoreError) {
         let copy = record
         record = try write { db in
             var r = copy
-            let newest = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM taxonomy WHERE name = ?", arguments: [r.name]) ?? 0
-            r.version = newest + 1
-            try r.insert(db)
+            let newest = try db.integer("SELECT MAX(version) FROM taxonomy WHERE name = ?", [.text(r.name)]) ?? 0
+            r.version = Int(newest) + 1
+            r.id = try db.insert(r)
             for var e in examples {
                 e.taxonomyId = r.id!
-                try e.insert(db)
+                try db.insert(e)
             }
             return r
         }
@@ -127,21 +94,23 @@ extension LibraryStore {
     /// The newest version of `name`, or the given one.
     public func taxonomy(name: String, version: Int? = nil) throws(StoreError) -> TaxonomyRecord? {
         try read { db in
-            var request = TaxonomyRecord.filter(Column("name") == name)
-            if let version { request = request.filter(Column("version") == version) }
-            return try request.order(Column("version").desc).fetchOne(db)
+            if let version {
+                return try db.fetchOne(TaxonomyRecord.self, "SELECT * FROM taxonomy WHERE name = ? AND version = ?",
+                                       [.text(name), .integer(Int64(version))])
+            }
+            return try db.fetchOne(TaxonomyRecord.self, "SELECT * FROM taxonomy WHERE name = ? ORDER BY version DESC LIMIT 1", [.text(name)])
         }
     }
 
     /// Every version of `name`, newest first.
     public func taxonomyVersions(name: String) throws(StoreError) -> [TaxonomyRecord] {
-        try read { try TaxonomyRecord.filter(Column("name") == name).order(Column("version").desc).fetchAll($0) }
+        try read { try $0.fetch(TaxonomyRecord.self, "SELECT * FROM taxonomy WHERE name = ? ORDER BY version DESC", [.text(name)]) }
     }
 
     /// The newest version of every taxonomy, by name.
     public func taxonomies() throws(StoreError) -> [TaxonomyRecord] {
         try read { db in
-            try TaxonomyRecord.fetchAll(db, sql: """
+            try db.fetch(TaxonomyRecord.self, """
                 SELECT * FROM taxonomy t WHERE version = (SELECT MAX(version) FROM taxonomy WHERE name = t.name)
                 ORDER BY name
                 """)
@@ -151,11 +120,17 @@ extension LibraryStore {
     /// Deletes every version of `name` and its examples; returns how many versions there were.
     @discardableResult
     public func removeTaxonomy(name: String) throws(StoreError) -> Int {
-        try write { try TaxonomyRecord.filter(Column("name") == name).deleteAll($0) }
+        try write { db in
+            // Examples go with their versions (the engines' cascades differ in when they run).
+            try db.execute("DELETE FROM taxonomy_example WHERE taxonomy_id IN (SELECT id FROM taxonomy WHERE name = ?)", [.text(name)])
+            return try db.execute("DELETE FROM taxonomy WHERE name = ?", [.text(name)])
+        }
     }
 
     public func taxonomyExamples(taxonomyID: Int64) throws(StoreError) -> [TaxonomyExample] {
-        try read { try TaxonomyExample.filter(Column("taxonomy_id") == taxonomyID).order(Column("path")).fetchAll($0) }
+        try read {
+            try $0.fetch(TaxonomyExample.self, "SELECT * FROM taxonomy_example WHERE taxonomy_id = ? ORDER BY path", [.integer(taxonomyID)])
+        }
     }
 
     /// Taxonomy features (`TaxonomyFeatures`) of every track analysed by this model version,
@@ -164,19 +139,18 @@ extension LibraryStore {
         try read { db in
             var ids: [Int64] = [], paths: [String] = [], values: [Float] = []
             var columns = 0
-            let rows = try Row.fetchCursor(db, sql: """
+            try db.each("""
                 SELECT t.id, t.path, a.embedding, a.mean, a.taggram, a.windows
                 FROM track t JOIN analysis a ON a.track_id = t.id
                 WHERE a.model = ? AND a.model_version = ? ORDER BY t.path
-                """, arguments: [model, version])
-            while let row = try rows.next() {
-                let f = TaxonomyFeatures.track(embedding: BlobCoding.float32(row["embedding"] as Data),
-                                               mean: BlobCoding.float32(row["mean"] as Data),
-                                               taggram: BlobCoding.float16(row["taggram"] as Data), windows: row["windows"])
+                """, [.text(model), .text(version)]) { row in
+                let f = TaxonomyFeatures.track(embedding: BlobCoding.float32(row.data("embedding") ?? Data()),
+                                               mean: BlobCoding.float32(row.data("mean") ?? Data()),
+                                               taggram: BlobCoding.float16(row.data("taggram") ?? Data()), windows: row.int("windows") ?? 0)
                 if ids.isEmpty { columns = f.count }
-                guard f.count == columns else { continue }
-                ids.append(row["id"])
-                paths.append(row["path"])
+                guard f.count == columns, let id = row.int64("id") else { return }
+                ids.append(id)
+                paths.append(row.string("path") ?? "")
                 values += f
             }
             return (ids, paths, ids.isEmpty ? nil : FeatureMatrix(rows: ids.count, columns: columns, values: values))

@@ -1,24 +1,4 @@
 import Foundation
-import GRDB
-
-extension LibraryStore {
-    /// What media servers match songs on besides title, artist and duration: the MusicBrainz
-    /// recording id and the ISRC, read from the files' tags (`MUSICBRAINZ_TRACKID`, `ISRC`).
-    /// Independent of any other migration that follows v3, so the two can land in either order.
-    static func registerTrackIdentifierMigration(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v4-track-identifiers") { db in
-            try db.alter(table: "track") { t in
-                t.add(column: "musicbrainz_recording_id", .text)
-                t.add(column: "isrc", .text)
-            }
-            try db.create(index: "track_musicbrainz_recording_id", on: "track", columns: ["musicbrainz_recording_id"])
-            try db.create(index: "track_isrc", on: "track", columns: ["isrc"])
-            // `contentStamp` asks for the latest change on every refresh of a long-running reader
-            // (`genred serve`); the index answers without a scan of the table.
-            try db.create(index: "track_updated_at", on: "track", columns: ["updated_at"])
-        }
-    }
-}
 
 /// Normal forms of the identifiers, so a lookup finds a track however a tagger spelled them.
 public enum TrackIdentifier {
@@ -47,8 +27,8 @@ extension LibraryStore {
 
     public func contentStamp() throws(StoreError) -> ContentStamp {
         try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MAX(updated_at) AS last FROM track")
-            return ContentStamp(tracks: row?["n"] ?? 0, lastUpdate: row?["last"])
+            let row = try db.row("SELECT COUNT(*) AS n, MAX(updated_at) AS last FROM track")
+            return ContentStamp(tracks: row?.int("n") ?? 0, lastUpdate: row?.date("last"))
         }
     }
 }
