@@ -113,7 +113,7 @@ struct Analyze: ParsableCommand {
             if taxonomy.contains("/") { return try Taxonomy.load(folder: taxonomy) }
             let config = try library.loadConfiguration()
             let path = library.databasePath(config)
-            guard FileManager.default.fileExists(atPath: path) else {
+            guard StoreLocation(path).exists else {
                 throw TaxonomyError(taxonomy, .database("no library database at \(path) (--db names another)"))
             }
             guard let record = try LibraryStore(path: path, readOnly: true).taxonomy(name: taxonomy) else {

@@ -10,6 +10,13 @@ struct LibraryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Library database (default: $XDG_DATA_HOME/genred/library.sqlite; $STATE_DIRECTORY under systemd).", valueName: "path"))
     var db: String?
 
+    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file like --db, or a PostgreSQL server shared with `genred worker`s, postgresql://user@host/db or postgresql://user@/db?host=/run/postgresql (default: [library] store in the config, else --db's default).", valueName: "path|url"))
+    var store: String?
+
+    func validate() throws {
+        if db != nil && store != nil { throw ValidationError("give --store or --db, not both") }
+    }
+
     func loadConfiguration() throws -> Configuration {
         do { return try Configuration.load(explicit: config) } catch {
             printError("genred: \(error)")
@@ -18,7 +25,7 @@ struct LibraryOptions: ParsableArguments {
     }
 
     func databasePath(_ configuration: Configuration) -> String {
-        db ?? configuration.database ?? LibraryStore.defaultPath()
+        store ?? db ?? configuration.database ?? LibraryStore.defaultPath()
     }
 
     func openStore(_ configuration: Configuration) throws -> LibraryStore {
@@ -28,9 +35,13 @@ struct LibraryOptions: ParsableArguments {
         }
     }
 
-    /// Where the tag writer keeps originals until a write is verified: beside the database.
+    /// Whether a store was named on the command line.
+    var named: Bool { db != nil || store != nil }
+
+    /// Where the tag writer keeps originals until a write is verified: beside a SQLite database;
+    /// for a PostgreSQL store, in this machine's data folder (backups never leave the machine).
     func backupDirectory(_ configuration: Configuration) -> URL {
-        URL(fileURLWithPath: databasePath(configuration)).deletingLastPathComponent().appendingPathComponent("backup")
+        URL(fileURLWithPath: StoreLocation(databasePath(configuration)).localDirectory()).appendingPathComponent("backup")
     }
 }
 

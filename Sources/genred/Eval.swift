@@ -87,8 +87,8 @@ struct Eval: ParsableCommand {
         // The database is read when named, or when the default one exists; never created here.
         var store: LibraryStore?
         let dbPath = library.databasePath(config)
-        if !noDb && (library.db != nil || FileManager.default.fileExists(atPath: dbPath)) {
-            if library.db != nil && !FileManager.default.fileExists(atPath: dbPath) {
+        if !noDb && (library.named || StoreLocation(dbPath).exists) {
+            if library.named && !StoreLocation(dbPath).exists {
                 printError("genred: database \(dbPath): no such file")
                 throw ExitCode(2)
             }

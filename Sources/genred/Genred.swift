@@ -1,5 +1,6 @@
 import ArgumentParser
 import GenredKit
+import GenredPostgres
 
 @main
 struct Genred: ParsableCommand {
@@ -11,7 +12,8 @@ struct Genred: ParsableCommand {
             window (3-second windows) with a pretrained musicnn model bundle.
             """,
         version: genredVersion,
-        subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Serve.self, Eval.self, Learn.self, Bench.self]
+        subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Serve.self, Eval.self, Learn.self,
+                      Enqueue.self, Worker.self, Bench.self]
     )
 
     /// Makes sure the BLAS kernels fit this CPU (this may execute the binary again, same
@@ -20,6 +22,7 @@ struct Genred: ParsableCommand {
     /// instead of being decoded with replacement characters.
     static func main() {
         BLASDispatch.fitToCPU()
+        PostgresStore.register()
         let arguments = (1..<Int(CommandLine.argc)).map { i -> String in
             guard let argument = CommandLine.unsafeArgv[i] else { return "" }
             return FilePath.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))

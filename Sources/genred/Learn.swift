@@ -179,7 +179,7 @@ struct Learn: ParsableCommand {
 
     private func listTaxonomies(_ config: Configuration) throws {
         let path = library.databasePath(config)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard StoreLocation(path).exists else {
             if json { print("[]") } else { print("no library database at \(path): no taxonomies") }
             return
         }
@@ -229,7 +229,7 @@ struct Learn: ParsableCommand {
 
     private func stored(_ name: String, _ config: Configuration) throws -> TaxonomyRecord {
         let path = library.databasePath(config)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard StoreLocation(path).exists else {
             throw fail(TaxonomyError(name, .database("no library database at \(path)")))
         }
         do {

@@ -59,7 +59,7 @@ struct Serve: ParsableCommand {
             printError("genred: \(error)")
             throw ExitCode(2)
         }
-        let facts = "\(tracks) analysed tracks, model \(bundle.name), database \(FilePath.display(settings.databasePath))"
+        let facts = "\(tracks) analysed tracks, model \(bundle.name), store \(FilePath.display(StoreLocation(settings.databasePath).description))"
             + (settings.token == nil ? "" : ", token required")
         do {
             try server.runBlocking { address in

@@ -62,6 +62,20 @@ extension StatusReport {
         let queue = counts?.queue ?? 0
         row("queue:", queue == 1 ? "1 file waiting" : "\(queue) files waiting")
         row("tracks:", "\(counts?.tracks ?? 0) (\(counts?.analysed ?? 0) analysed, \(counts?.tagged ?? 0) tagged, \(counts?.failed ?? 0) failed)")
+        if let c = counts, c.jobs > 0 || !workers.isEmpty {
+            row("jobs:", "\(c.jobs) queued for workers (\(c.jobsRunning) being analysed)")
+        }
+        for w in workers {
+            let state = workerState(w)
+            var line = "\(w.name)  \(state)"
+            if state == "analysing", let current = w.current { line += " \(current)" }
+            let span = max(1, w.seenAt.timeIntervalSince(w.startedAt))
+            line += "; \(w.done) done, \(w.failed) failed, \(formatDuration(w.audioSeconds)) of audio"
+            if w.audioSeconds > 0 { line += String(format: " (%.0fx realtime)", w.audioSeconds / span) }
+            if w.done > 0 { line += String(format: ", store %.1f ms per job", w.storeSeconds / Double(w.done + w.failed) * 1000) }
+            if state != "analysing" && state != "idle" { line += "; last heard \(formatDuration(max(0, storeNow.timeIntervalSince(w.seenAt)))) ago" }
+            row("worker:", line)
+        }
         if let held = counts?.held, held > 0 { row("held:", "\(held) tracks whose tags were undone (genred leaves them alone)") }
         if let damaged = counts?.damaged, damaged > 0 {
             row("damaged:", "\(damaged) tracks decode only in part (analysed from what decodes; `genred show FILE` says why)")

@@ -240,10 +240,10 @@ final class StoreTests: XCTestCase {
             let taken = try XCTUnwrap(claim(store, "b:2"))
             XCTAssertEqual(taken.path, "/m/a.flac")
             XCTAssertEqual(taken.claims, 2)
-            XCTAssertFalse(try store.completeJob(first, worker: "a:1", analysis: analysis, seconds: 1, storeSeconds: 0),
+            XCTAssertFalse(try store.completeJob(first, worker: "a:1", analysis: analysis, seconds: 1),
                            "a worker that lost its lease stores nothing")
             XCTAssertNil(try store.track(path: "/m/a.flac"))
-            XCTAssertTrue(try store.completeJob(taken, worker: "b:2", analysis: analysis, seconds: 1, storeSeconds: 0.002))
+            XCTAssertTrue(try store.completeJob(taken, worker: "b:2", analysis: analysis, seconds: 1))
 
             let track = try XCTUnwrap(store.track(path: "/m/a.flac"))
             XCTAssertEqual(track.size, 10, "the track keeps the owner's stat")
@@ -271,7 +271,7 @@ final class StoreTests: XCTestCase {
             let held = try XCTUnwrap(claim(store, "a:1"))
             try store.enqueueJob(job("/m/a.flac", size: 11))
             XCTAssertEqual(try store.jobs().count, 1)
-            XCTAssertFalse(try store.completeJob(held, worker: "a:1", analysis: analysis, seconds: 1, storeSeconds: 0),
+            XCTAssertFalse(try store.completeJob(held, worker: "a:1", analysis: analysis, seconds: 1),
                            "a result for the old file is refused")
             let again = try XCTUnwrap(claim(store, "b:2"), "the changed file is free to take at once")
             XCTAssertEqual(again.size, 11)

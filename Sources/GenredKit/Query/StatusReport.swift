@@ -12,6 +12,9 @@ public struct StatusReport: Sendable {
     public var errors: [LibraryStore.RecentError] = []
     /// Interrupted tag writes that need a person.
     public var stuck: [IntentRecord] = []
+    /// Workers heard from in the last hour, and the store's clock to age them by.
+    public var workers: [WorkerRecord] = []
+    public var storeNow = Date()
 
     public var running: Bool { holder != nil }
 
@@ -38,15 +41,17 @@ public struct StatusReport: Sendable {
     /// What the lock, the database and the daemon's own record say now. A database that does
     /// not exist is reported as such and not created; an existing one is opened read-only.
     public static func gather(databasePath: String) throws(StoreError) -> StatusReport {
-        var report = StatusReport(database: databasePath)
+        var report = StatusReport(database: StoreLocation(databasePath).description)
         report.holder = DaemonLock.holder(databasePath: databasePath)
-        report.databaseExists = FileManager.default.fileExists(atPath: databasePath)
+        report.databaseExists = StoreLocation(databasePath).exists
         guard report.databaseExists else { return report }
         let store = try LibraryStore(path: databasePath, readOnly: true)
         report.counts = try store.counts()
         report.daemon = try store.daemonState()
         report.errors = try store.recentErrors(limit: errorCount).map { LibraryStore.RecentError(path: $0.path, error: $0.error, at: $0.at) }
         report.stuck = try store.intents(includeStuck: true).filter { $0.state == .stuck }
+        report.workers = try store.workers()
+        report.storeNow = try store.storeNow()
         return report
     }
 
@@ -75,6 +80,13 @@ public struct StatusReport: Sendable {
             "queue": counts?.queue ?? 0,
             "held": counts?.held ?? 0,
             "damaged": counts?.damaged ?? 0,
+            "jobs": counts?.jobs ?? 0,
+            "jobs_running": counts?.jobsRunning ?? 0,
+            "workers": workers.map { w -> [String: Any] in
+                ["name": w.name, "host": w.host, "pid": w.pid, "jobs": w.jobs, "state": workerState(w),
+                 "current": orNull(w.current), "done": w.done, "failed": w.failed, "audio_seconds": w.audioSeconds,
+                 "store_seconds": w.storeSeconds, "started_at": Self.timestamp(w.startedAt), "seen_at": Self.timestamp(w.seenAt)]
+            },
             "stuck_writes": stuck.map { ["path": $0.path, "note": orNull($0.note)] as [String: Any] },
             "last_errors": errors.map { e -> [String: Any] in
                 ["path": e.path, "error": e.error, "at": orNull(e.at.map(Self.timestamp))]
@@ -82,6 +94,14 @@ public struct StatusReport: Sendable {
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return JSONText.escapingCarriedBytes(String(decoding: data, as: UTF8.self))
+    }
+
+    /// `stopped`, `silent` (not heard from for three lease renewals: it died or lost the
+    /// store), `analysing` or `idle`.
+    public func workerState(_ w: WorkerRecord) -> String {
+        if w.stoppedAt != nil { return "stopped" }
+        if storeNow.timeIntervalSince(w.seenAt) > 60 { return "silent" }
+        return w.current == nil ? "idle" : "analysing"
     }
 
     public static func timestamp(_ date: Date) -> String {

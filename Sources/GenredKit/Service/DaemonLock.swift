@@ -42,7 +42,14 @@ public final class DaemonLock: Sendable {
 
     deinit { release() }
 
-    public static func lockPath(databasePath: String) -> String { databasePath + ".lock" }
+    /// Beside a SQLite database; for a PostgreSQL store, a file named after its URL in this
+    /// machine's data folder (the lock keeps one daemon per store on a machine).
+    public static func lockPath(databasePath: String) -> String {
+        let location = StoreLocation(databasePath)
+        guard location.isPostgres else { return databasePath + ".lock" }
+        let name = String(location.description.map { $0.isLetter || $0.isNumber ? $0 : "_" }.prefix(120))
+        return location.localDirectory() + "/" + name + ".lock"
+    }
 
     /// Takes the lock, creating the file (and its directory) if needed, and writes this
     /// process's pid into it.

@@ -204,14 +204,15 @@ extension LibraryStore {
     /// Keeps the worker's jobs its own for another `lease` seconds, and records that it is alive.
     /// Returns how many jobs it still holds.
     @discardableResult
-    public func renewLeases(worker: String, lease: TimeInterval, current: String?) throws(StoreError) -> Int {
+    public func renewLeases(worker: String, lease: TimeInterval, current: String?, storeSeconds: Double? = nil) throws(StoreError) -> Int {
         try write { db in
             var args: [SQLValue] = []
             let until = db.dialect.time(lease, &args)
             let held = try db.execute("UPDATE job SET lease_until = \(until) WHERE worker = ?", args + [.text(worker)])
             var seen: [SQLValue] = []
             let now = db.dialect.time(0, &seen)
-            try db.execute("UPDATE worker SET seen_at = \(now), current = ? WHERE name = ?", seen + [current.map { .text($0) } ?? .null, .text(worker)])
+            try db.execute("UPDATE worker SET seen_at = \(now), current = ?, store_seconds = COALESCE(?, store_seconds) WHERE name = ?",
+                           seen + [current.map { .text($0) } ?? .null, storeSeconds.map { .real($0) } ?? .null, .text(worker)])
             return held
         }
     }
@@ -222,8 +223,7 @@ extension LibraryStore {
     ///
     /// The track keeps the owner's path and the stat the owner saw, so the owner recognises the
     /// file as analysed; the fingerprint comes from the audio the worker decoded.
-    public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double, storeSeconds: Double)
-        throws(StoreError) -> Bool {
+    public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double) throws(StoreError) -> Bool {
         guard let id = job.id else { return false }
         return try write { db in
             let held = try db.execute("DELETE FROM job WHERE id = ? AND worker = ? AND size = ? AND mtime_ns = ?",
@@ -239,9 +239,8 @@ extension LibraryStore {
                 try db.notify(StoreChannel.analysed)
             }
             try db.execute("""
-                UPDATE worker SET done = done + 1, audio_seconds = audio_seconds + ?, store_seconds = store_seconds + ?
-                WHERE name = ?
-                """, [.real(analysis.audio.duration), .real(storeSeconds), .text(worker)])
+                UPDATE worker SET done = done + 1, audio_seconds = audio_seconds + ? WHERE name = ?
+                """, [.real(analysis.audio.duration), .text(worker)])
             return true
         }
     }

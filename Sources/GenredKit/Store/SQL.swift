@@ -221,6 +221,10 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
 
     public var isPostgres: Bool { text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") }
 
+    /// Whether there is something to open: a SQLite file that exists, or any server URL (the
+    /// server says whether its database exists when it is opened).
+    public var exists: Bool { isPostgres || FileManager.default.fileExists(atPath: text) }
+
     /// The location as shown: a URL's password is replaced by `***`.
     public var description: String {
         guard isPostgres, let scheme = text.range(of: "://"), let at = text.range(of: "@", range: scheme.upperBound..<text.endIndex)

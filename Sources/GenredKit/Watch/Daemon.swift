@@ -100,7 +100,8 @@ public final class Daemon {
         startWorkers()
         watchdog.start()
         _ = notifier.ready()
-        Log.info("watching \(roots.joined(separator: ", ")) (\(watcher?.watchCount ?? 0) watches), database \(options.databasePath)")
+        Log.info("watching \(roots.joined(separator: ", ")) (\(watcher?.watchCount ?? 0) watches), store \(store.display)"
+                 + (configuration.analyse == .workers ? "; analyses by genred workers" : ""))
 
         rescan(reason: "start")
         while !signals.withLock({ $0.stop }) {
@@ -288,7 +289,8 @@ public final class Daemon {
 
     /// Hands due queue items to the workers, keeping them just busy.
     private func dispatch() {
-        let capacity = 2 * workerCount - inFlight.count
+        // Handing a file to the shared queue takes a moment; analysing one here takes seconds.
+        let capacity = configuration.analyse == .workers ? 256 : 2 * workerCount - inFlight.count
         guard capacity > 0, let items = try? store.dueQueueItems(limit: capacity + inFlight.count) else { return }
         var handed = 0
         for item in items where inFlight[ExactPath(item.path)] == nil && handed < capacity {
@@ -306,6 +308,13 @@ public final class Daemon {
                 case .tagOnly(let track, let moved):
                     try setState("working", current: item.path)
                     settleFinished(watchdog.busy { processor.tagFromStoredAnalysis(track, moved: moved) })
+                case .decode(let job) where configuration.analyse == .workers:
+                    // A worker analyses it; its result comes back through the queue ("analysed").
+                    let manifest = job.bundle.manifest
+                    try store.enqueueJob(JobRecord(path: item.path, stat: job.stat, model: manifest.name, modelVersion: manifest.version,
+                                                   priority: item.priority, owner: "daemon"))
+                    try store.dequeue(item.path)
+                    Log.debug("\(item.path): queued for a worker")
                 case .decode(let job):
                     inFlight[ExactPath(item.path)] = Date()
                     try setState("working", current: item.path)
