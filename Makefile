@@ -4,7 +4,7 @@ SWIFT ?= swift
 FILES ?= Tests/GenredKitTests/Fixtures/audio/groove.wav Tests/GenredKitTests/Fixtures/audio/ballad.wav Tests/GenredKitTests/Fixtures/audio/short.wav
 BIN = .build/release/genred
 
-.PHONY: deps build run test bench bench-watch bench-serve install uninstall clean
+.PHONY: deps build run test bench bench-watch bench-serve bench-workers install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -35,8 +35,13 @@ bench-watch: build
 bench-serve: build
 	scripts/bench-serve.sh 100000 20
 
-# The binary, the model bundles, the system units (genred-serve.service is optional: enable
-# it by hand) and the user unit (their ExecStart follows
+# genred worker: 1, 2 and 4 workers (each in a network namespace of its own, over TCP) on a
+# private PostgreSQL server, and one on SQLite: throughput and store time per job.
+bench-workers: build
+	scripts/bench-workers.sh 200
+
+# The binary, the model bundles, the system units (genred-serve.service and
+# genred-worker.service are optional: enable them by hand) and the user unit (their ExecStart follows
 # PREFIX) and, unless one is already there, the example config.
 install: build
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/genred
@@ -46,8 +51,9 @@ install: build
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/lib/systemd/user
 	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred.service > $(DESTDIR)/etc/systemd/system/genred.service
 	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-serve.service > $(DESTDIR)/etc/systemd/system/genred-serve.service
+	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-worker.service > $(DESTDIR)/etc/systemd/system/genred-worker.service
 	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-user.service > $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
-	chmod 644 $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)/etc/systemd/system/genred-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
+	chmod 644 $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)/etc/systemd/system/genred-serve.service $(DESTDIR)/etc/systemd/system/genred-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
 	@if [ -e $(DESTDIR)/etc/genred/genred.toml ]; then \
 	  echo "kept the existing $(DESTDIR)/etc/genred/genred.toml (the new example: config/genred.toml)"; \
 	else \
@@ -57,7 +63,7 @@ install: build
 
 # Removes what install put in place except the config and the library database.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/genred $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)/etc/systemd/system/genred-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/genred $(DESTDIR)/etc/systemd/system/genred.service $(DESTDIR)/etc/systemd/system/genred-serve.service $(DESTDIR)/etc/systemd/system/genred-worker.service $(DESTDIR)$(PREFIX)/lib/systemd/user/genred.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/genred/models
 	-rmdir $(DESTDIR)$(PREFIX)/share/genred 2>/dev/null
 	@echo "kept /etc/genred and the library database (/var/lib/genred, ~/.local/share/genred)"

@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GenredEndToEndTests",
-            dependencies: ["genred", "GenredKit"]
+            dependencies: ["genred", "GenredKit", "GenredPostgres"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -62,7 +62,8 @@ struct Worker: ParsableCommand {
         discussion: """
             Takes jobs from the store's queue (filled by `genred enqueue` or by a `genred watch` with \
             [analysis] analyse = "workers"), reads each file through this machine's mount of the \
-            collection (--map rewrites the owner's path prefix to this machine's), analyses it and \
+            collection (--map rewrites the owner's path prefix to this machine's; [worker] map in the config \
+            adds more), analyses it and \
             stores the analysis with the file's fingerprint. Tags are written by the machine that \
             owns the files, when the analyses arrive.
 
@@ -71,7 +72,8 @@ struct Worker: ParsableCommand {
             jobs wake idle workers at once (PostgreSQL LISTEN/NOTIFY).
 
             SIGTERM or Ctrl-C: the files in progress are finished and stored, then the worker stops \
-            and gives back what it holds. `genred status` lists the workers and what they are doing.
+            and gives back what it holds (exit status 0). `genred status` lists the workers and what \
+            they are doing. Exit status 1 when some files failed (--until-empty), 2 when it could not start.
             """
     )
 
@@ -112,7 +114,7 @@ struct Worker: ParsableCommand {
         let store = try library.openStore(config)
         var options = AnalysisWorker.Options(jobs: jobs ?? (config.jobs > 0 ? config.jobs : ProcessInfo.processInfo.activeProcessorCount),
                                              name: name)
-        options.maps = map.compactMap(AnalysisWorker.PathMap.init)
+        options.maps = (map + config.workerMaps).compactMap(AnalysisWorker.PathMap.init)
         options.untilEmpty = untilEmpty
         options.lease = lease
         options.maxClaims = config.watch.maxAttempts
@@ -146,7 +148,6 @@ struct Worker: ParsableCommand {
         printError(String(format: "%d analysed, %d failed, %d discarded; %@ of audio in %@ (%.0fx realtime); store %.1f ms per job",
                           summary.analysed, summary.failed, summary.discarded, formatDuration(summary.audioSeconds),
                           formatDuration(summary.seconds), summary.seconds > 0 ? summary.audioSeconds / summary.seconds : 0, perTrack))
-        if stop.isRequested { throw ExitCode(130) }
         if summary.failed > 0 { throw ExitCode(1) }
     }
 }

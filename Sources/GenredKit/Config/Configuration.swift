@@ -89,6 +89,8 @@ public struct Configuration: Sendable, Equatable {
     public var jobs = 0
     /// Where the daemon's analyses run: on this machine, or by `genred worker`s sharing the store.
     public var analyse: AnalyseMode = .local
+    /// `genred worker`'s path rewrites (`FROM=TO`), before those of `--map`.
+    public var workerMaps: [String] = []
     public var tags = TagSettings()
     public var watch = WatchSettings()
     /// The file the settings came from, if any.
@@ -131,7 +133,7 @@ public struct Configuration: Sendable, Equatable {
         }
         let reader = Reader(text: text, path: path)
         var c = Configuration()
-        try reader.allow(root, ["library", "analysis", "tags", "watch"], in: nil)
+        try reader.allow(root, ["library", "analysis", "tags", "watch", "worker"], in: nil)
 
         if let library = try reader.table(root, "library", in: nil) {
             try reader.allow(library, ["roots", "database", "store"], in: "library")
@@ -192,6 +194,15 @@ public struct Configuration: Sendable, Equatable {
                     guard let f = try reader.string(fields, name, in: "tags.taxonomy_fields") else { continue }
                     c.tags.taxonomyFields[name] = try reader.field(f, "tags.taxonomy_fields", name)
                 }
+            }
+        }
+        if let worker = try reader.table(root, "worker", in: nil) {
+            try reader.allow(worker, ["map"], in: "worker")
+            if let maps = try reader.strings(worker, "map", in: "worker") {
+                for m in maps where AnalysisWorker.PathMap(m) == nil {
+                    throw reader.error("worker", "map", "\"\(m)\" is not FROM=TO with two absolute folders")
+                }
+                c.workerMaps = maps
             }
         }
         if let watch = try reader.table(root, "watch", in: nil) {
