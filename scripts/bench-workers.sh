@@ -69,8 +69,7 @@ run() {  # run WORKERS STORE-KIND
     local worker_url=$url
     local prefix=()
     if [[ $kind == postgres && $use_netns == 1 ]]; then
-      worker_url="postgresql://postgres@10.78.$k.1:$GENRED_PG_PORT/${url##*/}"
-      worker_url=${worker_url%%\?*}
+      worker_url="postgresql://postgres@10.78.$k.1:$GENRED_PG_PORT/$(sed -E 's|^postgresql://[^/]*/([^?]*).*|\1|' <<<"$url")"
       prefix=(ip netns exec "gbw$k")
     fi
     "${prefix[@]}" "$bin" worker --store "$worker_url" --jobs 1 --until-empty --quiet --name "w$k" \

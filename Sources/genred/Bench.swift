@@ -41,6 +41,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The database --make-library fills (it must not exist yet).", valueName: "path"))
     var db: String?
 
+    @Option(name: .long, help: ArgumentHelp("As --db, or an empty PostgreSQL database: postgresql://...", valueName: "path|url"))
+    var store: String?
+
     @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
     var jobs: Int?
 
@@ -55,13 +58,14 @@ struct Bench: ParsableCommand {
             throw ValidationError("give audio files, --cpu, --similarity N, --learn N or --make-library N --db PATH")
         }
         if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
-        if makeLibrary != nil && db == nil { throw ValidationError("--make-library needs --db PATH") }
+        if makeLibrary != nil && db == nil && store == nil { throw ValidationError("--make-library needs --db PATH or --store URL") }
+        if db != nil && store != nil { throw ValidationError("give --store or --db, not both") }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
         if let learn { return try benchLearn(learn) }
-        if let makeLibrary, let db { return try fillLibrary(makeLibrary, at: db) }
+        if let makeLibrary, let target = store ?? db { return try fillLibrary(makeLibrary, at: target) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let peak = printMachine(threads: threads)
         if cpu { return }
@@ -220,7 +224,7 @@ struct Bench: ParsableCommand {
             printError("genred: \(error)")
             throw ExitCode(1)
         }
-        print(String(format: "%d made-up tracks in %@ (%.1f s)", n, path, Date().timeIntervalSince(start)))
+        print(String(format: "%d made-up tracks in %@ (%.1f s)", n, StoreLocation(path).description, Date().timeIntervalSince(start)))
     }
 
     /// Query latency over a synthetic library: random 200-d embeddings and 50 probabilities per track.

@@ -137,4 +137,17 @@ final class WorkerCommandTests: DaemonTestCase {
         XCTAssertEqual((tracks["tracks"] as? [Any])?.count, 18, "\(tracks)")
     }
 
+
+    /// genred-worker.service reads the collection and talks to the store: nothing it runs may
+    /// write the music, and it has the network the daemon's unit cuts off.
+    func testTheWorkerUnitCannotWriteTheMusic() throws {
+        let text = try String(contentsOf: AnalyzeCommandTests.repository.appendingPathComponent("systemd/genred-worker.service"), encoding: .utf8)
+        let lines = Set(text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") })
+        XCTAssertTrue(lines.contains("ExecStart=/usr/local/bin/genred worker --config /etc/genred/genred.toml --quiet"))
+        XCTAssertTrue(lines.contains("ProtectSystem=strict"))
+        XCTAssertTrue(lines.contains("ProtectHome=read-only"))
+        XCTAssertFalse(lines.contains { $0.hasPrefix("ReadWritePaths") || $0.hasPrefix("PrivateNetwork") }, "\(lines)")
+        XCTAssertTrue(lines.contains("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"))
+    }
+
 }

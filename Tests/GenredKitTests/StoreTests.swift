@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import XCTest
 @testable import GenredKit
+@testable import GenredPostgres
 
 final class StoreTests: XCTestCase {
     private func makeStore() throws -> (LibraryStore, URL) {
@@ -317,4 +318,29 @@ final class StoreTests: XCTestCase {
         }
     }
 
+}
+
+/// How `--store` URLs name a PostgreSQL server.
+final class PostgresURLTests: XCTestCase {
+    func testSocketHostsPortsAndPasswords() throws {
+        let socket = try PostgresURL("postgresql://genred@/genred?host=/run/postgresql", environment: [:])
+        XCTAssertEqual(socket.socketPath, "/run/postgresql/.s.PGSQL.5432")
+        XCTAssertEqual(socket.user, "genred")
+        XCTAssertEqual(socket.database, "genred")
+
+        let tcp = try PostgresURL("postgres://me:p%40ss@nas.lan:5433/music?sslmode=require", environment: [:])
+        XCTAssertNil(tcp.socketPath)
+        XCTAssertEqual(tcp.host, "nas.lan")
+        XCTAssertEqual(tcp.port, 5433)
+        XCTAssertEqual(tcp.password, "p@ss")
+        XCTAssertEqual(tcp.sslMode, "require")
+
+        let defaults = try PostgresURL("postgresql:///music", environment: ["USER": "ann"])
+        XCTAssertEqual(defaults.socketPath, "/run/postgresql/.s.PGSQL.5432", "no host: the local server's socket")
+        XCTAssertEqual(defaults.user, "ann")
+
+        XCTAssertThrowsError(try PostgresURL("postgresql://me@db/x?sslmode=verify-full", environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("sslmode verify-full is not supported"), "\(error)")
+        }
+    }
 }

@@ -142,6 +142,16 @@ extension SQLDialect {
 }
 
 extension SQLSession {
+    /// The queue's own bookkeeping (claims, leases, a worker's results) commits without waiting
+    /// for the server's disk: PostgreSQL may then lose the last moments of such commits in a
+    /// crash of the server, but only whole transactions, never part of one. A job whose result
+    /// was lost that way is still in the queue, held under a lease that runs out, and is
+    /// analysed again; nothing is half-stored. Tag-write intents and the journal are never
+    /// committed this way.
+    func commitWithoutWaitingForDisk() throws {
+        if dialect == .postgres { try execute("SET LOCAL synchronous_commit = off") }
+    }
+
     /// Wakes those listening on `channel` once the transaction commits (PostgreSQL); nothing on SQLite.
     func notify(_ channel: String) throws {
         if dialect == .postgres { try execute("NOTIFY \(channel)") }
@@ -178,27 +188,54 @@ extension LibraryStore {
         }
     }
 
+    /// What a worker asks the queue for: jobs of its model and version, held for `lease` seconds.
+    public struct Claim: Sendable {
+        public var worker: String
+        public var model: String
+        public var modelVersion: String
+        public var lease: TimeInterval
+        /// A job taken this often is not taken again (`reapJobs` gives it up).
+        public var maxClaims: Int
+
+        public init(worker: String, model: String, modelVersion: String, lease: TimeInterval, maxClaims: Int) {
+            self.worker = worker
+            self.model = model
+            self.modelVersion = modelVersion
+            self.lease = lease
+            self.maxClaims = maxClaims
+        }
+    }
+
     /// Takes the most urgent job nobody holds (or whose holder's lease ran out) for this model,
     /// for `lease` seconds. Concurrent workers never take the same job: PostgreSQL skips rows
     /// another transaction has locked, and SQLite runs one writer at a time.
     public func claimJob(worker: String, model: String, modelVersion: String, lease: TimeInterval, maxClaims: Int)
         throws(StoreError) -> JobRecord? {
+        try claimJob(Claim(worker: worker, model: model, modelVersion: modelVersion, lease: lease, maxClaims: maxClaims))
+    }
+
+    public func claimJob(_ claim: Claim) throws(StoreError) -> JobRecord? {
         try write { db in
-            var args: [SQLValue] = [.text(worker)]
-            let until = db.dialect.time(lease, &args)
-            let claimedAt = db.dialect.time(0, &args)
-            args += [.text(model), .text(modelVersion), .integer(Int64(maxClaims))]
-            let expired = db.dialect.time(0, &args)
-            let due = db.dialect.time(0, &args)
-            let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-            return try db.fetchOne(JobRecord.self, """
-                UPDATE job SET worker = ?, lease_until = \(until), claimed_at = \(claimedAt), claims = claims + 1
-                WHERE id = (SELECT id FROM job WHERE model = ? AND model_version = ? AND claims < ?
-                            AND (worker IS NULL OR lease_until < \(expired)) AND (not_before IS NULL OR not_before <= \(due))
-                            ORDER BY priority, id LIMIT 1\(lock))
-                RETURNING *
-                """, args)
+            try db.commitWithoutWaitingForDisk()
+            return try Self.claim(claim, in: db)
         }
+    }
+
+    static func claim(_ c: Claim, in db: any SQLSession) throws -> JobRecord? {
+        var args: [SQLValue] = [.text(c.worker)]
+        let until = db.dialect.time(c.lease, &args)
+        let claimedAt = db.dialect.time(0, &args)
+        args += [.text(c.model), .text(c.modelVersion), .integer(Int64(c.maxClaims))]
+        let expired = db.dialect.time(0, &args)
+        let due = db.dialect.time(0, &args)
+        let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try db.fetchOne(JobRecord.self, """
+            UPDATE job SET worker = ?, lease_until = \(until), claimed_at = \(claimedAt), claims = claims + 1
+            WHERE id = (SELECT id FROM job WHERE model = ? AND model_version = ? AND claims < ?
+                        AND (worker IS NULL OR lease_until < \(expired)) AND (not_before IS NULL OR not_before <= \(due))
+                        ORDER BY priority, id LIMIT 1\(lock))
+            RETURNING *
+            """, args)
     }
 
     /// Keeps the worker's jobs its own for another `lease` seconds, and records that it is alive.
@@ -206,6 +243,7 @@ extension LibraryStore {
     @discardableResult
     public func renewLeases(worker: String, lease: TimeInterval, current: String?, storeSeconds: Double? = nil) throws(StoreError) -> Int {
         try write { db in
+            try db.commitWithoutWaitingForDisk()
             var args: [SQLValue] = []
             let until = db.dialect.time(lease, &args)
             let held = try db.execute("UPDATE job SET lease_until = \(until) WHERE worker = ?", args + [.text(worker)])
@@ -224,16 +262,35 @@ extension LibraryStore {
     /// The track keeps the owner's path and the stat the owner saw, so the owner recognises the
     /// file as analysed; the fingerprint comes from the audio the worker decoded.
     public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double) throws(StoreError) -> Bool {
-        guard let id = job.id else { return false }
+        try completeJob(job, worker: worker, analysis: analysis, seconds: seconds, thenClaim: nil).stored
+    }
+
+    /// As `completeJob`, and takes the worker's next job in the same transaction (one round of
+    /// the store per job instead of two).
+    public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double, thenClaim next: Claim?)
+        throws(StoreError) -> (stored: Bool, next: JobRecord?) {
+        guard let id = job.id else { return (false, nil) }
         return try write { db in
+            try db.commitWithoutWaitingForDisk()
             let held = try db.execute("DELETE FROM job WHERE id = ? AND worker = ? AND size = ? AND mtime_ns = ?",
                                       [.integer(id), .text(worker), .integer(job.size), .integer(job.mtimeNs)])
-            guard held == 1 else { return false }
-            let known = try db.fetchOne(TrackRecord.self, "SELECT * FROM track WHERE path = ?", [.text(job.path)])
-            let (path, stat) = (job.path, job.stat)
-            _ = try Self.saveAnalysis(analysis, seconds: seconds, trackID: known?.id, new: TrackRecord(path: path, stat: stat), in: db) { t in
-                t.take(analysis, path: path, stat: stat)
-            }
+            guard held == 1 else { return (false, try next.flatMap { try Self.claim($0, in: db) }) }
+            // The track as `TrackRecord.take` leaves it after a fresh analysis, in one statement:
+            // the owner's path and stat, what the decode learned, no error, tags to be decided.
+            let now = Date()
+            let track = try db.row("""
+                INSERT INTO track (path, size, mtime_ns, inode, format, duration, fingerprint, damage, added_at, updated_at, error_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                    format = excluded.format, duration = excluded.duration, fingerprint = excluded.fingerprint,
+                    damage = excluded.damage, last_error = NULL, error_count = 0, error_ctime_ns = NULL, tag_plan = NULL,
+                    updated_at = excluded.updated_at
+                RETURNING id
+                """, [.text(job.path), .integer(job.size), .integer(job.mtimeNs), .integer(job.inode),
+                      .text(analysis.audio.container.rawValue), .real(analysis.audio.duration), .text(analysis.fingerprint),
+                      analysis.damage.map { .text($0) } ?? .null, .date(now), .date(now)])
+            guard let trackID = track?.int64("id") else { throw StoreError(path: "", reason: .query("the track's row was not written")) }
+            try db.insert(AnalysisRecord(trackId: trackID, analysis: analysis, seconds: seconds), orReplaceOn: ["track_id", "model"])
             if job.owner != nil {
                 try Self.enqueue(job.path, reason: "analysed", in: db)
                 try db.notify(StoreChannel.analysed)
@@ -241,7 +298,7 @@ extension LibraryStore {
             try db.execute("""
                 UPDATE worker SET done = done + 1, audio_seconds = audio_seconds + ? WHERE name = ?
                 """, [.real(analysis.audio.duration), .text(worker)])
-            return true
+            return (true, try next.flatMap { try Self.claim($0, in: db) })
         }
     }
 
@@ -250,6 +307,7 @@ extension LibraryStore {
     public func failJob(_ job: JobRecord, worker: String, error: String, maxClaims: Int, backoff: TimeInterval) throws(StoreError) {
         guard let id = job.id else { return }
         _ = try write { db in
+            try db.commitWithoutWaitingForDisk()
             try db.execute("UPDATE worker SET failed = failed + 1 WHERE name = ?", [.text(worker)])
             if job.claims >= maxClaims {
                 let gone = try db.execute("DELETE FROM job WHERE id = ? AND worker = ?", [.integer(id), .text(worker)])

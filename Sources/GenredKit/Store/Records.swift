@@ -64,6 +64,7 @@ public struct TrackRecord: Codable, Sendable, Equatable, StoredRecord {
 
     /// The row after a fresh analysis of the file at `path` with `stat`: what the decode
     /// learned of it, earlier errors cleared, and no tag plan, so its tags are decided again.
+    /// (`LibraryStore.completeJob` does the same in SQL, for a worker's result.)
     public mutating func take(_ analysis: TrackAnalysis, path: String, stat: FileStat) {
         self.path = path
         update(from: stat)

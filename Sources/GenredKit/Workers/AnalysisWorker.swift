@@ -166,42 +166,56 @@ public final class AnalysisWorker: @unchecked Sendable {
         wake.unlock()
     }
 
+    private var claim: LibraryStore.Claim {
+        LibraryStore.Claim(worker: options.name, model: bundle.manifest.name, modelVersion: bundle.manifest.version,
+                           lease: options.lease, maxClaims: options.maxClaims)
+    }
+
     private func work(index: Int, analyzer: Analyzer) {
         var idleReported = false
+        // The next job, taken in the transaction that stored the last one's result.
+        var next: JobRecord?
         while !stop() {
-            let claimStart = Date()
-            let claimed: JobRecord?
-            do {
-                claimed = try store.claimJob(worker: options.name, model: bundle.manifest.name, modelVersion: bundle.manifest.version,
-                                             lease: options.lease, maxClaims: options.maxClaims)
-            } catch {
-                report(.failed(path: "(the store)", reason: "\(error)"))
-                waitForWork(seconds: 5)
-                continue
-            }
-            let claimSeconds = Date().timeIntervalSince(claimStart)
-            guard let job = claimed else {
-                if index == 0 { _ = try? store.reapJobs(maxClaims: options.maxClaims) }
-                if options.untilEmpty, (try? queueIsEmpty()) ?? false { return }
-                if !idleReported && index == 0 && state.withLock({ $0.current.isEmpty }) { report(.idle) }
-                idleReported = true
-                waitForWork(seconds: min(5, options.lease / 2))
-                continue
+            var claimSeconds = 0.0
+            let job: JobRecord
+            if let n = next {
+                job = n
+                next = nil
+            } else {
+                let claimStart = Date()
+                let claimed: JobRecord?
+                do { claimed = try store.claimJob(claim) } catch {
+                    report(.failed(path: "(the store)", reason: "\(error)"))
+                    waitForWork(seconds: 5)
+                    continue
+                }
+                claimSeconds = Date().timeIntervalSince(claimStart)
+                guard let c = claimed else {
+                    if index == 0 { _ = try? store.reapJobs(maxClaims: options.maxClaims) }
+                    if options.untilEmpty, (try? queueIsEmpty()) ?? false { return }
+                    if !idleReported && index == 0 && state.withLock({ $0.current.isEmpty }) { report(.idle) }
+                    idleReported = true
+                    waitForWork(seconds: min(5, options.lease / 2))
+                    continue
+                }
+                job = c
             }
             idleReported = false
             state.withLock { $0.current[index] = job.path }
-            handle(job, analyzer: analyzer, claimSeconds: claimSeconds)
-            state.withLock { $0.current[index] = nil }
+            next = handle(job, analyzer: analyzer, claimSeconds: claimSeconds)
+            state.withLock { $0.current[index] = next?.path }
             // Another thread may be waiting only for the queue to empty.
             if options.untilEmpty { poke() }
         }
+        // A job taken with the last result and not started goes back with the others (`stopWorker`).
     }
 
     private func queueIsEmpty() throws(StoreError) -> Bool {
         try store.jobs().allSatisfy { $0.model != bundle.manifest.name || $0.modelVersion != bundle.manifest.version }
     }
 
-    private func handle(_ job: JobRecord, analyzer: Analyzer, claimSeconds: Double) {
+    /// Analyses the job and stores the result; returns the next job when it took one with it.
+    private func handle(_ job: JobRecord, analyzer: Analyzer, claimSeconds: Double) -> JobRecord? {
         let local = options.maps.lazy.compactMap { $0.apply(job.path) }.first ?? job.path
         let shown = FilePath.display(local) + (local == job.path ? "" : " (\(FilePath.display(job.path)) there)")
         func fail(_ reason: String) {
@@ -215,21 +229,27 @@ public final class AnalysisWorker: @unchecked Sendable {
             }
         }
         guard let stat = FileStat.of(local) else {
-            return fail(local == job.path && !options.maps.isEmpty
+            fail(local == job.path && !options.maps.isEmpty
                         ? "cannot read it here: no --map covers it" : "cannot read it here (is the collection mounted?)")
+            return nil
         }
         // The owner's file and this one must be the same version: size exactly, mtime to the
         // second (network file systems may keep less than nanoseconds).
         guard stat.size == job.size, stat.mtimeNs / 1_000_000_000 == job.mtimeNs / 1_000_000_000 else {
-            return fail("the file here differs from the one queued (size \(stat.size) here, \(job.size) there): it changed since, or --map points elsewhere")
+            fail("the file here differs from the one queued (size \(stat.size) here, \(job.size) there): it changed since, or --map points elsewhere")
+            return nil
         }
         let start = Date()
         let analysis: TrackAnalysis
-        do { analysis = try analyzer.analyze(local) } catch { return fail(error.reasonText) }
+        do { analysis = try analyzer.analyze(local) } catch {
+            fail(error.reasonText)
+            return nil
+        }
         let seconds = Date().timeIntervalSince(start)
         let storeStart = Date()
         do {
-            let stored = try store.completeJob(job, worker: options.name, analysis: analysis, seconds: seconds)
+            let (stored, next) = try store.completeJob(job, worker: options.name, analysis: analysis, seconds: seconds,
+                                                       thenClaim: stop() ? nil : claim)
             let storeSeconds = claimSeconds + Date().timeIntervalSince(storeStart)
             state.withLock {
                 $0.summary.storeSeconds += storeSeconds
@@ -241,8 +261,10 @@ public final class AnalysisWorker: @unchecked Sendable {
                 }
             }
             report(stored ? .analysed(path: shown, audioSeconds: analysis.audio.duration, seconds: seconds) : .discarded(path: shown))
+            return next
         } catch {
             report(.failed(path: shown, reason: "\(error)"))
+            return nil
         }
     }
 
