@@ -17,7 +17,10 @@ run: build
 	$(BIN) analyze --model msd-musicnn $(FILES)
 	$(BIN) analyze --model mtt-musicnn $(FILES)
 
+# The PostgreSQL store's tests use a private server (scripts/pg-test-server.sh), started here
+# and left running for the next run; the tests start it themselves when run on their own.
 test: deps
+	scripts/pg-test-server.sh start
 	$(SWIFT) test --disable-swift-testing
 
 # Speed on about 19 minutes of real recordings (MP3 44.1 and 22.05 kHz, Ogg Vorbis, Opus,
