@@ -11,6 +11,11 @@
 # cores: with C cores, more than C workers cannot be faster, and the figures say how far the
 # queue itself stays out of the way.
 #
+# Then the queue alone, without analysis (`genred bench --queue`): 1000 made-up jobs, each
+# stored with one real analysis, by 1, 2 and 4 clients (threads with a connection each, from
+# one namespace over TCP), on PostgreSQL and on SQLite: the store time per job when the
+# cores are not busy analysing.
+#
 # Usage: scripts/bench-workers.sh [N]   (run `make build` first)
 set -euo pipefail
 n=${1:-200}
@@ -99,4 +104,15 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p')
 echo "CPU: $cpu, $(nproc) cores; $n files (30-second excerpts of real music); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run 1 sqlite
 for w in 1 2 4; do run "$w" postgres; done
+
+sample=$(find "$work/music" -type f | sort | head -1)
+echo "== the queue alone, PostgreSQL$([[ $use_netns == 1 ]] && echo " over TCP from a namespace")"
+url=$(scripts/pg-test-server.sh newdb)
+if [[ $use_netns == 1 ]]; then
+  ip netns exec gbw1 "$bin" bench --queue 1000 --store "postgresql://postgres@10.78.1.1:$GENRED_PG_PORT/$(sed -E 's|^postgresql://[^/]*/([^?]*).*|\1|' <<<"$url")" "$sample"
+else
+  "$bin" bench --queue 1000 --store "$url" "$sample"
+fi
+echo "== the queue alone, SQLite"
+"$bin" bench --queue 1000 --store "$work/queue.sqlite" "$sample"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

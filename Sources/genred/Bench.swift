@@ -38,6 +38,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: fill the database given by --db with this many made-up analysed tracks (for scripts/bench-serve.sh).", valueName: "tracks"))
     var makeLibrary: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Instead: time the shared queue alone on --store (no analysis): this many made-up jobs, each stored with the analysis of the one audio file given, by --jobs threads with a connection each (default: 1, 2 and 4 in turn).", valueName: "jobs"))
+    var queue: Int?
+
     @Option(name: .long, help: ArgumentHelp("The database --make-library fills (it must not exist yet).", valueName: "path"))
     var db: String?
 
@@ -60,12 +63,16 @@ struct Bench: ParsableCommand {
         if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
         if makeLibrary != nil && db == nil && store == nil { throw ValidationError("--make-library needs --db PATH or --store URL") }
         if db != nil && store != nil { throw ValidationError("give --store or --db, not both") }
+        if queue != nil && (files.count != 1 || (store ?? db) == nil) {
+            throw ValidationError("--queue N needs --store URL (or --db PATH) and one audio file")
+        }
     }
 
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
         if let learn { return try benchLearn(learn) }
         if let makeLibrary, let target = store ?? db { return try fillLibrary(makeLibrary, at: target) }
+        if let queue, let target = store ?? db { return try benchQueue(queue, at: target) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let peak = printMachine(threads: threads)
         if cpu { return }
@@ -210,6 +217,28 @@ struct Bench: ParsableCommand {
     private func loadAverage() -> String {
         var loads = [Double](repeating: 0, count: 3)
         return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "unknown"
+    }
+
+    /// The queue's store time per job with 1, 2 and 4 clients (or --jobs), without analysis.
+    private func benchQueue(_ n: Int, at location: String) throws {
+        let bundle = try loadBundle(model)
+        let analysis: TrackAnalysis
+        do { analysis = try Analyzer(bundle: bundle).analyze(files[0]) } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        print("CPU: \(CPUInfo.current.brand), \(ProcessInfo.processInfo.activeProcessorCount) cores; load average \(loadAverage())")
+        print("store: \(StoreLocation(location).description); each job stored with the analysis of \(files[0]) (\(analysis.windowCount) windows)")
+        for workers in jobs.map({ [$0] }) ?? [1, 2, 4] {
+            do {
+                let r = try QueueBenchmark.run(store: location, jobs: n, workers: workers, analysis: analysis, manifest: bundle.manifest)
+                print(String(format: "%d client(s): %d jobs in %.2f s, %.0f jobs/s; store time per job: median %.2f ms, p99 %.2f ms, mean %.2f ms; queueing %.2f ms",
+                             r.workers, r.jobs, r.seconds, Double(r.jobs) / r.seconds, r.storeMedianMs, r.storeP99Ms, r.storeMeanMs, r.enqueueMs))
+            } catch {
+                printError("genred: \(error)")
+                throw ExitCode(1)
+            }
+        }
     }
 
     /// A made-up library of `n` analysed tracks in a new database, for the server benchmark.
