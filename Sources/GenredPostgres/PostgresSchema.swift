@@ -143,7 +143,8 @@ enum PostgresSchema {
                 new TEXT NOT NULL,
                 created_at TIMESTAMPTZ NOT NULL,
                 state TEXT NOT NULL,
-                note TEXT
+                note TEXT,
+                host TEXT
             )
             """,
             """

@@ -159,6 +159,20 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    func testEachMachineSettlesOnlyItsOwnIntents() throws {
+        try onBothEngines { store in
+            let run = try store.beginRun(command: "retag")
+            var mine = intent(run: run, track: nil, path: "/m/a.flac", previous: [:], new: ["GENRE": ["Rock"]])
+            var theirs = intent(run: run, track: nil, path: "/m/b.flac", previous: [:], new: ["GENRE": ["Pop"]])
+            theirs.host = "another-machine"
+            try store.insertIntent(&mine)
+            try store.insertIntent(&theirs)
+            XCTAssertEqual(mine.host, StoreHost.name)
+            XCTAssertEqual(try store.intents(host: StoreHost.name).map(\.path), ["/m/a.flac"])
+            XCTAssertEqual(try store.intents().map(\.path), ["/m/a.flac", "/m/b.flac"], "status sees them all")
+        }
+    }
+
     private func add(_ paths: [String], to store: LibraryStore) throws {
         for p in paths {
             var t = TrackRecord(path: p, stat: FileStat(size: 1, mtimeNs: 1, inode: 1))

@@ -154,10 +154,11 @@ public final class JournaledTagWriter {
     public func recover() throws -> [Recovery] {
         try lock.hold { () throws -> [Recovery] in
             var done: [Recovery] = []
-            for intent in try store.intents() {
+            // Another machine's intents (a shared store) are its own to settle: their backups are on its disk.
+            for intent in try store.intents(host: StoreHost.name) {
                 done.append(try settle(intent))
             }
-            removeStrayBackups(keeping: Set(try store.intents(includeStuck: true).map { ExactPath($0.backup) }))
+            removeStrayBackups(keeping: Set(try store.intents(includeStuck: true, host: StoreHost.name).map { ExactPath($0.backup) }))
             return done
         }
     }

@@ -57,6 +57,10 @@ public struct IntentRecord: Codable, Sendable, Equatable, StoredRecord {
     public var createdAt: Date
     public var state: State
     public var note: String?
+    /// The machine whose process recorded it (its backup is on that machine's disk): with a
+    /// store shared by several machines, each settles only its own. Nil in rows written before
+    /// the column existed, which any machine settles.
+    public var host: String? = StoreHost.name
 
 }
 
@@ -71,11 +75,19 @@ extension LibraryStore {
         }
     }
 
-    /// Intents not yet settled, oldest first; with `includeStuck`, those waiting for a person too.
-    public func intents(includeStuck: Bool = false) throws(StoreError) -> [IntentRecord] {
+    /// Intents not yet settled, oldest first; with `includeStuck`, those waiting for a person too;
+    /// with `host`, only that machine's (and those that name none).
+    public func intents(includeStuck: Bool = false, host: String? = nil) throws(StoreError) -> [IntentRecord] {
         try read { db in
-            let filter = includeStuck ? "" : " WHERE state = '\(IntentRecord.State.pending.rawValue)'"
-            return try db.fetch(IntentRecord.self, "SELECT * FROM write_intent\(filter) ORDER BY id")
+            var conditions: [String] = []
+            var arguments: [SQLValue] = []
+            if !includeStuck { conditions.append("state = '\(IntentRecord.State.pending.rawValue)'") }
+            if let host {
+                conditions.append("(host IS NULL OR host = ?)")
+                arguments.append(.text(host))
+            }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try db.fetch(IntentRecord.self, "SELECT * FROM write_intent\(filter) ORDER BY id", arguments)
         }
     }
 
@@ -138,4 +150,13 @@ extension LibraryStore {
                            [.text(IntentRecord.State.stuck.rawValue), .text(note), intent.id.map { .integer($0) } ?? .null])
         }
     }
+}
+
+/// This machine's name, as `gethostname(2)` gives it.
+public enum StoreHost {
+    public static let name: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 }

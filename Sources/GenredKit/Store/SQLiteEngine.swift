@@ -237,6 +237,8 @@ final class SQLiteEngine: StoreEngine {
         }
         m.registerMigration("v6-workers") { db in
             for statement in StoreSchema.workerTables(.sqlite) { try db.execute(sql: statement) }
+            // The machine that recorded a write intent: with a shared store, each settles its own.
+            try db.execute(sql: "ALTER TABLE write_intent ADD COLUMN host TEXT")
         }
         return m
     }

@@ -25,7 +25,7 @@ public final class AnalysisWorker: @unchecked Sendable {
 
         public init(jobs: Int, name: String? = nil) {
             self.jobs = max(1, jobs)
-            self.name = name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+            self.name = name ?? "\(StoreHost.name):\(getpid())"
         }
     }
 
@@ -114,7 +114,7 @@ public final class AnalysisWorker: @unchecked Sendable {
     public func run() throws(StoreError) -> Summary {
         let start = Date()
         try store.register(model: bundle.manifest)
-        try store.registerWorker(name: options.name, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), jobs: options.jobs)
+        try store.registerWorker(name: options.name, host: StoreHost.name, pid: Int(getpid()), jobs: options.jobs)
         report(.started(name: options.name, model: "\(bundle.manifest.name) \(bundle.manifest.version)", jobs: options.jobs))
         let listener = (try? store.listen(StoreChannel.jobs) { [weak self] in self?.poke() }) ?? nil
         defer { listener?.stop() }
