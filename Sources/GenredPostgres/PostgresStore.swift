@@ -137,8 +137,10 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
                 let detail = e.serverInfo?[.detail].map { " (\($0))" } ?? ""
                 return message + detail
             }
-            if let underlying = e.underlying { return "\(underlying)" }
-            return "\(e.code)"
+            // Client-side failures (a lost connection, say) carry a code and perhaps a cause.
+            let code = "\(e.code)" == "serverClosedConnection" ? "the server closed the connection" : "PostgreSQL client error \(e.code)"
+            if let underlying = e.underlying { return code + ": " + describe(underlying) }
+            return code
         }
         return "\(error)"
     }

@@ -70,6 +70,31 @@ final class WorkerCommandTests: DaemonTestCase {
                       || status.stdout.contains("worker:    a  analysing"), status.stdout)
     }
 
+    func testAWorkerRidesOutARestartOfTheServer() throws {
+        var files: [URL] = []
+        for i in 0..<4 {
+            let url = music.appendingPathComponent("song \(i).wav")
+            try TestAudio.writeWAV(url, TestAudio.signal(seconds: 40, sampleRate: 16000, channels: 1), channels: 1, sampleRate: 16000)
+            files.append(url)
+        }
+        XCTAssertEqual(try AnalyzeCommandTests.genred(["enqueue", "--store", database, music.path]).status, 0)
+        let s = try store()
+        let (worker, workerLog) = try startWorker("w", ["--lease", "3", "--until-empty"])
+        try waitFor("the worker to hold a job", timeout: 60) { try s.jobs().contains { $0.worker == "w" } }
+        let script = AnalyzeCommandTests.repository.appendingPathComponent("scripts/pg-test-server.sh")
+        let restarted = try AnalyzeCommandTests.run(script, ["restart"])
+        XCTAssertEqual(restarted.status, 0, String(decoding: restarted.stderr, as: UTF8.self))
+        worker.waitUntilExit()
+        let worked = (try? String(contentsOf: workerLog, encoding: .utf8)) ?? ""
+        XCTAssertEqual(worker.terminationStatus, 0, worked)
+        let after = try store()
+        XCTAssertTrue(try after.jobs().isEmpty, worked)
+        for url in files {
+            let track = try XCTUnwrap(after.track(path: url.path), "\(url.path): \(worked)")
+            XCTAssertNotNil(try after.analysis(trackID: track.id!, model: "msd-musicnn"), url.path)
+        }
+    }
+
     func testTheDaemonHandsAnalysesToAWorkerAndTagsWhatItStores() throws {
         try writeConfig(Self.baseConfig + "\n[analysis]\nanalyse = \"workers\"\n")
         let daemon = try startDaemon()

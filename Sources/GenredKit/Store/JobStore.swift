@@ -238,15 +238,20 @@ extension LibraryStore {
             """, args)
     }
 
-    /// Keeps the worker's jobs its own for another `lease` seconds, and records that it is alive.
+    /// Keeps the jobs in hand (`jobs`) the worker's for another `lease` seconds, and records
+    /// that it is alive. A job the worker holds but no longer works on (its result could not be
+    /// stored: the server went away) is not renewed, so its lease runs out and it is taken again.
     /// Returns how many jobs it still holds.
     @discardableResult
-    public func renewLeases(worker: String, lease: TimeInterval, current: String?, storeSeconds: Double? = nil) throws(StoreError) -> Int {
+    public func renewLeases(worker: String, jobs: [Int64], lease: TimeInterval, current: String?, storeSeconds: Double? = nil)
+        throws(StoreError) -> Int {
         try write { db in
             try db.commitWithoutWaitingForDisk()
             var args: [SQLValue] = []
             let until = db.dialect.time(lease, &args)
-            let held = try db.execute("UPDATE job SET lease_until = \(until) WHERE worker = ?", args + [.text(worker)])
+            let held = jobs.isEmpty ? 0 : try db.execute(
+                "UPDATE job SET lease_until = \(until) WHERE worker = ? AND id IN (\(jobs.map { _ in "?" }.joined(separator: ", ")))",
+                args + [.text(worker)] + jobs.map { .integer($0) })
             var seen: [SQLValue] = []
             let now = db.dialect.time(0, &seen)
             try db.execute("UPDATE worker SET seen_at = \(now), current = ?, store_seconds = COALESCE(?, store_seconds) WHERE name = ?",

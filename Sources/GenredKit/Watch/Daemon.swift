@@ -57,6 +57,9 @@ public final class Daemon {
 
     private let jobs = BlockingQueue<LibraryProcessor.Job>()
     private let results = BlockingQueue<LibraryProcessor.JobResult>()
+    /// The analysis threads, waited for at exit: a process that exits while one is inside the
+    /// numeric libraries can crash in their teardown.
+    private let analysisThreads = DispatchGroup()
     private var inFlight: [ExactPath: Date] = [:]
     private var workerCount = 1
 
@@ -113,6 +116,10 @@ public final class Daemon {
         if let run = processor.runID {
             try? store.finishRun(run, summary: BlobCoding.json(["analysed": analysedCount, "failed": failedCount]))
         }
+        // The files in analysis finish (their results are dropped; they stay queued), then the
+        // threads end, before the process does.
+        jobs.closeAndDrain()
+        if analysisThreads.wait(timeout: .now() + 120) == .timedOut { Log.warning("an analysis did not finish within 2 minutes") }
         watchdog.stop()
         watcher?.close()
         try? setState("stopped")
@@ -268,9 +275,11 @@ public final class Daemon {
     private func startWorkers() {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         workerCount = configuration.watch.workers > 0 ? configuration.watch.workers : cores
-        let (jobs, results) = (jobs, results)
+        let (jobs, results, group) = (jobs, results, analysisThreads)
         for _ in 0..<workerCount {
+            group.enter()
             let thread = Thread {
+                defer { group.leave() }
                 // Background priority for analysis; the coordinator keeps its own.
                 _ = genred_background_thread(10)
                 var analyzer: Analyzer?

@@ -96,7 +96,8 @@ public final class AnalysisWorker: @unchecked Sendable {
 
     private struct State {
         var summary = Summary()
-        var current: [Int: String] = [:]
+        /// The job each thread has in hand.
+        var current: [Int: JobRecord] = [:]
         var finished = false
     }
 
@@ -119,7 +120,11 @@ public final class AnalysisWorker: @unchecked Sendable {
         let listener = (try? store.listen(StoreChannel.jobs) { [weak self] in self?.poke() }) ?? nil
         defer { listener?.stop() }
 
-        let heartbeat = Thread { [weak self] in self?.renewLeases() }
+        let heartbeatDone = DispatchSemaphore(value: 0)
+        let heartbeat = Thread { [weak self] in
+            self?.renewLeases()
+            heartbeatDone.signal()
+        }
         heartbeat.start()
         let threads = options.jobs
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -141,6 +146,7 @@ public final class AnalysisWorker: @unchecked Sendable {
         }
         state.withLock { $0.finished = true }
         poke()
+        heartbeatDone.wait()
         if stop() { report(.stopping) }
         try store.stopWorker(name: options.name)
         var summary = state.withLock { $0.summary }
@@ -201,9 +207,9 @@ public final class AnalysisWorker: @unchecked Sendable {
                 job = c
             }
             idleReported = false
-            state.withLock { $0.current[index] = job.path }
+            state.withLock { $0.current[index] = job }
             next = handle(job, analyzer: analyzer, claimSeconds: claimSeconds)
-            state.withLock { $0.current[index] = next?.path }
+            state.withLock { $0.current[index] = next }
             // Another thread may be waiting only for the queue to empty.
             if options.untilEmpty { poke() }
         }
@@ -272,8 +278,9 @@ public final class AnalysisWorker: @unchecked Sendable {
     private func renewLeases() {
         let interval = max(0.2, options.lease / 4)
         while !state.withLock({ $0.finished }) {
-            let (current, storeSeconds) = state.withLock { ($0.current.values.sorted().first, $0.summary.storeSeconds) }
-            _ = try? store.renewLeases(worker: options.name, lease: options.lease, current: current, storeSeconds: storeSeconds)
+            let (jobs, storeSeconds) = state.withLock { (Array($0.current.values), $0.summary.storeSeconds) }
+            _ = try? store.renewLeases(worker: options.name, jobs: jobs.compactMap(\.id), lease: options.lease,
+                                       current: jobs.map(\.path).sorted().first, storeSeconds: storeSeconds)
             var waited = 0.0
             while waited < interval && !state.withLock({ $0.finished }) {
                 Thread.sleep(forTimeInterval: 0.2)
