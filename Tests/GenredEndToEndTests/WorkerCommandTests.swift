@@ -28,13 +28,17 @@ final class WorkerCommandTests: DaemonTestCase {
         return (p, out)
     }
 
-    func testAWorkerKilledMidJobLosesItToAnotherThatFinishesIt() throws {
-        var files: [URL] = []
-        for i in 0..<3 {
-            let url = music.appendingPathComponent("long \(i).wav")
-            try TestAudio.writeWAV(url, TestAudio.signal(seconds: 60, sampleRate: 16000, channels: 1), channels: 1, sampleRate: 16000)
-            files.append(url)
+    /// `count` files of `seconds` each in the music folder: long enough that a job is in hand for a while.
+    private func songs(_ count: Int, seconds: Double) throws -> [URL] {
+        try (0..<count).map { i in
+            let url = music.appendingPathComponent("song \(i).wav")
+            try TestAudio.writeWAV(url, TestAudio.signal(seconds: seconds, sampleRate: 16000, channels: 1), channels: 1, sampleRate: 16000)
+            return url
         }
+    }
+
+    func testAWorkerKilledMidJobLosesItToAnotherThatFinishesIt() throws {
+        let files = try songs(3, seconds: 60)
         let queued = try AnalyzeCommandTests.genred(["enqueue", "--config", configURL.path, "--store", database, music.path])
         XCTAssertEqual(queued.status, 0, queued.stderr)
         XCTAssertTrue(queued.stdout.contains("queued 3 of 3 files"), queued.stdout)
@@ -71,12 +75,7 @@ final class WorkerCommandTests: DaemonTestCase {
     }
 
     func testAWorkerRidesOutARestartOfTheServer() throws {
-        var files: [URL] = []
-        for i in 0..<4 {
-            let url = music.appendingPathComponent("song \(i).wav")
-            try TestAudio.writeWAV(url, TestAudio.signal(seconds: 40, sampleRate: 16000, channels: 1), channels: 1, sampleRate: 16000)
-            files.append(url)
-        }
+        let files = try songs(4, seconds: 40)
         XCTAssertEqual(try AnalyzeCommandTests.genred(["enqueue", "--store", database, music.path]).status, 0)
         let s = try store()
         let (worker, workerLog) = try startWorker("w", ["--lease", "3", "--until-empty"])
