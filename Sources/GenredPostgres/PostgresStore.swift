@@ -67,7 +67,8 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
     var dialect: SQLDialect { .postgres }
     private let reader: Link
     private let writer: Link
-    private static let logger = Logger(label: "genred.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// postgres-nio's own log is not wanted: errors reach the caller as `StoreError`s.
+    static let logger = Logger(label: "genred.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init(location: StoreLocation, readOnly: Bool) throws(StoreError) {
         display = location.description
@@ -123,10 +124,6 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
         connection.addListener(channel: channel) { _, _ in body() }
         _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(channel)"), logger: Self.logger).wait()
         return Listener(connection: connection)
-    }
-
-    func notify(_ channel: String) throws {
-        _ = try write { try $0.execute("NOTIFY \(channel)") }
     }
 
     func describe(_ error: any Error) -> String { Self.describe(error) }
@@ -199,7 +196,6 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
 struct PostgresSession: SQLSession {
     let connection: PostgresConnection
     var dialect: SQLDialect { .postgres }
-    private static let logger = Logger(label: "genred.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func numbered(_ sql: String) -> String {
         var out = ""
@@ -231,7 +227,7 @@ struct PostgresSession: SQLSession {
             case .bool(let b): binds.append(b)
             }
         }
-        return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: Self.logger).wait()
+        return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: PostgresEngine.logger).wait()
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {

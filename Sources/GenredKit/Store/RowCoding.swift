@@ -114,7 +114,6 @@ enum SQLRowDecoder {
         let value: SQLValue
         var codingPath: [any CodingKey]
         var userInfo: [CodingUserInfoKey: Any] { [:] }
-        let row = SQLRow(columns: ["v"], values: [])
 
         func container<K: CodingKey>(keyedBy type: K.Type) throws -> KeyedDecodingContainer<K> { throw Failure(description: "not keyed") }
         func unkeyedContainer() throws -> any UnkeyedDecodingContainer { throw Failure(description: "not a list") }

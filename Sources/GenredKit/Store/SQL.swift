@@ -200,10 +200,9 @@ public protocol StoreEngine: Sendable {
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
     /// A check of the database's own structures: "ok", or what is wrong.
     func integrityCheck() throws -> String
-    /// Wakes `body` (on a thread of its own) whenever another process calls `notify` on the
-    /// channel; nil where the engine has no notifications (then callers poll).
+    /// Wakes `body` (on a thread of its own) whenever a transaction notifies the channel
+    /// (`SQLSession.notify`); nil where the engine has no notifications (then callers poll).
     func listen(_ channel: String, _ body: @escaping @Sendable () -> Void) throws -> (any StoreListener)?
-    func notify(_ channel: String) throws
     /// Turns an engine's error into the words of a `StoreError`.
     func describe(_ error: any Error) -> String
 }

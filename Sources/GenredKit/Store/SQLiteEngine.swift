@@ -263,7 +263,6 @@ final class SQLiteEngine: StoreEngine {
 
     /// SQLite has no notifications between processes: readers poll.
     func listen(_ channel: String, _ body: @escaping @Sendable () -> Void) throws -> (any StoreListener)? { nil }
-    func notify(_ channel: String) throws {}
 
     func describe(_ error: any Error) -> String { Self.describe(error) }
 
