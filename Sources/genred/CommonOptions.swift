@@ -41,7 +41,7 @@ struct LibraryOptions: ParsableArguments {
     /// Where the tag writer keeps originals until a write is verified: beside a SQLite database;
     /// for a PostgreSQL store, in this machine's data folder (backups never leave the machine).
     func backupDirectory(_ configuration: Configuration) -> URL {
-        URL(fileURLWithPath: StoreLocation(databasePath(configuration)).localDirectory()).appendingPathComponent("backup")
+        StoreLocation(databasePath(configuration)).backupDirectory()
     }
 }
 

@@ -327,6 +327,10 @@ final class StoreTests: XCTestCase {
     func testPostgresURLs() throws {
         XCTAssertEqual(StoreLocation("postgresql://u:secret@db.lan:5433/genred").description, "postgresql://u:***@db.lan:5433/genred")
         XCTAssertFalse(StoreLocation("/var/lib/genred/library.sqlite").isPostgres)
+        // Backups stay on this machine: beside a SQLite file, else in the local data folder.
+        XCTAssertEqual(StoreLocation("/srv/state/library.sqlite").backupDirectory(environment: [:]).path, "/srv/state/backup")
+        XCTAssertEqual(StoreLocation("postgresql://u@/db?host=/run/postgresql").backupDirectory(environment: ["STATE_DIRECTORY": "/var/lib/genred"]).path,
+                       "/var/lib/genred/backup")
         XCTAssertThrowsError(try LibraryStore(path: "postgresql://nobody@/none?host=/nonexistent-socket-dir")) { error in
             XCTAssertTrue("\(error)".contains("postgresql://nobody@/none"), "\(error)")
         }

@@ -240,4 +240,9 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
         let dir = (file as NSString).deletingLastPathComponent
         return dir.isEmpty ? "." : dir
     }
+
+    /// Where the tag writer keeps originals until a write is verified: `backup/` in `localDirectory`.
+    public func backupDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        URL(fileURLWithPath: localDirectory(environment: environment)).appendingPathComponent("backup")
+    }
 }

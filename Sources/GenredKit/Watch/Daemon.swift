@@ -515,7 +515,7 @@ public final class Daemon {
 
     private func setUpProcessor() throws {
         let bundle = try ModelBundle.load(configuration.model)
-        let backup = URL(fileURLWithPath: options.databasePath).deletingLastPathComponent().appendingPathComponent("backup")
+        let backup = StoreLocation(options.databasePath).backupDirectory()
         let previousRun = processor?.runID
         processor = try LibraryProcessor(store: store, bundle: bundle, settings: configuration.tags, backupDirectory: backup)
         processor.retryLimit = configuration.watch.maxAttempts

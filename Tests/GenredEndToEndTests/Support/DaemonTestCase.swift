@@ -49,6 +49,8 @@ class DaemonTestCase: XCTestCase {
         let p = Process()
         p.executableURL = binary
         p.arguments = ["watch", "--config", configURL.path, "--db", database, music.path]
+        // What a store keeps outside its database (backups, for a PostgreSQL store) stays in the test's folder.
+        p.environment = ProcessInfo.processInfo.environment.merging(["XDG_DATA_HOME": dir.appendingPathComponent("data").path]) { $1 }
         if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
         let rescansBefore = self.log.components(separatedBy: "rescan done").count
         let log = try FileHandle(forWritingTo: logURL)
