@@ -62,6 +62,8 @@ fi
 cp -r "$set_dir" "$work/music"
 rm -f "$work/music/.complete"
 chmod -R a+rX "$work/music"
+# The URL by which a worker in namespace K reaches the database of test-server URL $2, over TCP.
+tcp_url() { echo "postgresql://postgres@10.78.$1.1:$GENRED_PG_PORT/$(sed -E 's|^postgresql://[^/]*/([^?]*).*|\1|' <<<"$2")"; }
 audio_of() { psql -X -At "$1" -c "SELECT COALESCE(SUM(duration), 0) FROM track"; }
 
 run() {  # run WORKERS STORE-KIND
@@ -74,7 +76,7 @@ run() {  # run WORKERS STORE-KIND
     local worker_url=$url
     local prefix=()
     if [[ $kind == postgres && $use_netns == 1 ]]; then
-      worker_url="postgresql://postgres@10.78.$k.1:$GENRED_PG_PORT/$(sed -E 's|^postgresql://[^/]*/([^?]*).*|\1|' <<<"$url")"
+      worker_url=$(tcp_url "$k" "$url")
       prefix=(ip netns exec "gbw$k")
     fi
     "${prefix[@]}" "$bin" worker --store "$worker_url" --jobs 1 --until-empty --quiet --name "w$k" \
@@ -109,7 +111,7 @@ sample=$(find "$work/music" -type f | sort | head -1)
 echo "== the queue alone, PostgreSQL$([[ $use_netns == 1 ]] && echo " over TCP from a namespace")"
 url=$(scripts/pg-test-server.sh newdb)
 if [[ $use_netns == 1 ]]; then
-  ip netns exec gbw1 "$bin" bench --queue 1000 --store "postgresql://postgres@10.78.1.1:$GENRED_PG_PORT/$(sed -E 's|^postgresql://[^/]*/([^?]*).*|\1|' <<<"$url")" "$sample"
+  ip netns exec gbw1 "$bin" bench --queue 1000 --store "$(tcp_url 1 "$url")" "$sample"
 else
   "$bin" bench --queue 1000 --store "$url" "$sample"
 fi

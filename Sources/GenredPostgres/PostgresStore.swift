@@ -152,7 +152,8 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
         let url: PostgresURL
         private let lock = NSLock()
         private var connection: PostgresConnection?
-        nonisolated(unsafe) private static var nextID = 0
+        /// Connection numbers for postgres-nio's own bookkeeping, unique in the process.
+        private static let nextID = LockedCounter()
 
         init(url: PostgresURL) { self.url = url }
 
@@ -182,10 +183,7 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
                                       database: url.database, tls: tls)
             }
             configuration.options.connectTimeout = .seconds(10)
-            let id = NSLock().withLock { () -> Int in
-                nextID += 1
-                return nextID
-            }
+            let id = nextID.next()
             return try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
                                                   id: id, logger: PostgresEngine.logger).wait()
         }
@@ -271,6 +269,19 @@ struct PostgresSession: SQLSession {
             }
         } catch {
             return .null
+        }
+    }
+}
+
+/// A counter several threads may draw from.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.withLock {
+            value += 1
+            return value
         }
     }
 }

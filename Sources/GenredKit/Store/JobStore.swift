@@ -374,9 +374,10 @@ extension LibraryStore {
         _ = try write { db in
             try db.execute("UPDATE job SET worker = NULL, lease_until = NULL WHERE worker = ?", [.text(name)])
             var args: [SQLValue] = []
-            let now = db.dialect.time(0, &args)
-            try db.execute("UPDATE worker SET stopped_at = \(now), seen_at = \(now), current = NULL WHERE name = ?",
-                           args + args + [.text(name)])
+            let stopped = db.dialect.time(0, &args)
+            let seen = db.dialect.time(0, &args)
+            try db.execute("UPDATE worker SET stopped_at = \(stopped), seen_at = \(seen), current = NULL WHERE name = ?",
+                           args + [.text(name)])
             try db.notify(StoreChannel.jobs)
         }
     }
@@ -395,6 +396,13 @@ extension LibraryStore {
         try read { db in
             if db.dialect == .sqlite { return Date() }
             return try db.row("SELECT now() AS t")?.date("t") ?? Date()
+        }
+    }
+
+    /// Whether any job for this model version is queued, held or not.
+    public func hasJobs(model: String, modelVersion: String) throws(StoreError) -> Bool {
+        try read { db in
+            try db.row("SELECT 1 AS found FROM job WHERE model = ? AND model_version = ? LIMIT 1", [.text(model), .text(modelVersion)]) != nil
         }
     }
 

@@ -114,13 +114,7 @@ public final class LibraryStore: Sendable {
 
     static func saveAnalysis(_ analysis: TrackAnalysis, seconds: Double, trackID id: Int64?, new: TrackRecord,
                              in db: any SQLSession, _ change: (inout TrackRecord) -> Void) throws -> TrackRecord {
-        try saveAnalysis(analysis, seconds: seconds, onto: id.flatMap { try fetchTrack(id: $0, in: db) } ?? new, in: db, change)
-    }
-
-    /// Stores the analysis with `track` as it is in this transaction (read in it, or new).
-    static func saveAnalysis(_ analysis: TrackAnalysis, seconds: Double, onto track: TrackRecord,
-                             in db: any SQLSession, _ change: (inout TrackRecord) -> Void) throws -> TrackRecord {
-        var t = track
+        var t = try id.flatMap { try fetchTrack(id: $0, in: db) } ?? new
         change(&t)
         t.updatedAt = Date()
         t = try save(t, in: db)

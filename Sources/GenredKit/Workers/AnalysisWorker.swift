@@ -217,7 +217,7 @@ public final class AnalysisWorker: @unchecked Sendable {
     }
 
     private func queueIsEmpty() throws(StoreError) -> Bool {
-        try store.jobs().allSatisfy { $0.model != bundle.manifest.name || $0.modelVersion != bundle.manifest.version }
+        try !store.hasJobs(model: bundle.manifest.name, modelVersion: bundle.manifest.version)
     }
 
     /// Analyses the job and stores the result; returns the next job when it took one with it.
