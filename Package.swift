@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // One thin target per native library: a module map and a shim header.
@@ -25,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Linux calls Swift cannot make directly (syscall wrappers, statfs).
         .target(name: "CGenredLinux"),
         // TagLib's PropertyMap API is C++ only in TagLib 1.13: a small shim gives it a C face.
@@ -53,16 +53,8 @@ let package = Package(
             ]
         ),
 
-        // The PostgreSQL engine of the store (`--store postgresql://...`): apart, like the server,
-        // so GenredKit stays free of NIO.
-        .target(
-            name: "GenredPostgres",
-            dependencies: [
-                "GenredKit",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+        // The PostgreSQL engine of the store (`--store postgresql://...`), over libpq.
+        .target(name: "GenredPostgres", dependencies: ["GenredKit", "CLibPQ"]),
 
         // Front-end.
         .executableTarget(

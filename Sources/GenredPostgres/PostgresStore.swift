@@ -1,9 +1,8 @@
 import Foundation
 import GenredKit
-import Logging
-import PostgresNIO
+import CLibPQ
 
-/// The PostgreSQL engine of the library store, over postgres-nio.
+/// The PostgreSQL engine of the library store, over libpq, PostgreSQL's own client library.
 ///
 /// The store's API is synchronous (its callers are threads: the daemon's, the worker's, a
 /// command's), so each statement waits for its future. Two connections, one for reads and one
@@ -62,13 +61,13 @@ struct PostgresURL: Equatable {
 }
 
 final class PostgresEngine: StoreEngine, @unchecked Sendable {
+    // @unchecked: `url` and `display` are constants, and each `Link` guards its connection
+    // with its own lock.
     let url: PostgresURL
     let display: String
     var dialect: SQLDialect { .postgres }
     private let reader: Link
     private let writer: Link
-    /// postgres-nio's own log is not wanted: errors reach the caller as `StoreError`s.
-    static let logger = Logger(label: "genred.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init(location: StoreLocation, readOnly: Bool) throws(StoreError) {
         display = location.description
@@ -120,73 +119,219 @@ final class PostgresEngine: StoreEngine, @unchecked Sendable {
     }
 
     func listen(_ channel: String, _ body: @escaping @Sendable () -> Void) throws -> (any StoreListener)? {
-        let connection = try Link.connect(url)
-        connection.addListener(channel: channel) { _, _ in body() }
-        _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(channel)"), logger: Self.logger).wait()
-        return Listener(connection: connection)
+        let connection = try PostgresConnection(url)
+        try PostgresSession(connection: connection).execute("LISTEN \(channel)")
+        return Listener(connection: connection, body: body)
     }
 
     func describe(_ error: any Error) -> String { Self.describe(error) }
 
     static func describe(_ error: any Error) -> String {
-        if let e = error as? PSQLError {
-            if let message = e.serverInfo?[.message] {
-                let detail = e.serverInfo?[.detail].map { " (\($0))" } ?? ""
-                return message + detail
-            }
-            // Client-side failures (a lost connection, say) carry a code and perhaps a cause.
-            let code = "\(e.code)" == "serverClosedConnection" ? "the server closed the connection" : "PostgreSQL client error \(e.code)"
-            if let underlying = e.underlying { return code + ": " + describe(underlying) }
-            return code
-        }
+        if let e = error as? PostgresFailure { return e.description }
         return "\(error)"
     }
 
-    struct Listener: StoreListener {
-        let connection: PostgresConnection
-        func stop() { _ = try? connection.close().wait() }
+    /// A connection of its own that waits on its socket for notifications, on a thread of its own.
+    final class Listener: StoreListener, @unchecked Sendable {
+        // @unchecked: the connection is used only by the listening thread until `stop` has
+        // waited for that thread to end; `stopped` is guarded by `lock`.
+        private let connection: PostgresConnection
+        private let lock = NSLock()
+        private var stopped = false
+        private let done = DispatchSemaphore(value: 0)
+
+        init(connection: PostgresConnection, body: @escaping @Sendable () -> Void) {
+            self.connection = connection
+            let thread = Thread { [self] in
+                defer { done.signal() }
+                while !lock.withLock({ stopped }) {
+                    // A dropped connection ends the listening: the caller's poll still runs.
+                    guard connection.waitForNotifications(timeoutMilliseconds: 250) else { return }
+                    if connection.takeNotifications() > 0 { body() }
+                }
+            }
+            thread.name = "genred-pg-listen"
+            thread.start()
+        }
+
+        func stop() {
+            let first = lock.withLock { () -> Bool in
+                defer { stopped = true }
+                return !stopped
+            }
+            guard first else { return }
+            done.wait()
+            connection.close()
+        }
     }
 
     /// One connection, opened on first use and again after it drops, used by one caller at a time.
     final class Link: @unchecked Sendable {
+        // @unchecked: `connection` is read and replaced only under `lock`, and used only by the
+        // caller holding it.
         let url: PostgresURL
         private let lock = NSLock()
         private var connection: PostgresConnection?
-        /// Connection numbers for postgres-nio's own bookkeeping, unique in the process.
-        private static let nextID = LockedCounter()
 
         init(url: PostgresURL) { self.url = url }
-
-        deinit { _ = try? connection?.close().wait() }
 
         func use<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
             lock.lock()
             defer { lock.unlock() }
-            if connection == nil || connection!.isClosed {
-                connection = try Self.connect(url)
+            if connection == nil || !connection!.isOpen {
+                connection?.close()
+                connection = try PostgresConnection(url)
             }
             return try body(connection!)
         }
+    }
+}
 
-        static func connect(_ url: PostgresURL) throws -> PostgresConnection {
-            var configuration: PostgresConnection.Configuration
-            if let socket = url.socketPath {
-                configuration = .init(unixSocketPath: socket, username: url.user, password: url.password, database: url.database)
-            } else {
-                let tls: PostgresConnection.Configuration.TLS
-                switch url.sslMode {
-                case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                default: tls = .disable
-                }
-                configuration = .init(host: url.host ?? "localhost", port: url.port, username: url.user, password: url.password,
-                                      database: url.database, tls: tls)
-            }
-            configuration.options.connectTimeout = .seconds(10)
-            let id = nextID.next()
-            return try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-                                                  id: id, logger: PostgresEngine.logger).wait()
+/// Why a statement or a connection failed, in the server's or libpq's words.
+struct PostgresFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// One libpq connection.
+final class PostgresConnection: @unchecked Sendable {
+    // @unchecked: libpq allows one thread at a time on a connection, and each owner serialises
+    // its use: a `Link` under its lock, a `Listener` on its own thread until `stop` has waited
+    // for that thread.
+    private var handle: OpaquePointer?
+
+    /// Dates in and out are UTC, whatever the server's own time zone.
+    init(_ url: PostgresURL) throws {
+        var settings: [(String, String)] = [
+            ("user", url.user), ("dbname", url.database), ("port", String(url.port)),
+            ("host", url.socketDirectory ?? url.host ?? "localhost"),
+            ("sslmode", url.socketDirectory != nil ? "disable" : url.sslMode),
+            ("connect_timeout", "10"), ("client_encoding", "UTF8"), ("application_name", "genred"),
+            ("options", "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3"),
+        ]
+        if let password = url.password { settings.append(("password", password)) }
+        let keys = settings.map { strdup($0.0) }
+        let values = settings.map { strdup($0.1) }
+        defer { (keys + values).forEach { free($0) } }
+        var keyPointers = keys.map { UnsafePointer<CChar>($0) } + [nil]
+        var valuePointers = values.map { UnsafePointer<CChar>($0) } + [nil]
+        handle = PQconnectdbParams(&keyPointers, &valuePointers, 0)
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            let message = handle.map { Self.message(PQerrorMessage($0)) } ?? "out of memory"
+            PQfinish(handle)
+            self.handle = nil
+            throw PostgresFailure(description: message.isEmpty ? "cannot connect" : message)
         }
+    }
+
+    deinit { close() }
+
+    var isOpen: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    static func message(_ text: UnsafePointer<CChar>?) -> String {
+        text.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+    }
+
+    /// Runs one statement with `$n` parameters; returns its result, which the caller must clear.
+    func run(_ sql: String, _ arguments: [SQLValue]) throws -> OpaquePointer {
+        guard let handle else { throw PostgresFailure(description: "the connection is closed") }
+        // Typed as postgres-nio would bind them, so the server infers the same expression types.
+        var types: [Oid] = []
+        var formats: [Int32] = []
+        var buffers: [Data?] = []
+        for value in arguments {
+            switch value {
+            case .null: types.append(0); formats.append(0); buffers.append(nil)
+            case .integer(let v): types.append(20); formats.append(0); buffers.append(Data(String(v).utf8))
+            case .real(let v): types.append(701); formats.append(0); buffers.append(Data(Self.text(v).utf8))
+            case .text(let s): types.append(25); formats.append(0); buffers.append(Data(s.utf8))
+            case .blob(let d): types.append(17); formats.append(1); buffers.append(d)
+            case .date(let d): types.append(1184); formats.append(0); buffers.append(Data(Self.text(d).utf8))
+            case .bool(let b): types.append(16); formats.append(0); buffers.append(Data((b ? "t" : "f").utf8))
+            }
+        }
+        // Text parameters need a terminating NUL; binary ones are passed with their length.
+        let storage: [UnsafeMutablePointer<CChar>?] = buffers.enumerated().map { i, data in
+            guard let data else { return nil }
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: data.count + 1)
+            data.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { memcpy(p, base, data.count) }
+            }
+            p[data.count] = 0
+            return p
+        }
+        defer { storage.forEach { $0?.deallocate() } }
+        let values = storage.map { UnsafePointer<CChar>($0) }
+        let lengths = buffers.map { Int32($0?.count ?? 0) }
+        let result = PQexecParams(handle, sql, Int32(arguments.count), types, values, lengths, formats, 0)
+        guard let result else { throw PostgresFailure(description: Self.message(PQerrorMessage(handle))) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return result
+        default:
+            let failure = Self.failure(result, connection: handle)
+            PQclear(result)
+            throw failure
+        }
+    }
+
+    private static func failure(_ result: OpaquePointer, connection: OpaquePointer) -> PostgresFailure {
+        let field = { (code: Character) -> String? in
+            guard let p = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: p)
+        }
+        if let primary = field("M") {
+            return PostgresFailure(description: primary + (field("D").map { " (\($0))" } ?? ""))
+        }
+        let message = Self.message(PQerrorMessage(connection))
+        if PQstatus(connection) != CONNECTION_OK {
+            return PostgresFailure(description: "the server closed the connection" + (message.isEmpty ? "" : ": \(message)"))
+        }
+        return PostgresFailure(description: message.isEmpty ? "the statement failed" : message)
+    }
+
+    /// Waits up to `timeoutMilliseconds` for the socket to have input and reads it; false when
+    /// the connection is gone.
+    func waitForNotifications(timeoutMilliseconds: Int32) -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready < 0 { return errno == EINTR }
+        if ready == 0 { return true }
+        return PQconsumeInput(handle) == 1
+    }
+
+    /// Takes the notifications that have arrived; returns how many.
+    func takeNotifications() -> Int {
+        guard let handle else { return 0 }
+        var count = 0
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)
+            count += 1
+        }
+        return count
+    }
+
+    static func text(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "Infinity" : "-Infinity" }
+        return "\(value)"
+    }
+
+    /// A date as PostgreSQL reads it, to the microsecond, in UTC.
+    static func text(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        var seconds = micros / 1_000_000, fraction = micros % 1_000_000
+        if fraction < 0 { fraction += 1_000_000; seconds -= 1 }
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(fraction))
     }
 }
 
@@ -212,76 +357,113 @@ struct PostgresSession: SQLSession {
         return out
     }
 
-    func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {
-        var binds = PostgresBindings(capacity: arguments.count)
-        for value in arguments {
-            switch value {
-            case .null: binds.appendNull()
-            case .integer(let v): binds.append(v)
-            case .real(let v): binds.append(v)
-            case .text(let s): binds.append(s)
-            case .blob(let d): binds.append(ByteBuffer(bytes: d))
-            case .date(let d): binds.append(d)
-            case .bool(let b): binds.append(b)
-            }
-        }
-        return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: PostgresEngine.logger).wait()
-    }
-
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
-        try query(sql, arguments).metadata.rows ?? 0
+        let result = try connection.run(Self.numbered(sql), arguments)
+        defer { PQclear(result) }
+        return PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
     }
 
     func each(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
-        let result = try query(sql, arguments)
-        var columns: [String]?
-        for row in result.rows {
-            if columns == nil { columns = row.map(\.columnName) }
-            try body(SQLRow(columns: columns!, values: row.map(Self.value)))
+        let result = try connection.run(Self.numbered(sql), arguments)
+        defer { PQclear(result) }
+        let columnCount = PQnfields(result)
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        let types = (0..<columnCount).map { PQftype(result, $0) }
+        for row in 0..<PQntuples(result) {
+            let values = (0..<columnCount).map { column -> SQLValue in
+                guard PQgetisnull(result, row, column) == 0, let cell = PQgetvalue(result, row, column) else { return .null }
+                return Self.value(cell, length: Int(PQgetlength(result, row, column)), type: types[Int(column)])
+            }
+            try body(SQLRow(columns: columns, values: values))
         }
     }
 
     func insertReturningID(_ sql: String, _ arguments: [SQLValue]) throws -> Int64 {
-        let result = try query(sql + " RETURNING id", arguments)
-        guard let cell = result.rows.first?.first, case .integer(let id) = Self.value(cell) else {
-            throw PostgresSchema.Failure(description: "the insert returned no id")
+        guard let row = try row(sql + " RETURNING id", arguments), case .integer(let id) = row.values.first ?? .null else {
+            throw PostgresFailure(description: "the insert returned no id")
         }
         return id
     }
 
-    static func value(_ cell: PostgresCell) -> SQLValue {
-        guard cell.bytes != nil else { return .null }
-        do {
-            switch cell.dataType {
-            case .int8: return .integer(try cell.decode(Int64.self))
-            case .int4: return .integer(Int64(try cell.decode(Int32.self)))
-            case .int2: return .integer(Int64(try cell.decode(Int16.self)))
-            case .float8: return .real(try cell.decode(Double.self))
-            case .float4: return .real(Double(try cell.decode(Float.self)))
-            case .bool: return .bool(try cell.decode(Bool.self))
-            case .bytea: return .blob(try cell.decode(Data.self))
-            case .timestamptz, .timestamp: return .date(try cell.decode(Date.self))
-            case .numeric:
-                let text = try cell.decode(String.self)
-                if let i = Int64(text) { return .integer(i) }
-                return .real(Double(text) ?? 0)
-            default: return .text(try cell.decode(String.self))
-            }
-        } catch {
-            return .null
+    /// A value in PostgreSQL's text form, by its column type.
+    static func value(_ cell: UnsafePointer<CChar>, length: Int, type: Oid) -> SQLValue {
+        let text = { String(decoding: UnsafeRawBufferPointer(start: cell, count: length), as: UTF8.self) }
+        switch type {
+        case 20, 23, 21: return Int64(text()).map { .integer($0) } ?? .null
+        case 700, 701: return Double(text()).map { .real($0) } ?? .null
+        case 16: return .bool(cell.pointee == CChar(UInt8(ascii: "t")))
+        case 17: return PQBytea.decode(UnsafeRawBufferPointer(start: cell, count: length)).map { .blob($0) } ?? .null
+        case 1184, 1114: return PostgresDate.parse(text()).map { .date($0) } ?? .null
+        case 1700:
+            let t = text()
+            if let i = Int64(t) { return .integer(i) }
+            return .real(Double(t) ?? 0)
+        default: return .text(text())
         }
     }
 }
 
-/// A counter several threads may draw from.
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func next() -> Int {
-        lock.withLock {
-            value += 1
-            return value
+/// `bytea` in its text form: `\x` and two hex digits a byte.
+enum PQBytea {
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> Data? {
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"), bytes.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: c - 48
+            case 97...102: c - 87
+            case 65...70: c - 55
+            default: nil
+            }
         }
+        var out = Data(count: (bytes.count - 2) / 2)
+        let ok = out.withUnsafeMutableBytes { (target: UnsafeMutableRawBufferPointer) -> Bool in
+            var i = 2, j = 0
+            while i < bytes.count {
+                guard let hi = nibble(bytes[i]), let lo = nibble(bytes[i + 1]) else { return false }
+                target[j] = hi << 4 | lo
+                i += 2
+                j += 1
+            }
+            return true
+        }
+        return ok ? out : nil
+    }
+}
+
+/// `timestamptz` in its text form with `TimeZone=UTC` and `DateStyle=ISO`:
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]+00`.
+enum PostgresDate {
+    static func parse(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var n = 0
+            for c in b[from..<(from + count)] {
+                guard c >= 48, c <= 57 else { return nil }
+                n = n * 10 + Int(c - 48)
+            }
+            return n
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
+        var micros = 0
+        var i = 19
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 100_000
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                micros += Int(b[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        var tm = tm()
+        tm.tm_year = Int32(year - 1900)
+        tm.tm_mon = Int32(month - 1)
+        tm.tm_mday = Int32(day)
+        tm.tm_hour = Int32(hour)
+        tm.tm_min = Int32(minute)
+        tm.tm_sec = Int32(second)
+        return Date(timeIntervalSince1970: Double(timegm(&tm)) + Double(micros) / 1_000_000)
     }
 }

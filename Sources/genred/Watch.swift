@@ -24,8 +24,16 @@ struct Watch: ParsableCommand {
     @Argument(help: "Folders to watch; they replace the roots in the config file.")
     var roots: [String] = []
 
+    @Flag(name: .customLong("check-roots"), help: "Only say whether there are folders to watch: exit 0 if so, 1 if not (genred.service's ExecCondition, so that the unit stays inactive until roots are set).")
+    var checkRoots = false
+
     func run() throws {
         let config = try library.loadConfiguration()
+        if checkRoots {
+            guard roots.isEmpty && config.roots.isEmpty else { return }
+            printError("genred: no folders to watch: name them in [library] roots of \(config.source ?? "the config file"), then start the daemon again")
+            throw ExitCode(1)
+        }
         let daemon = Daemon(options: .init(
             configuration: config, configPath: library.config ?? config.source,
             rootsOverride: roots.isEmpty ? nil : roots, databasePath: library.databasePath(config)))

@@ -125,13 +125,26 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, path: String) throws(ConfigError) -> Configuration {
+        try parse(text, path: path, unknown: nil)
+    }
+
+    /// Like `parse`, but an unknown setting is collected rather than thrown, so that every one
+    /// is named at once (for `genred doctor`); the other settings are read as usual.
+    public static func parseNamingUnknown(_ text: String, path: String) throws(ConfigError) -> (Configuration, unknown: [ConfigError]) {
+        let collector = UnknownSettings()
+        var config = try parse(text, path: path, unknown: collector)
+        config.source = path
+        return (config, collector.found)
+    }
+
+    private static func parse(_ text: String, path: String, unknown: UnknownSettings?) throws(ConfigError) -> Configuration {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw ConfigError(path: path, line: error.source.begin.line, key: nil, message: error.description)
         } catch {
             throw ConfigError(path: path, line: nil, key: nil, message: "\(error)")
         }
-        let reader = Reader(text: text, path: path)
+        let reader = Reader(text: text, path: path, unknown: unknown)
         var c = Configuration()
         try reader.allow(root, ["library", "analysis", "tags", "watch", "worker"], in: nil)
 
@@ -263,14 +276,22 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// The unknown settings of one lenient parse.
+private final class UnknownSettings {
+    var found: [ConfigError] = []
+}
+
 /// Typed access to TOML values, with errors that name the key and its line.
 private struct Reader {
     let lines: [Substring]
     let path: String
+    /// Where unknown settings go in a lenient parse; nil: they are errors.
+    let unknown: UnknownSettings?
 
-    init(text: String, path: String) {
+    init(text: String, path: String, unknown: UnknownSettings? = nil) {
         lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         self.path = path
+        self.unknown = unknown
     }
 
     /// The line where `key` is assigned (or its table header), searched in the file's text.
@@ -292,8 +313,10 @@ private struct Reader {
     }
 
     func allow(_ t: TOMLTable, _ keys: [String], in table: String?) throws(ConfigError) {
-        for key in t.keys where !keys.contains(key) {
-            throw error(table, key, "unknown setting (known here: \(keys.joined(separator: ", ")))")
+        for key in t.keys.sorted() where !keys.contains(key) {
+            let problem = error(table, key, "unknown setting (known here: \(keys.joined(separator: ", ")))")
+            guard let unknown else { throw problem }
+            unknown.found.append(problem)
         }
     }
 

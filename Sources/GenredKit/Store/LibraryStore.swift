@@ -194,6 +194,14 @@ public final class LibraryStore: Sendable {
         }
     }
 
+    /// The newest schema migration applied to the database; nil before the first.
+    public func schemaVersion() throws(StoreError) -> String? {
+        let sql = engine.dialect == .sqlite
+            ? "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1"
+            : "SELECT identifier FROM genred_migrations ORDER BY applied_at DESC, identifier DESC LIMIT 1"
+        return try read { try $0.row(sql)?.string("identifier") }
+    }
+
     /// The engine's own consistency check: "ok", or the problems it found.
     public func integrityCheck() throws(StoreError) -> String {
         do { return try engine.integrityCheck() } catch { throw StoreError(path: display, reason: .query(engine.describe(error))) }

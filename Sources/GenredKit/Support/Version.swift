@@ -1,2 +1,2 @@
 /// genred's version, shown by `genred --version` and recorded by the daemon for `genred status`.
-public let genredVersion = "0.2.0"
+public let genredVersion = "0.3.0"

@@ -97,12 +97,36 @@ public struct WatchError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The per-user inotify limits from `/proc/sys/fs/inotify`; nil where unreadable.
-struct InotifyLimits: Sendable, Equatable {
-    var maxUserWatches: Int?
-    var maxUserInstances: Int?
-    var maxQueuedEvents: Int?
+public struct InotifyLimits: Sendable, Equatable {
+    public var maxUserWatches: Int?
+    public var maxUserInstances: Int?
+    public var maxQueuedEvents: Int?
 
-    static var current: InotifyLimits {
+    public init(maxUserWatches: Int?, maxUserInstances: Int?, maxQueuedEvents: Int?) {
+        self.maxUserWatches = maxUserWatches
+        self.maxUserInstances = maxUserInstances
+        self.maxQueuedEvents = maxQueuedEvents
+    }
+
+    /// The inotify instances open in this user's processes (their descriptors that are
+    /// `anon_inode:inotify`); nil when `/proc` cannot be read.
+    public static func instancesInUse() -> Int? {
+        guard let processes = PathIO.entries("/proc") else { return nil }
+        let uid = getuid()
+        var count = 0
+        for process in processes {
+            guard process.name.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { continue }
+            let dir = "/proc/" + FilePath.string(process.name)
+            guard let info = PathIO.stat(dir), info.st_uid == uid else { continue }
+            for fd in PathIO.entries(dir + "/fd") ?? [] {
+                let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/fd/" + FilePath.string(fd.name))) ?? ""
+                if link == "anon_inode:inotify" { count += 1 }
+            }
+        }
+        return count
+    }
+
+    public static var current: InotifyLimits {
         InotifyLimits(
             maxUserWatches: read("max_user_watches"),
             maxUserInstances: read("max_user_instances"),
