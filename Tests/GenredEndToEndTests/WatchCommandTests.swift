@@ -191,4 +191,26 @@ final class WatchCommandTests: DaemonTestCase {
         XCTAssertEqual(p.terminationStatus, 2)
         XCTAssertTrue(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("no folders to watch"))
     }
+
+    /// genred.service's ExecCondition: 1 (the unit is skipped) until the config names roots, then 0.
+    func testCheckRootsSaysWhetherThereIsAnythingToWatch() throws {
+        func check(_ config: String) throws -> (Int32, String) {
+            let path = dir.appendingPathComponent("check.toml").path
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["watch", "--check-roots", "--config", path]
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        let (none, message) = try check("[tags]\nmoods = true\n")
+        XCTAssertEqual(none, 1)
+        XCTAssertTrue(message.contains("no folders to watch") && message.contains("check.toml"), message)
+        XCTAssertEqual(try check("[library]\nroots = [\"\(dir.path)\"]\n").0, 0)
+        let unit = try String(contentsOf: AnalyzeCommandTests.repository.appendingPathComponent("systemd/genred.service"), encoding: .utf8)
+        XCTAssertTrue(unit.contains("ExecCondition=/usr/local/bin/genred watch --check-roots --config /etc/genred/genred.toml"))
+    }
 }

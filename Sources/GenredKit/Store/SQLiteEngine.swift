@@ -47,6 +47,22 @@ final class SQLiteEngine: StoreEngine {
         } catch {
             throw StoreError(path: path, reason: .cannotOpen("cannot create \(directory): \(error.localizedDescription)"))
         }
+        // A database from a newer genred is refused before anything opens it for writing, so
+        // that not a byte of it changes (opening a pool for writing may checkpoint its WAL).
+        if FileManager.default.fileExists(atPath: path) {
+            var probe = GRDB.Configuration()
+            probe.readonly = true
+            probe.busyMode = .timeout(10)
+            let superseded: Bool
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: probe)
+                superseded = try queue.read { try Self.migrator.hasBeenSuperseded($0) }
+                try queue.close()
+            } catch {
+                throw StoreError(path: path, reason: .cannotOpen(Self.describe(error)))
+            }
+            if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
+        }
         var config = GRDB.Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
