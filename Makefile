@@ -86,7 +86,7 @@ generated: $(BIN)
 	rm -rf $(GENERATED)
 	python3 tools/make_manpages.py $(BIN) $(GENERATED)/man
 	mkdir -p $(GENERATED)/completions
-	$(BIN) --generate-completion-script bash > $(GENERATED)/completions/genred.bash
+	$(BIN) --generate-completion-script bash | sed '1{/^#!/d}' > $(GENERATED)/completions/genred.bash
 	$(BIN) --generate-completion-script zsh > $(GENERATED)/completions/_genred
 	$(BIN) --generate-completion-script fish > $(GENERATED)/completions/genred.fish
 

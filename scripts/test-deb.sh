@@ -102,7 +102,8 @@ sqlite3 /var/lib/genred/library.sqlite "DROP TABLE job; DROP TABLE worker; ALTER
   DELETE FROM grdb_migrations WHERE identifier = 'v6-workers';"
 tracks=$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM track')
 journal=$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM tag_journal')
-printf '\n# edited by hand\n[library]\nroots = ["%s"]\n' "$work/music" >> /etc/genred/genred.toml
+sed -i "s|^\[library\]\$|[library]\n# edited by hand\nroots = [\"$work/music\"]|" /etc/genred/genred.toml
+grep -q "edited by hand" /etc/genred/genred.toml || { echo "test-deb.sh: could not edit the config" >&2; exit 1; }
 edited=$(sha256sum /etc/genred/genred.toml)
 
 echo "== upgrade to $version with apt"
