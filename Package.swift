@@ -69,14 +69,16 @@ let package = Package(
             ]
         ),
 
+        // What both test targets share: synthetic audio and the encoders' command lines.
+        .target(name: "GenredTestSupport", dependencies: ["GenredKit"], path: "Tests/GenredTestSupport"),
         .testTarget(
             name: "GenredKitTests",
-            dependencies: ["GenredKit", "GenredPostgres"],
+            dependencies: ["GenredKit", "GenredPostgres", "GenredTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "GenredEndToEndTests",
-            dependencies: ["genred", "GenredKit", "GenredPostgres"]
+            dependencies: ["genred", "GenredKit", "GenredPostgres", "GenredTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

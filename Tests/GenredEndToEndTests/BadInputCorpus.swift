@@ -3,6 +3,7 @@ import GenredKit
 
 #if canImport(Glibc)
 import Glibc
+import GenredTestSupport
 #endif
 
 /// Odd, broken and damaged inputs, made by code from one synthetic signal and the Debian encoders

@@ -4,6 +4,7 @@ import XCTest
 
 #if canImport(Glibc)
 import Glibc
+import GenredTestSupport
 #endif
 
 /// The whole bad-input corpus through one real `genred analyze --json` run: no crash, no hang, a

@@ -1,6 +1,7 @@
 import Foundation
 import GenredKit
 import XCTest
+import GenredTestSupport
 
 /// `genred learn` and the commands that use a taxonomy, as a user or a script runs them.
 final class LearnCommandTests: XCTestCase {

@@ -230,9 +230,15 @@ final class ServeCommandTests: XCTestCase {
         let files = [Self.db, Self.db + "-wal"]
         func digests() -> [Data?] { files.map { FileManager.default.contents(atPath: $0) } }
         let before = digests()
-        for path in ["/api/status", "/api/tracks", "/api/map", "/api/tracks/1", "/api/tracks/1/similar", "/api/lookup?title=x"] {
-            _ = try server.get(path)
+        // Each must really be answered: a server that failed every request would read nothing.
+        for path in ["/api/status", "/api/tracks", "/api/map", "/api/tracks/1", "/api/tracks/1/similar"] {
+            let response = try server.get(path)
+            XCTAssertEqual(response.status, 200, path)
+            XCTAssertNotNil(try? response.json(), "\(path): \(response.text.prefix(200))")
         }
+        let lookup = try server.get("/api/lookup?title=x")
+        XCTAssertTrue([200, 404].contains(lookup.status), "lookup: \(lookup.status)")
+        XCTAssertNotNil(try? lookup.json(), lookup.text)
         XCTAssertEqual(digests(), before, "serving changed no byte of the database")
     }
 

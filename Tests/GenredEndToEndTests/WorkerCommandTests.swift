@@ -2,6 +2,7 @@ import Foundation
 import GenredKit
 import GenredPostgres
 import XCTest
+import GenredTestSupport
 
 /// `genred enqueue`, `genred worker` and `genred watch` with analyse = "workers", on a real
 /// PostgreSQL server (scripts/pg-test-server.sh) and real processes.

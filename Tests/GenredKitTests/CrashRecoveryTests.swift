@@ -4,6 +4,7 @@ import XCTest
 
 #if canImport(Glibc)
 import Glibc
+import GenredTestSupport
 #endif
 
 /// Write-ahead intents: what a process killed at each step of a tag write leaves on disk, and

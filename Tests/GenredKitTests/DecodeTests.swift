@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 /// Encoded copies of one synthetic signal, made once per test run.
 private struct DecodeFixtures: Sendable {

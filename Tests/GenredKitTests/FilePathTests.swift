@@ -4,6 +4,7 @@ import XCTest
 
 #if canImport(Glibc)
 import Glibc
+import GenredTestSupport
 #endif
 
 /// Paths keep their exact bytes: names that are not UTF-8, case, and NFC against NFD.

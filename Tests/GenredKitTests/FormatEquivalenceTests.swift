@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 /// The same music encoded as WAV, FLAC, MP3, Ogg Vorbis and Opus gives the same spectrogram,
 /// within what each encoder changes, and the same tags.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 /// `genred learn` end to end in the library: sox-made labelled sets with known structure are
 /// analysed, learned and used by retag, whose taxonomy tags undo takes back.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 /// `retag` over a small library of real files, checked with an independent reader (mutagen).
 final class RetagTests: XCTestCase {

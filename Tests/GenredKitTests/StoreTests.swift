@@ -36,6 +36,50 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The two engines' migrations are written apart (GRDB's and PostgreSQL's SQL): their live
+    /// tables must have the same columns, with the same NOT NULL, so that one set of queries
+    /// runs on both.
+    func testBothEnginesHaveTheSameTablesAndColumns() throws {
+        let (sqlite, _) = try makeStore()
+        let postgres = try LibraryStore(path: PostgresServer.newDatabase())
+        func sqliteColumns() throws -> [String: Set<String>] {
+            try (sqlite.engine as! SQLiteEngine).pool.read { db in
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'")
+                var out: [String: Set<String>] = [:]
+                for table in tables {
+                    let rows = try Row.fetchAll(db, sql: "SELECT name, \"notnull\" AS required, pk FROM pragma_table_info(?)", arguments: [table])
+                    // An INTEGER PRIMARY KEY is NOT NULL in effect, as PostgreSQL declares it.
+                    out[table] = Set(rows.map { row -> String in
+                        let notNull = (row["required"] as Int64? ?? 0) == 1 || (row["pk"] as Int64? ?? 0) > 0
+                        return "\(row["name"] as String? ?? "")\(notNull ? " NOT NULL" : "")"
+                    })
+                }
+                return out
+            }
+        }
+        func postgresColumns() throws -> [String: Set<String>] {
+            let rows = try postgres.engine.read { db in
+                try db.rows("""
+                    SELECT table_name, column_name, is_nullable FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name <> 'genred_migrations'
+                    """)
+            }
+            var out: [String: Set<String>] = [:]
+            for row in rows {
+                let column = row.string("column_name")! + (row.string("is_nullable") == "NO" ? " NOT NULL" : "")
+                out[row.string("table_name")!, default: []].insert(column)
+            }
+            return out
+        }
+        let lite = try sqliteColumns(), pg = try postgresColumns()
+        XCTAssertGreaterThanOrEqual(lite.count, 12, "every table is read: \(lite.keys.sorted())")
+        XCTAssertGreaterThanOrEqual(lite["track"]?.count ?? 0, 10)
+        XCTAssertEqual(Set(lite.keys), Set(pg.keys), "the same tables")
+        for table in lite.keys.sorted() {
+            XCTAssertEqual(lite[table], pg[table], "columns of \(table)")
+        }
+    }
+
     func testTaxonomiesMigrateAfterTrackIdentifiersOnADatabaseOfTheReleaseBefore() throws {
         XCTAssertEqual(SQLiteEngine.migrator.migrations.suffix(3), ["v4-track-identifiers", "v5-taxonomies", "v6-workers"])
         // A library written by the genred before taxonomies: migrated up to track identifiers.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 final class TagWriterTests: XCTestCase {
     private var directory: URL!

@@ -1,4 +1,5 @@
 import Foundation
+import GenredTestSupport
 
 /// Reads tags with mutagen (python3), a reader independent of TagLib, and edits test files with it.
 enum TagInspector {

@@ -1,14 +1,15 @@
 import Foundation
 import GenredKit
 
-/// Synthetic audio for tests: deterministic signals, hand-written WAV files and the Debian encoders.
-enum TestAudio {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+/// Synthetic audio for both test targets: deterministic signals, hand-written WAV files and the Debian encoders.
+public enum TestAudio {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// A fresh, empty directory under the system temp directory.
-    static func makeTemporaryDirectory(_ label: String = "genred-tests") throws -> URL {
+    public static func makeTemporaryDirectory(_ label: String = "genred-tests") throws -> URL {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -19,7 +20,7 @@ enum TestAudio {
     ///
     /// Each channel mixes a few sines (different per channel), a slow amplitude swell and a little
     /// seeded noise, peaking near half scale so that lossy encoders never clip.
-    static func signal(seconds: Double, sampleRate: Int, channels: Int) -> [Int16] {
+    public static func signal(seconds: Double, sampleRate: Int, channels: Int) -> [Int16] {
         let frames = Int(seconds * Double(sampleRate))
         var samples = [Int16](repeating: 0, count: frames * channels)
         var seed: UInt32 = 0x1234_5678
@@ -40,7 +41,7 @@ enum TestAudio {
     }
 
     /// Interleaved 16-bit samples of a pure sine.
-    static func sine(frequency: Double, seconds: Double, sampleRate: Int, amplitude: Double = 0.5) -> [Int16] {
+    public static func sine(frequency: Double, seconds: Double, sampleRate: Int, amplitude: Double = 0.5) -> [Int16] {
         let frames = Int(seconds * Double(sampleRate))
         return (0..<frames).map { i in
             Int16((amplitude * 32767 * sin(2 * .pi * frequency * Double(i) / Double(sampleRate))).rounded())
@@ -48,7 +49,7 @@ enum TestAudio {
     }
 
     /// The bytes of a canonical 16-bit PCM RIFF/WAVE file.
-    static func wavData(_ samples: [Int16], channels: Int, sampleRate: Int) -> Data {
+    public static func wavData(_ samples: [Int16], channels: Int, sampleRate: Int) -> Data {
         var data = Data()
         func append32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
         func append16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
@@ -69,12 +70,12 @@ enum TestAudio {
         return data
     }
 
-    static func writeWAV(_ url: URL, _ samples: [Int16], channels: Int, sampleRate: Int) throws {
+    public static func writeWAV(_ url: URL, _ samples: [Int16], channels: Int, sampleRate: Int) throws {
         try wavData(samples, channels: channels, sampleRate: sampleRate).write(to: url)
     }
 
     /// Runs an encoder found on PATH, throwing a clear message when it is missing or fails.
-    static func run(_ tool: String, _ arguments: [String]) throws {
+    public static func run(_ tool: String, _ arguments: [String]) throws {
         guard let executable = which(tool) else {
             throw Failure(description: "encoder '\(tool)' not found on PATH (install lame, flac, vorbis-tools, opus-tools, sox)")
         }
@@ -93,7 +94,7 @@ enum TestAudio {
         }
     }
 
-    static func which(_ tool: String) -> URL? {
+    public static func which(_ tool: String) -> URL? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent(tool)
@@ -103,7 +104,7 @@ enum TestAudio {
     }
 
     /// Decodes a whole file into memory (a damaged one too, unless `allowDamage` is false).
-    static func decode(_ url: URL, targetRate: Int = 16000, chunkFrames: Int = 32768,
+    public static func decode(_ url: URL, targetRate: Int = 16000, chunkFrames: Int = 32768,
                        allowDamage: Bool = true) throws(DecodeError) -> ([Float], DecodedAudio) {
         var samples: [Float] = []
         let info = try AudioDecoding.stream(url.path, targetRate: targetRate, chunkFrames: chunkFrames, allowDamage: allowDamage) {
@@ -113,7 +114,7 @@ enum TestAudio {
     }
 
     /// Largest normalised cross-correlation of `a` and `b` over lags up to `maxLag` samples.
-    static func correlation(_ a: [Float], _ b: [Float], maxLag: Int = 64) -> Double {
+    public static func correlation(_ a: [Float], _ b: [Float], maxLag: Int = 64) -> Double {
         var best = -1.0
         for lag in -maxLag...maxLag {
             var dot = 0.0, na = 0.0, nb = 0.0

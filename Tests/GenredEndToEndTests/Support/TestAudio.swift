@@ -1,1 +1,0 @@
-../../GenredKitTests/Support/TestAudio.swift
