@@ -159,25 +159,18 @@ struct Bench: ParsableCommand {
         let paths = files
         let results = PassAccumulator()
         let start = Date()
-        let finished = DispatchGroup()
-        for _ in 0..<jobs {
-            finished.enter()
-            let thread = Thread {
-                let analyzer = Analyzer(bundle: bundle, threads: max(1, threads / jobs))
-                while let path = results.nextPath(paths) {
-                    do {
-                        let result = try analyzer.analyze(path)
-                        results.add(analyzer.lastTimings, windows: result.windowCount, audio: result.audio.duration)
-                    } catch {
-                        printError("genred: \(error)")
-                    }
+        let pool = AnalysisPool(count: jobs, innerThreads: max(1, threads / jobs)) { _, slot in
+            let analyzer = slot.analyzer(for: bundle)
+            while let path = results.nextPath(paths) {
+                do {
+                    let result = try analyzer.analyze(path)
+                    results.add(analyzer.lastTimings, windows: result.windowCount, audio: result.audio.duration)
+                } catch {
+                    printError("genred: \(error)")
                 }
-                finished.leave()
             }
-            thread.stackSize = 8 << 20
-            thread.start()
         }
-        finished.wait()
+        pool.wait()
         var pass = results.total
         pass.wall = Date().timeIntervalSince(start)
         return pass

@@ -140,26 +140,17 @@ public final class Retagger {
         let results = BlockingQueue<LibraryProcessor.JobResult>()
         let pending = BlockingQueue<LibraryProcessor.Job>(jobs)
         pending.close()
-        let workers = max(1, min(options.jobs > 0 ? options.jobs : ProcessInfo.processInfo.activeProcessorCount, jobs.count))
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let split = AnalysisPool.split(requested: options.jobs, jobs: jobs.count)
         let bundle = processor.bundle
-        let finished = DispatchGroup()
-        for _ in 0..<(jobs.isEmpty ? 0 : workers) {
-            finished.enter()
-            let thread = Thread {
-                let analyzer = Analyzer(bundle: bundle, threads: max(1, cores / workers))
-                while let job = pending.pop() { results.push(LibraryProcessor.work(job, analyzer: analyzer)) }
-                finished.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        let pool = AnalysisPool(count: jobs.isEmpty ? 0 : split.threads, innerThreads: split.inner) { _, slot in
+            while let job = pending.pop() { results.push(LibraryProcessor.work(job, analyzer: slot.analyzer(for: bundle))) }
         }
         var handled = 0
         while handled < jobs.count {
             if stop() {
                 // Workers finish the file in hand; nothing more is started.
                 pending.closeAndDrain()
-                finished.wait()
+                pool.wait()
                 while let result = results.tryPop() {
                     record(processor.handle(result), into: &summary, report: report)
                     handled += 1
@@ -171,7 +162,7 @@ public final class Retagger {
             record(processor.handle(result), into: &summary, report: report)
             handled += 1
         }
-        finished.wait()
+        pool.wait()
         summary.interrupted = summary.notReached > 0
 
         if let run = summary.runID {

@@ -59,7 +59,7 @@ public final class Daemon {
     private let results = BlockingQueue<LibraryProcessor.JobResult>()
     /// The analysis threads, waited for at exit: a process that exits while one is inside the
     /// numeric libraries can crash in their teardown.
-    private let analysisThreads = DispatchGroup()
+    private var analysisPool: AnalysisPool?
     private var inFlight: [ExactPath: Date] = [:]
     private var workerCount = 1
 
@@ -119,7 +119,7 @@ public final class Daemon {
         // The files in analysis finish (their results are dropped; they stay queued), then the
         // threads end, before the process does.
         jobs.closeAndDrain()
-        if analysisThreads.wait(timeout: .now() + 120) == .timedOut { Log.warning("an analysis did not finish within 2 minutes") }
+        if analysisPool?.wait(seconds: 120) == false { Log.warning("an analysis did not finish within 2 minutes") }
         watchdog.stop()
         watcher?.close()
         try? setState("stopped")
@@ -275,24 +275,11 @@ public final class Daemon {
     private func startWorkers() {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         workerCount = configuration.watch.workers > 0 ? configuration.watch.workers : cores
-        let (jobs, results, group) = (jobs, results, analysisThreads)
-        for _ in 0..<workerCount {
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                // Background priority for analysis; the coordinator keeps its own.
-                _ = genred_background_thread(10)
-                var analyzer: Analyzer?
-                while let job = jobs.pop() {
-                    // Each job names its model: after a reload the next job brings the new one.
-                    if analyzer.map({ !$0.bundle.isSameModel(as: job.bundle) }) ?? true {
-                        analyzer = Analyzer(bundle: job.bundle, threads: 1)
-                    }
-                    results.push(LibraryProcessor.work(job, analyzer: analyzer!))
-                }
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        let (jobs, results) = (jobs, results)
+        // Background priority for analysis; the coordinator keeps its own. Each job names its
+        // model: after a reload the next job brings the new one.
+        analysisPool = AnalysisPool(count: workerCount, innerThreads: 1, background: true) { _, slot in
+            while let job = jobs.pop() { results.push(LibraryProcessor.work(job, analyzer: slot.analyzer(for: job.bundle))) }
         }
     }
 

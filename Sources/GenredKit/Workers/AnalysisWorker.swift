@@ -126,22 +126,14 @@ public final class AnalysisWorker: @unchecked Sendable {
             heartbeatDone.signal()
         }
         heartbeat.start()
-        let threads = options.jobs
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let group = DispatchGroup()
-        for index in 0..<threads {
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                let analyzer = Analyzer(bundle: bundle, threads: max(1, cores / threads))
-                work(index: index, analyzer: analyzer)
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        let split = AnalysisPool.split(requested: options.jobs)
+        let bundle = bundle
+        let pool = AnalysisPool(count: split.threads, innerThreads: split.inner) { [self] index, slot in
+            work(index: index, analyzer: slot.analyzer(for: bundle))
         }
         // Wake idle threads now and then: for leases that ran out (nobody notifies those) and
         // for a stop request.
-        while group.wait(timeout: .now() + 1) == .timedOut {
+        while !pool.wait(seconds: 1) {
             if stop() { poke() }
         }
         state.withLock { $0.finished = true }
