@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "GenredKit",
             dependencies: [
-                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux", "CCrypto",
+                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux", "CCrypto", "CLibPQ",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -55,8 +55,6 @@ let package = Package(
             ]
         ),
 
-        // The PostgreSQL engine of the store (`--store postgresql://...`), over libpq.
-        .target(name: "GenredPostgres", dependencies: ["GenredKit", "CLibPQ"]),
 
         // Front-end.
         .executableTarget(
@@ -64,7 +62,6 @@ let package = Package(
             dependencies: [
                 "GenredKit",
                 "GenredServer",
-                "GenredPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,12 +70,12 @@ let package = Package(
         .target(name: "GenredTestSupport", dependencies: ["GenredKit"], path: "Tests/GenredTestSupport"),
         .testTarget(
             name: "GenredKitTests",
-            dependencies: ["GenredKit", "GenredPostgres", "GenredTestSupport"],
+            dependencies: ["GenredKit", "GenredTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "GenredEndToEndTests",
-            dependencies: ["genred", "GenredKit", "GenredPostgres", "GenredTestSupport"]
+            dependencies: ["genred", "GenredKit", "GenredTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,5 @@
 import ArgumentParser
 import GenredKit
-import GenredPostgres
 
 @main
 struct Genred: ParsableCommand {
@@ -22,7 +21,6 @@ struct Genred: ParsableCommand {
     /// instead of being decoded with replacement characters.
     static func main() {
         BLASDispatch.fitToCPU()
-        PostgresStore.register()
         let arguments = (1..<Int(CommandLine.argc)).map { i -> String in
             guard let argument = CommandLine.unsafeArgv[i] else { return "" }
             return FilePath.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))

@@ -1,6 +1,5 @@
 import Foundation
 import GenredKit
-import GenredPostgres
 import XCTest
 import GenredTestSupport
 
@@ -9,7 +8,6 @@ import GenredTestSupport
 final class WorkerCommandTests: DaemonTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
-        PostgresStore.register()
         let script = AnalyzeCommandTests.repository.appendingPathComponent("scripts/pg-test-server.sh")
         let made = try AnalyzeCommandTests.run(script, ["newdb"])
         XCTAssertEqual(made.status, 0, String(decoding: made.stderr, as: UTF8.self))

@@ -2,7 +2,6 @@ import Foundation
 import GRDB
 import XCTest
 @testable import GenredKit
-@testable import GenredPostgres
 
 final class StoreTests: XCTestCase {
     private func makeStore() throws -> (LibraryStore, URL) {

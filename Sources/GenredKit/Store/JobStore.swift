@@ -1,18 +1,5 @@
 import Foundation
 
-/// The engines a store can open besides SQLite; the `GenredPostgres` module fills this in
-/// (`PostgresStore.register()`) so GenredKit itself needs no network code.
-public enum StoreEngines {
-    public typealias Opener = @Sendable (StoreLocation, _ readOnly: Bool) throws(StoreError) -> any StoreEngine
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var _postgres: Opener?
-
-    public static var postgres: Opener? {
-        get { lock.withLock { _postgres } }
-        set { lock.withLock { _postgres = newValue } }
-    }
-}
-
 /// Tables both engines create the same way, with each dialect's types.
 public enum StoreSchema {
     /// The shared analysis queue (`job`) and the workers that take from it (`worker`).

@@ -30,10 +30,7 @@ public final class LibraryStore: Sendable {
         self.path = path
         let location = StoreLocation(path)
         if location.isPostgres {
-            guard let open = StoreEngines.postgres else {
-                throw StoreError(path: location.description, reason: .cannotOpen("this build of genred has no PostgreSQL support"))
-            }
-            engine = try open(location, readOnly)
+            engine = try PostgresEngine(location: location, readOnly: readOnly)
         } else {
             engine = try SQLiteEngine(path: path, readOnly: readOnly)
         }

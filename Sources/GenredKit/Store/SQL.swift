@@ -189,8 +189,8 @@ extension SQLSession {
     }
 }
 
-/// A database engine the store runs on: SQLite in a file, or PostgreSQL (the `GenredPostgres`
-/// module registers it). The store's queries are written once against `SQLSession`.
+/// A database engine the store runs on: SQLite in a file (`SQLiteEngine`), or PostgreSQL
+/// (`PostgresEngine`). The store's queries are written once against `SQLSession`.
 public protocol StoreEngine: Sendable {
     var dialect: SQLDialect { get }
     /// The store's location as shown to people (a PostgreSQL URL without its password).

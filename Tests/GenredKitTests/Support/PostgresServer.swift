@@ -1,5 +1,4 @@
 import Foundation
-import GenredPostgres
 import XCTest
 
 /// The private PostgreSQL server of the tests (scripts/pg-test-server.sh): each call makes an
@@ -10,7 +9,6 @@ enum PostgresServer {
         .appendingPathComponent("scripts/pg-test-server.sh").path
 
     static func newDatabase() throws -> String {
-        PostgresStore.register()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: script)
         process.arguments = ["newdb"]

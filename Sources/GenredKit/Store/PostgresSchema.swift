@@ -1,5 +1,4 @@
 import Foundation
-import GenredKit
 
 /// The PostgreSQL schema: the same tables and columns as the SQLite one (docs/database.md),
 /// with PostgreSQL's types, and migrations of its own in `genred_migrations`.

@@ -1,20 +1,5 @@
-import Foundation
-import GenredKit
 import CLibPQ
-
-/// The PostgreSQL engine of the library store, over libpq, PostgreSQL's own client library.
-///
-/// The store's API is synchronous (its callers are threads: the daemon's, the worker's, a
-/// command's), so each statement waits for its future. Two connections, one for reads and one
-/// for writes, each used by one caller at a time; a dropped connection is opened again on next use.
-public enum PostgresStore {
-    /// Lets `LibraryStore(path:)` open `postgresql://` URLs. Call once at start-up.
-    public static func register() {
-        StoreEngines.postgres = { location, readOnly throws(StoreError) in
-            try PostgresEngine(location: location, readOnly: readOnly)
-        }
-    }
-}
+import Foundation
 
 /// What a `postgresql://user:password@host:port/database?host=/socket/dir&sslmode=...` URL says.
 struct PostgresURL: Equatable {
@@ -60,6 +45,11 @@ struct PostgresURL: Equatable {
     }
 }
 
+/// The PostgreSQL engine of the library store, over libpq, PostgreSQL's own client library.
+///
+/// The store's API is synchronous (its callers are threads: the daemon's, the worker's, a
+/// command's). Two connections, one for reads and one for writes, each used by one caller at a
+/// time; a dropped connection is opened again on next use.
 final class PostgresEngine: StoreEngine, @unchecked Sendable {
     // @unchecked: `url` and `display` are constants, and each `Link` guards its connection
     // with its own lock.
