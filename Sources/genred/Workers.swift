@@ -102,7 +102,7 @@ struct Worker: ParsableCommand {
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        for m in map where AnalysisWorker.PathMap(m) == nil {
+        for m in map where PathMap(m) == nil {
             throw ValidationError("--map \(m): expected FROM=TO with two absolute folders, e.g. /srv/music=/mnt/music")
         }
         if !(lease >= 1) { throw ValidationError("--lease must be at least 1 second") }
@@ -114,7 +114,7 @@ struct Worker: ParsableCommand {
         let store = try library.openStore(config)
         var options = AnalysisWorker.Options(jobs: jobs ?? (config.jobs > 0 ? config.jobs : ProcessInfo.processInfo.activeProcessorCount),
                                              name: name)
-        options.maps = (map + config.workerMaps).compactMap(AnalysisWorker.PathMap.init)
+        options.maps = (map + config.workerMaps).compactMap(PathMap.init)
         options.untilEmpty = untilEmpty
         options.lease = lease
         options.maxClaims = config.watch.maxAttempts

@@ -212,7 +212,7 @@ public struct Configuration: Sendable, Equatable {
         if let worker = try reader.table(root, "worker", in: nil) {
             try reader.allow(worker, ["map"], in: "worker")
             if let maps = try reader.strings(worker, "map", in: "worker") {
-                for m in maps where AnalysisWorker.PathMap(m) == nil {
+                for m in maps where PathMap(m) == nil {
                     throw reader.error("worker", "map", "\"\(m)\" is not FROM=TO with two absolute folders")
                 }
                 c.workerMaps = maps
