@@ -383,7 +383,8 @@ struct PostgresSession: SQLSession {
         case 700, 701: return Double(text()).map { .real($0) } ?? .null
         case 16: return .bool(cell.pointee == CChar(UInt8(ascii: "t")))
         case 17: return PQBytea.decode(UnsafeRawBufferPointer(start: cell, count: length)).map { .blob($0) } ?? .null
-        case 1184, 1114: return PostgresDate.parse(text()).map { .date($0) } ?? .null
+        // With TimeZone=UTC and DateStyle=ISO: `YYYY-MM-DD HH:MM:SS[.ffffff]+00`.
+        case 1184, 1114: return SQLiteDate.parse(text()).map { .date($0) } ?? .null
         case 1700:
             let t = text()
             if let i = Int64(t) { return .integer(i) }
@@ -417,43 +418,5 @@ enum PQBytea {
             return true
         }
         return ok ? out : nil
-    }
-}
-
-/// `timestamptz` in its text form with `TimeZone=UTC` and `DateStyle=ISO`:
-/// `YYYY-MM-DD HH:MM:SS[.ffffff]+00`.
-enum PostgresDate {
-    static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= b.count else { return nil }
-            var n = 0
-            for c in b[from..<(from + count)] {
-                guard c >= 48, c <= 57 else { return nil }
-                n = n * 10 + Int(c - 48)
-            }
-            return n
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
-        var micros = 0
-        var i = 19
-        if i < b.count, b[i] == UInt8(ascii: ".") {
-            i += 1
-            var scale = 100_000
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                micros += Int(b[i] - 48) * scale
-                scale /= 10
-                i += 1
-            }
-        }
-        var tm = tm()
-        tm.tm_year = Int32(year - 1900)
-        tm.tm_mon = Int32(month - 1)
-        tm.tm_mday = Int32(day)
-        tm.tm_hour = Int32(hour)
-        tm.tm_min = Int32(minute)
-        tm.tm_sec = Int32(second)
-        return Date(timeIntervalSince1970: Double(timegm(&tm)) + Double(micros) / 1_000_000)
     }
 }
