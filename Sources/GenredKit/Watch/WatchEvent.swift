@@ -102,7 +102,7 @@ public struct InotifyLimits: Sendable, Equatable {
     public var maxUserInstances: Int?
     public var maxQueuedEvents: Int?
 
-    public init(maxUserWatches: Int?, maxUserInstances: Int?, maxQueuedEvents: Int?) {
+    public init(maxUserWatches: Int? = nil, maxUserInstances: Int? = nil, maxQueuedEvents: Int? = nil) {
         self.maxUserWatches = maxUserWatches
         self.maxUserInstances = maxUserInstances
         self.maxQueuedEvents = maxQueuedEvents
