@@ -1,4 +1,7 @@
 import CSndFile
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// WAV, AIFF, FLAC, Ogg Vorbis and Opus through libsndfile.
 final class SndFileSource: AudioSource {
@@ -6,6 +9,8 @@ final class SndFileSource: AudioSource {
     let channels: Int
     private let file: InputFile
     private let container: AudioContainer
+    /// Where the stream begins in the file (past junk).
+    private let start: Int
     private var handle: OpaquePointer?
     /// Frames the headers announce; nil when unknown.
     private let announcedFrames: Int?
@@ -41,13 +46,24 @@ final class SndFileSource: AudioSource {
         }
     }
 
-    init(_ file: InputFile, container: AudioContainer) throws(DecodeError) {
+    /// `start`: where the stream begins, past junk (0 for a whole file). libsndfile takes the
+    /// descriptor's position at open as the start of the file it reads.
+    init(_ file: InputFile, container: AudioContainer, start: Int = 0) throws(DecodeError) {
         self.file = file
         self.container = container
+        self.start = start
         var info = SF_INFO()
+        if start > 0 && lseek(file.descriptor, off_t(start), SEEK_SET) != off_t(start) {
+            throw DecodeError(path: file.path, reason: .unreadable("cannot seek to byte \(start), where the audio starts"))
+        }
         guard let handle = sf_open_fd(file.descriptor, Int32(SFM_READ), &info, 0) else {
             let code = sf_error(nil)
-            let message = Self.plainMessage(String(cString: sf_strerror(nil)))
+            var message = Self.plainMessage(String(cString: sf_strerror(nil)))
+            if start > 0 {
+                // libsndfile reads some formats (Ogg among them) only from the start of a file.
+                message = StructureFindings.junkNote(.init(offset: 0, length: start), unit: container == .flac ? "a FLAC stream" : "an Ogg page")
+                    + "; libsndfile cannot read this format from there (\(message))"
+            }
             let reason: DecodeError.Reason = switch Int(code) {
             case SF_ERR_UNSUPPORTED_ENCODING: .unsupported(message)
             case SF_ERR_SYSTEM: .unreadable(message)
@@ -102,8 +118,10 @@ final class SndFileSource: AudioSource {
         }
         var structure = StructureFindings()
         if isOgg {
-            structure = OggPageScan.scan(file)
+            structure = OggPageScan.scan(file, from: start)
             notes += structure.notes(unit: "an Ogg page")
+        } else if start > 0 {
+            notes.insert(.corrupt(StructureFindings.junkNote(.init(offset: 0, length: start), unit: "a FLAC stream")), at: 0)
         }
         if headerShortfall > 1 {
             notes.append(.truncated("the data chunk claims \(headerShortfall) bytes more than the file holds"))
