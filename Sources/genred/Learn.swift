@@ -161,9 +161,8 @@ struct Learn: ParsableCommand {
                 switch event {
                 case .collected(let labelled, let used, let toAnalyse, let perLabel):
                     let found = perLabel.map { "\($0.label) \($0.tracks)" }.joined(separator: ", ")
-                    printError("genred: \(labelled) labelled track\(labelled == 1 ? "" : "s") (\(found)); "
-                        + (used < labelled ? "\(used) in labels of \(minTracks) or more tracks; " : "")
-                        + "\(toAnalyse) to analyse first")
+                    printError("genred: \(labelled) labelled track\(labelled == 1 ? "" : "s"), \(toAnalyse) to analyse first (\(found))"
+                        + (used < labelled ? "; \(labelled - used) left out, in labels of fewer than \(minTracks) tracks" : ""))
                     if terminal && toAnalyse > 0 { bar = ProgressBar(total: toAnalyse) }
                 case .analysing(_, _, let path):
                     bar?.advance(current: path)
