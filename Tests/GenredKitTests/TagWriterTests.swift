@@ -326,6 +326,14 @@ final class TagWriterTests: XCTestCase {
         }
         XCTAssertEqual(try bytes(url), original, "not a byte changed")
         XCTAssertTrue(backupFiles().isEmpty)
+
+        // write_damaged: written, the audio that decodes left exactly as it was (the writer verifies it).
+        var allowed = writer()
+        allowed.allowsDamagedAudio = true
+        let audio = try samples(url)
+        _ = try allowed.write(url.path, container: .mp3, values: [.genre: ["Rock"]])
+        XCTAssertEqual(try TagInspector.read(url).text("TCON"), ["Rock"])
+        XCTAssertEqual(try samples(url), audio)
     }
 
     func testReadOnlyFileIsRefusedAndUnchanged() throws {
