@@ -176,8 +176,10 @@ enum BadInputCorpus {
                 "MP3 with an ID3v2 tag, then 3,000 random bytes, then its frames", id3Tag(bodySize: 200) + front + notag)
         try add("junk-front.flac", .damaged(["3000 bytes of junk before the first FLAC stream, which starts at byte 3000"]),
                 "FLAC with 3,000 random bytes before its signature", front + flac)
-        try add("junk-front.ogg", .refused(["3000 bytes of junk before the first Ogg page, which starts at byte 3000; libsndfile cannot read"]),
-                "Ogg Vorbis with 3,000 random bytes before its first page (libsndfile reads Ogg only from a file's start)", front + ogg)
+        try add("junk-front.ogg", .damaged(["3000 bytes of junk before the first Ogg page, which starts at byte 3000"]),
+                "Ogg Vorbis with 3,000 random bytes before its first page", front + ogg)
+        try add("junk-front.opus", .damaged(["3000 bytes of junk before the first Ogg page, which starts at byte 3000"]),
+                "Opus with 3,000 random bytes before its first page", front + opus)
         try add("junk-over.wav", .analysed, "WAV with 4 KiB of sample data overwritten by garbage (PCM has no structure to check)",
                 overwriting(junk, into: wav))
         try add("junk-over.aiff", .analysed, "AIFF with 4 KiB of sample data overwritten by garbage (as above)",
