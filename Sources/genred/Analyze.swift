@@ -132,10 +132,11 @@ struct Analyze: ParsableCommand {
         let p = taxonomy.prediction(r)
         let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }
         let scores = ranked.prefix(3).map { String(format: "%@ %.3f", p.labels[$0], p.probabilities[$0]) }.joined(separator: ", ")
+        let rule = p.basis.description
         if p.given.isEmpty {
-            print("  taxonomy \(taxonomy.name): abstains (no class reaches its threshold; \(scores))")
+            print("  taxonomy \(taxonomy.name): abstains (no class reaches its threshold; \(scores)) [\(rule)]")
         } else {
-            print("  taxonomy \(taxonomy.name): \(p.given.joined(separator: ", "))  (\(scores))")
+            print("  taxonomy \(taxonomy.name): \(p.given.joined(separator: ", "))  (\(scores)) [\(rule)]")
         }
         if taggram {
             let windows = taxonomy.windowProbabilities(r)

@@ -35,6 +35,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead: time genred learn (cross-validation and the final fit) on a synthetic labelled set of this many tracks.", valueName: "tracks"))
     var learn: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Instead: learn's accuracy on small sets drawn from a real labelled FOLDER (one sub-folder per label, as genred learn reads it): 2 to 5 labels, 5 to 10 tracks and 1 to 3 albums per label, against a plain logistic regression and the kNN baseline. Analyses are read from and stored in --db (default: a temporary database).", valueName: "folder"))
+    var learnSet: String?
+
+    @Option(name: .long, help: "With --learn-set: random draws per setting.")
+    var trials: Int = 10
+
     @Option(name: .long, help: ArgumentHelp("Instead: fill the database given by --db with this many made-up analysed tracks (for scripts/bench-serve.sh).", valueName: "tracks"))
     var makeLibrary: Int?
 
@@ -57,9 +63,10 @@ struct Bench: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if similarity == nil && learn == nil && !cpu && files.isEmpty && makeLibrary == nil {
-            throw ValidationError("give audio files, --cpu, --similarity N, --learn N or --make-library N --db PATH")
+        if similarity == nil && learn == nil && learnSet == nil && !cpu && files.isEmpty && makeLibrary == nil {
+            throw ValidationError("give audio files, --cpu, --similarity N, --learn N, --learn-set FOLDER or --make-library N --db PATH")
         }
+        if trials < 1 { throw ValidationError("--trials must be at least 1") }
         if let learn, learn < 200 { throw ValidationError("--learn needs at least 200 tracks") }
         if makeLibrary != nil && db == nil && store == nil { throw ValidationError("--make-library needs --db PATH or --store URL") }
         if db != nil && store != nil { throw ValidationError("give --store or --db, not both") }
@@ -71,6 +78,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let similarity { return benchSimilarity(similarity) }
         if let learn { return try benchLearn(learn) }
+        if let learnSet { return try benchLearnSet(learnSet) }
         if let makeLibrary, let target = store ?? db { return try fillLibrary(makeLibrary, at: target) }
         if let queue, let target = store ?? db { return try benchQueue(queue, at: target) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
@@ -205,6 +213,56 @@ struct Bench: ParsableCommand {
         print("learn: \(n) tracks x \(input.features.columns) features, \(input.classes.count) classes, \(r.folds.count) grouped folds, "
             + "\(r.candidates.count) candidate heads + kNN + the album-effect check + the final fit")
         print(String(format: "  %.2f s (chosen: %@; held-out accuracy %.3f)", r.trainingSeconds, r.chosen, r.method("head")?.accuracy ?? .nan))
+    }
+
+    /// Small sets drawn from a real labelled folder: the head against the references.
+    private func benchLearnSet(_ folder: String) throws {
+        let bundle = try loadBundle(model)
+        var temporary: String?
+        let path: String
+        if let db {
+            path = db
+        } else {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("genred-learn-set-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            temporary = dir
+            path = dir + "/library.sqlite"
+        }
+        defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+        let collected: LearnRunner.Collected
+        do {
+            let store = try LibraryStore(path: path)
+            let runner = LearnRunner(bundle: bundle, store: store, map: EvalLabelMap(manifest: bundle.manifest),
+                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            collected = try runner.collect(name: "small-sets", sources: LearnSources(folders: [FilePath.normalize(folder)], labels: .folders))
+        } catch {
+            printError("genred: \(error)")
+            throw ExitCode(1)
+        }
+        let input = collected.input
+        var options = LearnOptions()
+        options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        var settings: [SmallSetBenchmark.Setting] = []
+        for classes in 2...min(5, input.classes.count) {
+            for tracks in [5, 7, 10] { for albums in 1...3 { settings.append(.init(classes: classes, tracks: tracks, albums: albums)) } }
+        }
+        print("CPU: \(CPUInfo.current.brand), \(options.threads) thread(s); load average \(loadAverage())")
+        let perClass = input.classes.indices.map { c in
+            let mine = input.labels.indices.filter { input.labels[$0] == [c] }
+            return "\(input.classes[c]) \(mine.count) (\(Set(mine.map { input.groups[$0] }).count) albums)"
+        }
+        print("set: \(input.features.rows) tracks: " + perClass.joined(separator: ", "))
+        print("\(trials) draws per setting; accuracy on the labels' other tracks (top class); "
+            + "given: share of test tracks the taxonomy labels; right: share labelled right")
+        print("labels  tracks  albums (drawn)  test tracks  head    given   right   logistic  kNN     album-split thresholds")
+        let start = Date()
+        for setting in settings {
+            guard let r = SmallSetBenchmark.run(input, settings: [setting], trials: trials, seed: 1, options: options).first else { continue }
+            print(String(format: "%6d  %6d  %6d (%4.1f)  %11d  %5.1f%%  %5.1f%%  %5.1f%%  %7.1f%%  %5.1f%%  %d of %d",
+                         setting.classes, setting.tracks, setting.albums, r.albumsDrawn, r.testTracks, 100 * r.head, 100 * r.given,
+                         100 * r.givenRight, 100 * r.logistic, 100 * r.knn, r.albumSplitTrials, r.trials))
+        }
+        print(String(format: "%.1f s", Date().timeIntervalSince(start)))
     }
 
     private func loadAverage() -> String {

@@ -17,7 +17,9 @@ struct Learn: ParsableCommand {
             class, precision, recall and the confusion matrix of the learned head, of a kNN baseline and \
             of the model's own tags mapped as `genred eval` maps them (--map); the album effect; the \
             calibration; and, per class, the probability threshold that reaches the target precision \
-            (--precision): below it genred abstains.
+            (--precision): below it genred abstains. A label whose tracks are all in one album or folder \
+            cannot be judged by those folds: its thresholds then come from folds that split albums, \
+            marked optimistic, unless --strict.
 
             The taxonomy is stored in the library database as the next version of NAME, with its base \
             model and features. Run `genred learn NAME` again (the folders are remembered) after the \
@@ -51,6 +53,9 @@ struct Learn: ParsableCommand {
 
     @Flag(name: .long, help: "Learn and report, but store nothing.")
     var dryRun = false
+
+    @Flag(name: .long, help: "Never give a label that folds keeping albums whole cannot judge (a label with all its tracks in one album or folder): abstain instead of using thresholds from folds that split albums.")
+    var strict = false
 
     @Flag(name: .long, help: "Print the report (or the list) as JSON.")
     var json = false
@@ -144,6 +149,7 @@ struct Learn: ParsableCommand {
                                  threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         runner.options.folds = folds
         runner.options.targetPrecision = precision
+        runner.options.strict = strict
         runner.options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         runner.minimumTracks = minTracks
 
@@ -153,8 +159,10 @@ struct Learn: ParsableCommand {
         do {
             outcome = try runner.run(name: name, sources: sources, save: !dryRun) { event in
                 switch event {
-                case .collected(let files, let toAnalyse):
-                    printError("genred: \(files) labelled track\(files == 1 ? "" : "s"), \(toAnalyse) to analyse first")
+                case .collected(let labelled, let used, let toAnalyse, let perLabel):
+                    let found = perLabel.map { "\($0.label) \($0.tracks)" }.joined(separator: ", ")
+                    printError("genred: \(labelled) labelled track\(labelled == 1 ? "" : "s"), \(toAnalyse) to analyse first (\(found))"
+                        + (used < labelled ? "; \(labelled - used) left out, in labels of fewer than \(minTracks) tracks" : ""))
                     if terminal && toAnalyse > 0 { bar = ProgressBar(total: toAnalyse) }
                 case .analysing(_, _, let path):
                     bar?.advance(current: path)

@@ -68,7 +68,8 @@ struct Show: ParsableCommand {
             let scores = zip(p.labels, p.probabilities).sorted { $0.1 > $1.1 }.prefix(3)
                 .map { String(format: "%@ %.2f", $0.0 as NSString, $0.1) }.joined(separator: ", ")
             print("  taxonomy \(t.taxonomy.name) (version \(t.taxonomy.version)): "
-                  + (p.given.isEmpty ? "no label (genred abstains)" : p.given.joined(separator: ", ")) + "  (\(scores))")
+                  + (p.given.isEmpty ? "no label (genred abstains)" : p.given.joined(separator: ", ")) + "  (\(scores))"
+                  + " [\(p.basis.description)]")
         }
         if detail.journal.isEmpty {
             print("  tags written: none")

@@ -169,6 +169,18 @@ enum BadInputCorpus {
                 inserting(junk, into: mp3))
         try add("zeros-over-untagged.mp3", .damaged(["corrupt data skipped"]), "MP3 without a LAME tag, 4 KiB in the middle zeroed",
                 overwriting(Data(count: 4096), into: notag))
+        // Junk before the first frame or page: what players skip.
+        let front = garbage(3000, seed: 9)
+        try add("junk-front.mp3", .damaged(["3000 bytes of junk before the first MPEG frame, which starts at byte 3000"]),
+                "MP3 (LAME tag) with 3,000 random bytes before its first frame", front + mp3)
+        try add("id3-junk-front.mp3", .damaged(["bytes of junk before the first MPEG frame"]),
+                "MP3 with an ID3v2 tag, then 3,000 random bytes, then its frames", id3Tag(bodySize: 200) + front + notag)
+        try add("junk-front.flac", .damaged(["3000 bytes of junk before the first FLAC stream, which starts at byte 3000"]),
+                "FLAC with 3,000 random bytes before its signature", front + flac)
+        try add("junk-front.ogg", .damaged(["3000 bytes of junk before the first Ogg page, which starts at byte 3000"]),
+                "Ogg Vorbis with 3,000 random bytes before its first page", front + ogg)
+        try add("junk-front.opus", .damaged(["3000 bytes of junk before the first Ogg page, which starts at byte 3000"]),
+                "Opus with 3,000 random bytes before its first page", front + opus)
         try add("junk-over.wav", .analysed, "WAV with 4 KiB of sample data overwritten by garbage (PCM has no structure to check)",
                 overwriting(junk, into: wav))
         try add("junk-over.aiff", .analysed, "AIFF with 4 KiB of sample data overwritten by garbage (as above)",

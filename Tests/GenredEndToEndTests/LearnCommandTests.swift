@@ -83,6 +83,7 @@ final class LearnCommandTests: XCTestCase {
         XCTAssertEqual(probabilities.count, 3)
         XCTAssertEqual(probabilities.reduce(0, +), 1, accuracy: 1e-4)
         XCTAssertTrue(t["label"] is NSNull || (t["label"] as? String).map { ["drone", "noise", "pulse"].contains($0) } == true)
+        XCTAssertEqual(t["rule"] as? String, "grouped", "two albums per label: thresholds from grouped folds")
         XCTAssertEqual((t["taggram"] as? [[Double]])?.count, a["windows"] as? Int)
         let fromStore = try object(genred(["analyze", "--taxonomy", "synth", "--db", db, "--json", file]).stdout)
         XCTAssertEqual((fromStore["taxonomy"] as? [String: Any])?["probabilities"] as? [Double], probabilities)
@@ -113,6 +114,9 @@ final class LearnCommandTests: XCTestCase {
         let shownTaxonomy = try XCTUnwrap((shown["taxonomies"] as? [[String: Any]])?.first)
         XCTAssertEqual(shownTaxonomy["name"] as? String, "synth")
         XCTAssertEqual(shownTaxonomy["probabilities"] as? [Double], probabilities)
+        XCTAssertEqual(shownTaxonomy["rule"] as? String, "grouped")
+        let shownText = try genred(["show", file, "--db", db]).stdout
+        XCTAssertTrue(shownText.contains("[thresholds from album-grouped folds]"), shownText)
         let like = try genred(["similar", "--like", "synth:pulse", "--db", db, "--json", "-n", "100"])
         XCTAssertEqual(like.status, 0, like.stderr)
         let liked = try like.stdout.split(separator: "\n").map { try object(String($0)) }

@@ -343,6 +343,43 @@ final class DecodeTests: XCTestCase {
         }
     }
 
+    func testAnMP3WithJunkBeforeItsFirstFrameIsFoundDecodedWholeAndMarked() throws {
+        for name in ["cbr.mp3", "vbr.mp3", "tagged.mp3"] {
+            let data = try Data(contentsOf: fixtures.url(name))
+            // Junk after any ID3v2 tag, where the first frame should be.
+            let tag = data.starts(with: Data("ID3".utf8)) ? 10 + (Int(data[6]) << 21 | Int(data[7]) << 14 | Int(data[8]) << 7 | Int(data[9])) : 0
+            let url = try scratchFile("front-" + name, data.prefix(tag) + garbage(5000) + data.dropFirst(tag))
+            XCTAssertEqual(try AudioDecoding.sniff(url.path), .mp3, name)
+            let (samples, info) = try decodeAtSourceRate(url)
+            let (whole, _) = try decodeAtSourceRate(fixtures.url(name))
+            let damage = try XCTUnwrap(info.damage, name)
+            XCTAssertTrue(damage.hasPrefix("5000 bytes of junk before the first MPEG frame, which starts at byte"), "\(name): \(damage)")
+            XCTAssertTrue(damage.hasSuffix("starts at byte \(tag + 5000)"), "\(name): \(damage)")
+            XCTAssertEqual(samples.count, whole.count, "\(name): every frame decodes")
+            XCTAssertGreaterThan(TestAudio.correlation(samples, whole, maxLag: 0), 0.999, name)
+            // The tag writer and any caller that does not allow damage are refused.
+            XCTAssertThrowsError(try TestAudio.decode(url, allowDamage: false), name) { error in
+                guard let e = error as? DecodeError, case .corrupt(let why) = e.reason else { return XCTFail("\(error)") }
+                XCTAssertTrue(why.contains("junk before the first MPEG frame"), why)
+            }
+        }
+        // Junk past the search limit is not looked through: not audio.
+        let data = try Data(contentsOf: fixtures.url("cbr.mp3"))
+        let far = try scratchFile("far.mp3", garbage(ContainerSniffer.junkSearchLimit + 1000) + data)
+        assertFails(far) { $0 == .notAudio }
+    }
+
+    func testFLACOggAndOpusWithJunkInFrontAreReadFromTheirFirstPageOrSignature() throws {
+        for (name, note) in [("stereo.flac", "FLAC stream"), ("stereo.ogg", "Ogg page"), ("stereo.opus", "Ogg page")] {
+            let data = try Data(contentsOf: fixtures.url(name))
+            let url = try scratchFile("front-" + name, garbage(3000) + data)
+            let (samples, info) = try decodeAtSourceRate(url)
+            let (whole, _) = try decodeAtSourceRate(fixtures.url(name))
+            XCTAssertEqual(samples, whole, "\(name): the same samples")
+            XCTAssertEqual(info.damage, "3000 bytes of junk before the first \(note), which starts at byte 3000", name)
+        }
+    }
+
     func testUntaggedMP3CutInsideAFrameIsMarkedTruncated() throws {
         let whole = scratch.appendingPathComponent("untagged.mp3")
         try TestAudio.run("lame", ["--silent", "-t", fixtures.url("stereo.wav").path, whole.path])

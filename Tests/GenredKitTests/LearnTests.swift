@@ -59,6 +59,43 @@ final class LearnTests: XCTestCase {
         XCTAssertTrue(outcome.report.warnings.contains { $0.contains("album") })
     }
 
+    func testOneAlbumPerClassGivesLabelsByAlbumSplitThresholdsUnlessStrict() throws {
+        let input = Self.albums(classes: 3, albumsPerClass: 1, tracksPerAlbum: 6, signal: 1, albumSpread: 0.3)
+        var options = LearnOptions()
+        options.candidates = HeadSpec.candidates.filter { $0.kind == .logistic }
+        let outcome = try TaxonomyTrainer.learn(input, options: options)
+        XCTAssertEqual(outcome.report.method("head")?.accuracy, 0, "grouped folds hold each class out whole")
+        XCTAssertEqual(outcome.taxonomy.manifest.decision.basis, .albumSplit)
+        XCTAssertTrue(outcome.report.decisions.basisNote?.contains("optimistic") == true)
+        let given = outcome.taxonomy.predictions(input.features).filter { $0.label != nil }
+        XCTAssertFalse(given.isEmpty)
+        XCTAssertTrue(given.allSatisfy { $0.basis == .albumSplit })
+
+        options.strict = true
+        let strict = try TaxonomyTrainer.learn(input, options: options)
+        XCTAssertEqual(strict.taxonomy.manifest.decision.basis, .grouped)
+        XCTAssertTrue(strict.taxonomy.predictions(input.features).allSatisfy { $0.label == nil })
+
+        // Two albums per class: grouped folds judge every class, as before.
+        let two = Self.albums(classes: 3, albumsPerClass: 2, tracksPerAlbum: 3, signal: 1, albumSpread: 0.3)
+        XCTAssertEqual(try TaxonomyTrainer.learn(two, options: options).taxonomy.manifest.decision.basis, .grouped)
+        options.strict = false
+        XCTAssertEqual(try TaxonomyTrainer.learn(two, options: options).taxonomy.manifest.decision.basis, .grouped)
+    }
+
+    func testAColumnThatBarelyVariesIsNotScaledPastItsPart() {
+        // Column 2 varies by chance in the fourth decimal place; scaled by that alone, an
+        // ordinary 0.01 elsewhere would sit a hundred deviations out.
+        let m = FeatureMatrix([[1, 10, 0.0001, 0.5], [2, 12, 0.0003, 0.4], [3, 14, 0.0002, 0.6]], columns: 4)
+        let plain = Standardizer(fitting: m)
+        let floored = Standardizer(fitting: m, parts: [0..<2, 2..<4], floor: 0.1)
+        XCTAssertLessThan(plain.scale[2], 1e-3)
+        XCTAssertEqual(floored.scale[2], 0.1 * max(plain.scale[2], plain.scale[3]), accuracy: 1e-6, "a tenth of its part's median (the upper of two)")
+        XCTAssertEqual(floored.scale[3], plain.scale[3])
+        XCTAssertEqual(Array(floored.scale[0..<2]), Array(plain.scale[0..<2]))
+        XCTAssertEqual(floored.mean, plain.mean)
+    }
+
     func testGroupedFoldsKeepGroupsWholeAndSpreadEveryClass() {
         var groups: [String] = [], classes: [[Int]] = []
         for g in 0..<30 {

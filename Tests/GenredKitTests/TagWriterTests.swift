@@ -315,6 +315,28 @@ final class TagWriterTests: XCTestCase {
 
     // MARK: - Refusals
 
+    func testAnMP3WithJunkBeforeItsFirstFrameIsNotWrittenUnlessDamagedAudioIsAllowed() throws {
+        let source = try make(.mp3)
+        var generator = SeededGenerator(seed: 3)
+        let junk = Data((0..<3000).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) })
+        let url = directory.appendingPathComponent("junk-front.mp3")
+        try (junk + Data(contentsOf: source)).write(to: url)
+        let original = try bytes(url)
+        assertTagError({ _ = try writer().write(url.path, container: .mp3, values: [.genre: ["Rock"]]) }) {
+            if case .undecodable(let why) = $0 { why.contains("junk before the first MPEG frame") } else { false }
+        }
+        XCTAssertEqual(try bytes(url), original, "not a byte changed")
+        XCTAssertTrue(backupFiles().isEmpty)
+
+        // write_damaged: written, the audio that decodes left exactly as it was (the writer verifies it).
+        var allowed = writer()
+        allowed.allowsDamagedAudio = true
+        let audio = try samples(url)
+        _ = try allowed.write(url.path, container: .mp3, values: [.genre: ["Rock"]])
+        XCTAssertEqual(try TagInspector.read(url).text("TCON"), ["Rock"])
+        XCTAssertEqual(try samples(url), audio)
+    }
+
     func testReadOnlyFileIsRefusedAndUnchanged() throws {
         let url = try make(.flac)
         try TestAudio.run("chmod", ["444", url.path])

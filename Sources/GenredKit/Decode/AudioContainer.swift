@@ -12,6 +12,9 @@ public enum AudioContainer: String, Sendable, Codable {
 /// What the first bytes of a file say it is.
 enum SniffResult: Equatable {
     case audio(AudioContainer)
+    /// A stream found past bytes that belong to no format (`start`: where it begins); players
+    /// skip such junk, and so does genred, marking the file damaged.
+    case audioAfterJunk(AudioContainer, start: Int)
     /// An Ogg stream whose first packet is no codec genred reads (the text names what was seen).
     case unsupportedOgg(String)
     case unknown
@@ -37,6 +40,38 @@ enum ContainerSniffer {
         }
         if offset > 0, bytes.starts(with: Array("fLaC".utf8)) { return .audio(.flac) }
         if isMPEGAudioFrameHeader(bytes) { return .audio(.mp3) }
+        return try streamAfterJunk(file, from: offset)
+    }
+
+    /// How far past the start `streamAfterJunk` looks.
+    static let junkSearchLimit = 64 * 1024
+
+    /// The first stream that starts within `junkSearchLimit` bytes of `from`: an Ogg page
+    /// with a codec genred reads, a FLAC signature followed by its STREAMINFO block, or MPEG
+    /// audio, recognised by `MPEGFrameScan.framesToRecognise` frame headers in a row.
+    static func streamAfterJunk(_ file: InputFile, from: Int) throws(DecodeError) -> SniffResult {
+        var reader = ByteReader(file)
+        let limit = min(file.size, from + junkSearchLimit)
+        var position = from
+        while position < limit {
+            let b = try reader.bytes(at: position, count: 64)
+            if b.count >= 4 {
+                if b.starts(with: Array("OggS".utf8)), b.count >= 27 {
+                    if case .audio(let container) = try sniffOgg(file, Array(b), at: position) {
+                        return .audioAfterJunk(container, start: position)
+                    }
+                }
+                // "fLaC", then a STREAMINFO block header: type 0 (maybe marked last), length 34.
+                if b.starts(with: Array("fLaC".utf8)), b.count >= 8, b[b.startIndex + 4] & 0x7F == 0,
+                   b[b.startIndex + 5] == 0, b[b.startIndex + 6] == 0, b[b.startIndex + 7] == 34 {
+                    return .audioAfterJunk(.flac, start: position)
+                }
+                if b[b.startIndex] == 0xFF, try MPEGFrameScan.isRun(&reader, at: position) {
+                    return .audioAfterJunk(.mp3, start: position)
+                }
+            }
+            position += 1
+        }
         return .unknown
     }
 
@@ -56,10 +91,10 @@ enum ContainerSniffer {
     }
 
     /// Looks at the first packet of the first Ogg page.
-    static func sniffOgg(_ file: InputFile, _ head: [UInt8]) throws(DecodeError) -> SniffResult {
+    static func sniffOgg(_ file: InputFile, _ head: [UInt8], at start: Int = 0) throws(DecodeError) -> SniffResult {
         guard head.count >= 27 else { return .unknown }
         let segments = Int(head[26])
-        let packet = try file.bytes(at: 27 + segments, count: 16)
+        let packet = try file.bytes(at: start + 27 + segments, count: 16)
         func starts(_ magic: [UInt8]) -> Bool { packet.starts(with: magic) }
         if starts(Array("OpusHead".utf8)) { return .audio(.opus) }
         if starts([0x01] + Array("vorbis".utf8)) { return .audio(.oggVorbis) }

@@ -56,10 +56,10 @@ public enum AudioDecoding {
         precondition((targetRate ?? 1) > 0 && chunkFrames > 0, "targetRate and chunkFrames must be positive")
         let file = try InputFile(path)
         defer { file.close() }
-        let container = try identify(file)
+        let (container, start) = try identify(file)
         let source: any AudioSource = container == .mp3
             ? try MPG123Source(file)
-            : try SndFileSource(file, container: container)
+            : try SndFileSource(file, container: container, start: start)
         defer { source.close() }
 
         let channels = source.channels
@@ -109,14 +109,18 @@ public enum AudioDecoding {
         let file = try InputFile(path)
         defer { file.close() }
         if file.size == 0 { throw DecodeError(path: path, reason: .empty) }
-        if case .audio(let container) = try ContainerSniffer.sniff(file) { return container }
-        return nil
+        switch try ContainerSniffer.sniff(file) {
+        case .audio(let container), .audioAfterJunk(let container, _): return container
+        case .unsupportedOgg, .unknown: return nil
+        }
     }
 
-    private static func identify(_ file: InputFile) throws(DecodeError) -> AudioContainer {
+    /// The container and where its stream starts (0 unless junk precedes it).
+    private static func identify(_ file: InputFile) throws(DecodeError) -> (AudioContainer, Int) {
         if file.size == 0 { throw DecodeError(path: file.path, reason: .empty) }
         switch try ContainerSniffer.sniff(file) {
-        case .audio(let container): return container
+        case .audio(let container): return (container, 0)
+        case .audioAfterJunk(let container, let start): return (container, start)
         case .unsupportedOgg(let why): throw DecodeError(path: file.path, reason: .unsupported(why))
         case .unknown: throw DecodeError(path: file.path, reason: .notAudio)
         }

@@ -60,6 +60,9 @@ struct StructureFindings: Sendable, Equatable {
         var length: Int
     }
 
+    /// Bytes of no format where the stream should start (after any ID3v2 tag): the first
+    /// page or frame follows them.
+    var junkBefore: Region?
     /// Damaged stretches: where each starts and how many bytes were skipped.
     var skipped: [Region] = []
     /// The file ends inside a page or frame that starts at this offset.
@@ -69,11 +72,14 @@ struct StructureFindings: Sendable, Equatable {
     /// Ogg only: pages missing by sequence number although the bytes around them are intact.
     var missingPages = 0
 
-    var isEmpty: Bool { skipped.isEmpty && cutAt == nil && !missingEndOfStream && missingPages == 0 }
+    var isEmpty: Bool { junkBefore == nil && skipped.isEmpty && cutAt == nil && !missingEndOfStream && missingPages == 0 }
 
     /// Human-readable notes; `unit` names what was cut ("an Ogg page", "an MPEG frame").
     func notes(unit: String) -> [DamageNote] {
         var notes: [DamageNote] = []
+        if let junk = junkBefore {
+            notes.append(.corrupt(Self.junkNote(junk, unit: unit)))
+        }
         if let cutAt {
             var why = "the file ends inside \(unit) that starts at byte \(cutAt)"
             if missingEndOfStream { why += ", before the end-of-stream page" }
@@ -93,6 +99,14 @@ struct StructureFindings: Sendable, Equatable {
             notes.append(.corrupt("\(missingPages) Ogg page\(missingPages == 1 ? "" : "s") missing (sequence numbers skip)"))
         }
         return notes
+    }
+}
+
+extension StructureFindings {
+    /// "N bytes of junk before the first UNIT, which starts at byte X".
+    static func junkNote(_ junk: Region, unit: String) -> String {
+        let first = unit.hasPrefix("an ") ? unit.dropFirst(3) : unit.hasPrefix("a ") ? unit.dropFirst(2) : Substring(unit)
+        return "\(junk.length) bytes of junk before the first \(first), which starts at byte \(junk.offset + junk.length)"
     }
 }
 

@@ -22,12 +22,46 @@ enum MPEGFrameScan {
 
     /// Consecutive frames needed after a gap before the walk believes it has found the stream again.
     static let framesToResync = 3
+    /// Consecutive frames that make bytes MPEG audio when the file does not start with a frame:
+    /// random bytes pass as one header about once in 400 positions, as four chained ones
+    /// practically never.
+    static let framesToRecognise = 4
+
+    /// Whether `framesToRecognise` frames of one stream follow each other from `offset`.
+    static func isRun(_ reader: inout ByteReader, at offset: Int) throws(DecodeError) -> Bool {
+        guard let first = header(try reader.bytes(at: offset, count: 4)) else { return false }
+        var position = offset
+        for _ in 0..<framesToRecognise {
+            guard let h = header(try reader.bytes(at: position, count: 4)), h.sameStream(first), let length = h.length else {
+                return false
+            }
+            position += length
+        }
+        return true
+    }
+
+    /// The first run of frames (`isRun`) within `ContainerSniffer.junkSearchLimit` bytes of `from`.
+    static func firstRun(_ reader: inout ByteReader, from: Int) throws(DecodeError) -> Int? {
+        var probe = from
+        let limit = min(reader.size, from + ContainerSniffer.junkSearchLimit)
+        while probe < limit, let candidate = try reader.find([0xFF], from: probe), candidate < limit {
+            if try isRun(&reader, at: candidate) { return candidate }
+            probe = candidate + 1
+        }
+        return nil
+    }
 
     static func scan(_ file: InputFile) -> StructureFindings {
         var findings = StructureFindings()
         do {
             var reader = ByteReader(file)
             var offset = try firstFrame(file)
+            if header(try reader.bytes(at: offset, count: 4)) == nil,
+               let start = try firstRun(&reader, from: offset), start > offset {
+                // Junk where the first frame should be: players (and libmpg123) skip to the frames.
+                findings.junkBefore = .init(offset: offset, length: start - offset)
+                offset = start
+            }
             guard let first = header(try reader.bytes(at: offset, count: 4)) else { return findings }
             walk: while offset < reader.size {
                 let bytes = try reader.bytes(at: offset, count: 4)

@@ -21,15 +21,17 @@ enum OggPageScan {
 
     static let capture = Array("OggS".utf8)
 
-    static func scan(_ file: InputFile) -> StructureFindings {
+    /// `start`: where the first page is, past junk that `ContainerSniffer` skipped (reported as such).
+    static func scan(_ file: InputFile, from start: Int = 0) -> StructureFindings {
         var reader = ByteReader(file)
         var findings = StructureFindings()
+        if start > 0 { findings.junkBefore = .init(offset: 0, length: start) }
         var serial: UInt32?
         var nextSequence: UInt32?
         var ended = false
         /// Pages lost inside a skipped stretch are already reported with it.
         var skippedSinceLastPage = false
-        var offset = 0
+        var offset = start
         do {
             walk: while offset < reader.size, !ended {
                 switch try check(&reader, at: offset) {

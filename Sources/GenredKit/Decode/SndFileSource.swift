@@ -1,4 +1,7 @@
 import CSndFile
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// WAV, AIFF, FLAC, Ogg Vorbis and Opus through libsndfile.
 final class SndFileSource: AudioSource {
@@ -6,6 +9,10 @@ final class SndFileSource: AudioSource {
     let channels: Int
     private let file: InputFile
     private let container: AudioContainer
+    /// Where the stream begins in the file (past junk).
+    private let start: Int
+    /// The file from `start` on, as libsndfile reads it when `start` > 0.
+    private let window: FileWindow?
     private var handle: OpaquePointer?
     /// Frames the headers announce; nil when unknown.
     private let announcedFrames: Int?
@@ -41,13 +48,30 @@ final class SndFileSource: AudioSource {
         }
     }
 
-    init(_ file: InputFile, container: AudioContainer) throws(DecodeError) {
+    /// `start`: where the stream begins, past junk (0 for a whole file).
+    init(_ file: InputFile, container: AudioContainer, start: Int = 0) throws(DecodeError) {
         self.file = file
         self.container = container
+        self.start = start
         var info = SF_INFO()
-        guard let handle = sf_open_fd(file.descriptor, Int32(SFM_READ), &info, 0) else {
+        // Past junk, libsndfile reads the file from `start` through callbacks that hide the
+        // junk: its Ogg reader refuses a descriptor positioned inside a file.
+        let opened: OpaquePointer?
+        if start > 0 {
+            let window = FileWindow(descriptor: file.descriptor, start: start, length: file.size - start)
+            self.window = window
+            opened = sf_open_virtual(&FileWindow.callbacks, Int32(SFM_READ), &info, Unmanaged.passUnretained(window).toOpaque())
+        } else {
+            window = nil
+            opened = sf_open_fd(file.descriptor, Int32(SFM_READ), &info, 0)
+        }
+        guard let handle = opened else {
             let code = sf_error(nil)
-            let message = Self.plainMessage(String(cString: sf_strerror(nil)))
+            var message = Self.plainMessage(String(cString: sf_strerror(nil)))
+            if start > 0 {
+                let unit = container == .flac ? "a FLAC stream" : "an Ogg page"
+                message = StructureFindings.junkNote(.init(offset: 0, length: start), unit: unit) + "; from there: \(message)"
+            }
             let reason: DecodeError.Reason = switch Int(code) {
             case SF_ERR_UNSUPPORTED_ENCODING: .unsupported(message)
             case SF_ERR_SYSTEM: .unreadable(message)
@@ -102,8 +126,10 @@ final class SndFileSource: AudioSource {
         }
         var structure = StructureFindings()
         if isOgg {
-            structure = OggPageScan.scan(file)
+            structure = OggPageScan.scan(file, from: start)
             notes += structure.notes(unit: "an Ogg page")
+        } else if start > 0 {
+            notes.insert(.corrupt(StructureFindings.junkNote(.init(offset: 0, length: start), unit: "a FLAC stream")), at: 0)
         }
         if headerShortfall > 1 {
             notes.append(.truncated("the data chunk claims \(headerShortfall) bytes more than the file holds"))
@@ -115,6 +141,42 @@ final class SndFileSource: AudioSource {
         }
         return notes
     }
+}
+
+/// The bytes of a file from `start` on, as a file of their own, for libsndfile's virtual I/O.
+final class FileWindow {
+    let descriptor: Int32
+    let start: Int
+    let length: Int
+    var position = 0
+
+    init(descriptor: Int32, start: Int, length: Int) {
+        self.descriptor = descriptor
+        self.start = start
+        self.length = length
+    }
+
+    static func of(_ user: UnsafeMutableRawPointer?) -> FileWindow { Unmanaged<FileWindow>.fromOpaque(user!).takeUnretainedValue() }
+
+    nonisolated(unsafe) static var callbacks = SF_VIRTUAL_IO(
+        get_filelen: { user in sf_count_t(FileWindow.of(user).length) },
+        seek: { offset, whence, user in
+            let w = FileWindow.of(user)
+            let base = whence == SEEK_CUR ? w.position : whence == SEEK_END ? w.length : 0
+            w.position = max(0, min(w.length, base + Int(offset)))
+            return sf_count_t(w.position)
+        },
+        read: { buffer, count, user in
+            let w = FileWindow.of(user)
+            let wanted = max(0, min(Int(count), w.length - w.position))
+            guard wanted > 0, let buffer else { return 0 }
+            let n = pread(w.descriptor, buffer, wanted, off_t(w.start + w.position))
+            guard n > 0 else { return 0 }
+            w.position += n
+            return sf_count_t(n)
+        },
+        write: { _, _, _ in 0 },
+        tell: { user in sf_count_t(FileWindow.of(user).position) })
 }
 
 /// Reads the sizes a RIFF/RIFX WAV or AIFF/AIFC header declares for its sample data.

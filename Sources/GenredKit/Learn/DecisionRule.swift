@@ -5,15 +5,35 @@
 /// the time. A class that never reached the target has no threshold and is never given: genred
 /// abstains rather than guesses.
 public struct DecisionRule: Sendable, Equatable, Codable {
+    /// Which held-out predictions the thresholds were chosen on.
+    public enum Basis: String, Sendable, Codable {
+        /// Folds that keep each album whole: the honest estimate.
+        case grouped
+        /// Folds that split albums, taken when grouped folds cannot estimate a class (one
+        /// album or folder holds all its tracks): optimistic, since album-mates were in training.
+        case albumSplit = "album-split"
+
+        /// In words, for `show` and `analyze`.
+        public var description: String {
+            switch self {
+            case .grouped: "thresholds from album-grouped folds"
+            case .albumSplit: "thresholds from album-split folds (optimistic)"
+            }
+        }
+    }
+
     public var output: TaxonomyOutput
     public var targetPrecision: Double
     /// Per class; nil: never given.
     public var thresholds: [Double?]
+    /// Nil in taxonomies made before the choice existed: grouped.
+    public var basis: Basis?
 
-    public init(output: TaxonomyOutput, targetPrecision: Double, thresholds: [Double?]) {
+    public init(output: TaxonomyOutput, targetPrecision: Double, thresholds: [Double?], basis: Basis? = .grouped) {
         self.output = output
         self.targetPrecision = targetPrecision
         self.thresholds = thresholds
+        self.basis = basis
     }
 
     /// The classes given to a track with these probabilities, most probable first: at most one

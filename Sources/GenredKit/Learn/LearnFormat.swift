@@ -102,6 +102,7 @@ extension LearnReport {
         out.append("")
         let d = decisions
         out.append("Decisions at precision >= \(percent(d.targetPrecision)) (below its threshold a class is not given: genred abstains)")
+        if let note = d.basisNote { out.append("  ! \(note)") }
         out.append("  " + pad("class", nameWidth) + pad("threshold", 10, right: true) + pad("precision", 11, right: true)
                    + pad("recall", 9, right: true) + pad("given", 8, right: true))
         for p in d.perClass {

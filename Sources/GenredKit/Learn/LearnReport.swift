@@ -80,6 +80,10 @@ public struct LearnReport: Sendable, Codable {
         /// Held out: the share of tracks given a label, and the share of those given a right one.
         public var coverage: Double?
         public var accuracyWhenGiven: Double?
+        /// The folds the head, calibration and thresholds were chosen on (nil in older reports: grouped).
+        public var basis: DecisionRule.Basis?
+        /// Why, when it is not the grouped folds.
+        public var basisNote: String?
     }
 
     public struct Flip: Sendable, Codable, Equatable {

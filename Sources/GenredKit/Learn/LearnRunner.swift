@@ -31,8 +31,9 @@ public final class LearnRunner {
     private let analyzer: Analyzer
 
     public enum Event: Sendable {
-        /// The labelled files are known: `toAnalyse` of them need an analysis first.
-        case collected(files: Int, toAnalyse: Int)
+        /// The labelled files are known: `used` of the `labelled` have a label with enough
+        /// tracks, and `toAnalyse` of those need an analysis first.
+        case collected(labelled: Int, used: Int, toAnalyse: Int, perLabel: [LabelCount])
         /// Analysing file `done + 1` of `total`.
         case analysing(done: Int, total: Int, path: String)
         case failed(path: String, reason: String)
@@ -57,13 +58,62 @@ public final class LearnRunner {
         }
     }
 
+    /// The labelled tracks of `sources`, ready to learn from, and what was found on the way.
+    public struct Collected: Sendable {
+        public var input: LearnInput
+        /// The file of each row of `input`.
+        public var paths: [String]
+        public var counts: LearnReport.Counts
+        public var leftOut: [LearnReport.LeftOut]
+        public var failures: [EvalReport.Failure]
+    }
+
     /// Learns `name` from `sources`; stores it as the next version unless `save` is false.
     public func run(name: String, sources: LearnSources, save: Bool = true,
                     progress: (Event) -> Void = { _ in }) throws(TaxonomyError) -> (report: LearnReport, taxonomy: Taxonomy) {
+        let collected = try collect(name: name, sources: sources, progress: progress)
+        let input = collected.input, paths = collected.paths, groups = input.groups, classNames = input.classes
+        progress(.training(tracks: input.features.rows, classes: classNames.count))
+        var outcome = try TaxonomyTrainer.learn(input, options: options)
+        var counts = collected.counts
+        counts.used = input.features.rows
+        counts.failed = collected.failures.count
+        outcome.report.counts = counts
+        outcome.report.leftOut = collected.leftOut
+        outcome.report.failures = collected.failures
+        outcome.report.sources = sources.folders
+        func database(_ e: StoreError) -> TaxonomyError { TaxonomyError(store.path, .database(e.description)) }
+
+        // What changed since the previous version.
+        var examples: [TaxonomyExample] = []
+        for (i, path) in paths.enumerated() {
+            let trackID = (try? store.track(path: path))??.id
+            examples.append(TaxonomyExample(trackId: trackID, path: path, labels: input.labels[i].map { classNames[$0] },
+                                            groupKey: groups[i], fold: outcome.folds.assignment[i]))
+        }
+        let previous: TaxonomyRecord?
+        do { previous = try store.taxonomy(name: name) } catch { throw database(error) }
+        if let previous {
+            outcome.report.comparison = compare(previous, with: outcome.taxonomy, report: outcome.report, examples: examples)
+        }
+        guard save else { return (outcome.report, outcome.taxonomy) }
+        outcome.report.version = (previous?.version ?? 0) + 1
+        var record = TaxonomyRecord(taxonomy: outcome.taxonomy, report: outcome.report.json(forOutput: false),
+                                    sources: BlobCoding.json(sources), origin: .learned)
+        do { try store.saveTaxonomy(&record, examples: examples) } catch { throw database(error) }
+        var taxonomy = outcome.taxonomy
+        taxonomy.version = record.version
+        outcome.report.version = record.version
+        return (outcome.report, taxonomy)
+    }
+
+    /// Collects the labelled files of `sources` as `genred eval` does and their features: stored
+    /// when current, analysed (and stored) otherwise.
+    public func collect(name: String, sources: LearnSources,
+                        progress: (Event) -> Void = { _ in }) throws(TaxonomyError) -> Collected {
         try Self.validate(name: name)
         let manifest = bundle.manifest
         func database(_ e: StoreError) -> TaxonomyError { TaxonomyError(store.path, .database(e.description)) }
-
         // Labelled files, from every folder.
         var files: [LabelledFile] = []
         var seen = Set<ExactPath>()
@@ -107,6 +157,12 @@ public final class LearnRunner {
             leftOut.append(.init(label: spelling[key]!, tracks: n, reason: "fewer than \(minimumTracks) tracks (--min-tracks)"))
         }
         let small = Set(leftOut.map { EvalLabelMap.key($0.label) })
+        let perLabel = tracksPerKey.sorted { spelling[$0.key]!.lowercased() < spelling[$1.key]!.lowercased() }
+            .map { LabelCount(label: spelling[$0.key]!, tracks: $0.value) }
+        // Two labels with enough tracks are needed; say what was found rather than analyse in vain.
+        if tracksPerKey.values.filter({ $0 >= minimumTracks }).count < 2 {
+            throw TaxonomyError(name, .nothingToLearn(Self.tooFew(perLabel, minimum: minimumTracks, files: files.count)))
+        }
 
         // Features: stored when current, analysed (and stored) otherwise.
         do { try store.register(model: manifest) } catch { throw database(error) }
@@ -120,7 +176,7 @@ public final class LearnRunner {
             pending.append((f, kept, storedFeatures(f.path)))
         }
         let toAnalyse = pending.filter { $0.stored == nil }.count
-        progress(.collected(files: pending.count, toAnalyse: toAnalyse))
+        progress(.collected(labelled: files.count, used: pending.count, toAnalyse: toAnalyse, perLabel: perLabel))
         var rows: [[Float]] = [], labels: [[String]] = [], paths: [String] = [], albums: [String?] = []
         var analysedSoFar = 0
         for item in pending {
@@ -155,9 +211,11 @@ public final class LearnRunner {
         let classNames = keys.map { spelling[$0]! }
         let columns = rows.first?.count ?? 0
         guard keys.count >= 2, !rows.isEmpty else {
-            let why = keys.count == 1 ? "only one label (\(classNames[0])) has \(minimumTracks) or more tracks; a taxonomy needs two"
-                : "no label has \(minimumTracks) or more tracks that genred could analyse"
-            throw TaxonomyError(name, .nothingToLearn(why))
+            let analysed = perLabel.map { found in
+                LabelCount(label: found.label, tracks: labels.filter { $0.contains(EvalLabelMap.key(found.label)) }.count)
+            }
+            throw TaxonomyError(name, .nothingToLearn("after \(failures.count) failed analyses, "
+                + Self.tooFew(analysed, minimum: minimumTracks, files: rows.count)))
         }
         let groups = zip(paths, albums).map { path, album in album.map { "album:" + $0.lowercased() } ?? "folder:" + FilePath.parent(path) }
         let builtIn: [EvalClass?] = classNames.map { cls in
@@ -171,36 +229,23 @@ public final class LearnRunner {
             builtIn: builtIn, meanOffset: bundle.network.embeddingSize,
             baseModel: .init(name: manifest.name, version: manifest.version, weightsSha256: manifest.weights.sha256.lowercased()),
             labelSource: sources.labels.rawValue)
-        progress(.training(tracks: rows.count, classes: classNames.count))
-        var outcome = try TaxonomyTrainer.learn(input, options: options)
-        counts.used = rows.count
-        counts.failed = failures.count
-        outcome.report.counts = counts
-        outcome.report.leftOut = leftOut.sorted { $0.label.lowercased() < $1.label.lowercased() }
-        outcome.report.failures = failures
-        outcome.report.sources = sources.folders
+        return Collected(input: input, paths: paths, counts: counts,
+                         leftOut: leftOut.sorted { $0.label.lowercased() < $1.label.lowercased() }, failures: failures)
+    }
 
-        // What changed since the previous version.
-        var examples: [TaxonomyExample] = []
-        for (i, path) in paths.enumerated() {
-            let trackID = (try? store.track(path: path))??.id
-            examples.append(TaxonomyExample(trackId: trackID, path: path, labels: input.labels[i].map { classNames[$0] },
-                                            groupKey: groups[i], fold: outcome.folds.assignment[i]))
-        }
-        let previous: TaxonomyRecord?
-        do { previous = try store.taxonomy(name: name) } catch { throw database(error) }
-        if let previous {
-            outcome.report.comparison = compare(previous, with: outcome.taxonomy, report: outcome.report, examples: examples)
-        }
-        guard save else { return (outcome.report, outcome.taxonomy) }
-        outcome.report.version = (previous?.version ?? 0) + 1
-        var record = TaxonomyRecord(taxonomy: outcome.taxonomy, report: outcome.report.json(forOutput: false),
-                                    sources: BlobCoding.json(sources), origin: .learned)
-        do { try store.saveTaxonomy(&record, examples: examples) } catch { throw database(error) }
-        var taxonomy = outcome.taxonomy
-        taxonomy.version = record.version
-        outcome.report.version = record.version
-        return (outcome.report, taxonomy)
+    /// Tracks found for one label.
+    public struct LabelCount: Sendable, Equatable {
+        public var label: String
+        public var tracks: Int
+    }
+
+    /// Why a set cannot be learned: the tracks found per label against the minimum.
+    static func tooFew(_ perLabel: [LabelCount], minimum: Int, files: Int) -> String {
+        let found = perLabel.map { "\($0.label) \($0.tracks)" }.joined(separator: ", ")
+        let enough = perLabel.filter { $0.tracks >= minimum }.count
+        return "\(files) labelled track\(files == 1 ? "" : "s") in \(perLabel.count) label\(perLabel.count == 1 ? "" : "s") (\(found)); "
+            + "a taxonomy needs at least 2 labels of \(minimum) or more tracks each (--min-tracks), and \(enough) "
+            + (enough == 1 ? "has" : "have") + " that many"
     }
 
     // MARK: Analyses

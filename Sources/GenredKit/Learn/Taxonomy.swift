@@ -74,6 +74,8 @@ public struct TaxonomyPrediction: Sendable, Equatable, Codable {
     /// The classes given, most probable first: one at most for a single-label taxonomy; empty
     /// when genred abstains (no class reached its threshold).
     public var given: [String]
+    /// Which folds the thresholds that gave (or withheld) the label were chosen on.
+    public var basis: DecisionRule.Basis = .grouped
 
     /// The top class, or nil when genred abstains.
     public var label: String? { given.first }
@@ -114,7 +116,8 @@ public struct Taxonomy: Sendable {
         let k = labels.count
         return (0..<features.rows).map { i in
             let row = Array(p[(i * k)..<((i + 1) * k)])
-            return TaxonomyPrediction(labels: labels, probabilities: row, given: manifest.decision.decide(row).map { labels[$0] })
+            return TaxonomyPrediction(labels: labels, probabilities: row, given: manifest.decision.decide(row).map { labels[$0] },
+                                      basis: manifest.decision.basis ?? .grouped)
         }
     }
 

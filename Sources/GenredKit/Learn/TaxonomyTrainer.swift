@@ -38,6 +38,16 @@ public struct LearnInput: Sendable {
         self.labelSource = labelSource
     }
 
+    /// The standardisation fitted on `rows` of this input's features, each part (embedding,
+    /// taggram means, taggram deviations) with its scales floored.
+    func standardizer(_ rows: FeatureMatrix) -> Standardizer {
+        let labels = (features.columns - meanOffset) / 2
+        let parts = meanOffset > 0 && labels > 0 && meanOffset + 2 * labels == features.columns
+            ? [0..<meanOffset, meanOffset..<(meanOffset + labels), (meanOffset + labels)..<features.columns]
+            : [0..<features.columns]
+        return Standardizer(fitting: rows, parts: parts, floor: Standardizer.partFloor)
+    }
+
     /// Multi-label when any track has more than one class.
     public var output: TaxonomyOutput { labels.contains { $0.count > 1 } ? .sigmoid : .softmax }
 }
@@ -52,6 +62,10 @@ public struct LearnOptions: Sendable {
     public var fewTracks = 20
     /// Threads for the folds (each runs single-threaded BLAS).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// When grouped folds cannot judge a class (all its tracks in one album or folder): true
+    /// keeps the grouped thresholds (that class is never given); false chooses the head,
+    /// calibration and thresholds on folds that split albums, and says they are optimistic.
+    public var strict = false
 
     public init() {}
 }
@@ -86,48 +100,90 @@ public enum TaxonomyTrainer {
         let held = crossValidate(input, targets: targets, folds: folds, specs: specs, neighbours: options.neighbours,
                                  threads: options.threads, seed: options.seed)
         let candidateMatrices = specs.indices.map { s in confusion(probabilities: held.logits[s], input.labels, classes: k) }
+        let groupCount = Set(input.groups).count
+        let groupsPerClass = (0..<k).map { c in Set(input.labels.indices.filter { input.labels[$0].contains(c) }.map { input.groups[$0] }).count }
+        let looseFolds = GroupedFolds.make(groups: (0..<n).map(String.init), classes: input.labels, classCount: k,
+                                           k: options.folds, seed: options.seed)
+
+        // A class whose tracks are all in one album or folder is never in training when it is
+        // tested: grouped folds score it 0 whatever the head, so they can neither choose the
+        // head nor set its threshold. Unless strict, those choices are made on folds that split
+        // albums instead, and the report says they are optimistic.
+        let unjudged = (0..<k).filter { groupsPerClass[$0] < 2 }
+        let basis: DecisionRule.Basis = unjudged.isEmpty || options.strict ? .grouped : .albumSplit
+        var basisNote: String?
+        let basisFolds: GroupedFolds
+        let basisHeld: HeldOut
+        if basis == .albumSplit {
+            basisFolds = looseFolds
+            basisHeld = crossValidate(input, targets: targets, folds: looseFolds, specs: specs, neighbours: 0,
+                                      threads: options.threads, seed: options.seed)
+            basisNote = "\(unjudged.map { input.classes[$0] }.joined(separator: ", ")): all tracks in one album or folder, "
+                + "so folds that keep albums whole cannot judge \(unjudged.count == 1 ? "it" : "them"). The head, calibration and "
+                + "thresholds were chosen on folds that split albums: optimistic, since album-mates were in training. "
+                + "--strict abstains on \(unjudged.count == 1 ? "that class" : "those classes") instead."
+        } else {
+            basisFolds = folds
+            basisHeld = held
+            if !unjudged.isEmpty {
+                basisNote = "\(unjudged.map { input.classes[$0] }.joined(separator: ", ")): all tracks in one album or folder; "
+                    + "strict: chosen on folds that keep albums whole, which cannot judge \(unjudged.count == 1 ? "it" : "them")"
+            }
+        }
+        let basisMatrices = basis == .grouped ? candidateMatrices
+            : specs.indices.map { s in confusion(probabilities: basisHeld.logits[s], input.labels, classes: k) }
+        let basisLoss = specs.indices.map { s in
+            CalibrationMetrics.logLoss(Calibration.identity(output, classes: k).probabilities(logits: basisHeld.logits[s], classes: k),
+                                       targets: targets, classes: k, output: output)
+        }
+        // The best balanced accuracy; on a tie (common with a few tracks), the lower held-out
+        // log loss, then the simpler head.
         var chosen = 0
-        for s in specs.indices where (candidateMatrices[s].meanRecall ?? 0) > (candidateMatrices[chosen].meanRecall ?? 0) { chosen = s }
+        for s in specs.indices {
+            let a = basisMatrices[s].meanRecall ?? 0, b = basisMatrices[chosen].meanRecall ?? 0
+            if a > b + 1e-9 || (abs(a - b) <= 1e-9 && basisLoss[s] < basisLoss[chosen] - 1e-9) { chosen = s }
+        }
         let spec = specs[chosen]
-        let logits = held.logits[chosen]
+        let logits = basisHeld.logits[chosen]
 
         // Calibration and thresholds: the final ones from every held-out fold; the figures
         // reported from folds each fitted without.
         // Calibration is kept only when it lowers the held-out log loss: on a small or easily
         // separated set it can make things worse, and then the head's own outputs are used.
         let raw = Calibration.identity(output, classes: k).probabilities(logits: logits, classes: k)
-        var (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: folds, classes: k,
+        var (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: basisFolds, classes: k,
                                                               output: output, target: options.targetPrecision, calibrate: true)
         let lossBefore = CalibrationMetrics.logLoss(raw, targets: targets, classes: k, output: output)
         var lossAfter = CalibrationMetrics.logLoss(crossCalibrated, targets: targets, classes: k, output: output)
         var calibrated = true
         if !(lossAfter <= lossBefore) {
             calibrated = false
-            (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: folds, classes: k,
+            (crossCalibrated, crossGiven) = crossFitDecisions(logits: logits, targets: targets, folds: basisFolds, classes: k,
                                                               output: output, target: options.targetPrecision, calibrate: false)
             lossAfter = lossBefore
         }
         let calibration = calibrated ? Calibration.fit(logits: logits, targets: targets, classes: k, output: output)
             : Calibration.identity(output, classes: k)
-        let rule = DecisionRule.choose(probabilities: calibration.probabilities(logits: logits, classes: k), targets: targets,
+        var rule = DecisionRule.choose(probabilities: calibration.probabilities(logits: logits, classes: k), targets: targets,
                                        classes: k, output: output, targetPrecision: options.targetPrecision)
+        rule.basis = basis
         let fitted = output == .softmax ? "temperature and class biases" : "Platt scaling per class"
         let calibrationSummary = LearnReport.CalibrationSummary(
             method: calibrated ? fitted : "none: \(fitted) raised the held-out log loss, so the head's own probabilities are used",
             logLossBefore: lossBefore, logLossAfter: lossAfter,
             calibrationErrorBefore: CalibrationMetrics.expectedError(raw, targets: targets, classes: k),
             calibrationErrorAfter: CalibrationMetrics.expectedError(crossCalibrated, targets: targets, classes: k))
-        let decisions = decisionReport(given: crossGiven, input.labels, classes: input.classes, rule: rule)
+        var decisions = decisionReport(given: crossGiven, input.labels, classes: input.classes, rule: rule)
+        decisions.basis = basis
+        decisions.basisNote = basisNote
 
         // The album effect: the chosen head again, with folds that split albums.
         var albumEffect: LearnReport.AlbumEffect?
-        let groupCount = Set(input.groups).count
         if groupCount < n {
-            let loose = GroupedFolds.make(groups: (0..<n).map(String.init), classes: input.labels, classCount: k,
-                                          k: options.folds, seed: options.seed)
-            let ungrouped = crossValidate(input, targets: targets, folds: loose, specs: [spec], neighbours: 0,
-                                          threads: options.threads, seed: options.seed)
-            let u = confusion(probabilities: ungrouped.logits[0], input.labels, classes: k).accuracy
+            let ungrouped = basis == .albumSplit ? basisHeld.logits[chosen]
+                : crossValidate(input, targets: targets, folds: looseFolds, specs: [spec], neighbours: 0,
+                                threads: options.threads, seed: options.seed).logits[0]
+            let u = confusion(probabilities: ungrouped, input.labels, classes: k).accuracy
             let g = candidateMatrices[chosen].accuracy
             var effect = LearnReport.AlbumEffect(groupedAccuracy: g, ungroupedAccuracy: u, difference: nil, warning: nil)
             if let u, let g {
@@ -142,7 +198,7 @@ public enum TaxonomyTrainer {
         }
 
         // The taxonomy: the chosen head on every track.
-        let standardizer = Standardizer(fitting: input.features)
+        let standardizer = input.standardizer(input.features)
         let all = TrainingData(x: standardizer.apply(input.features), targets: targets, classes: k, output: output)
         let head = ClassifierHead.train(spec, all, seed: options.seed)
         let seconds = Date().timeIntervalSince(started)
@@ -155,7 +211,6 @@ public enum TaxonomyTrainer {
         let (builtInMethod, notCovered) = builtInBaseline(input)
         if let builtInMethod { methods.append(builtInMethod) }
 
-        let groupsPerClass = (0..<k).map { c in Set(input.labels.indices.filter { input.labels[$0].contains(c) }.map { input.groups[$0] }).count }
         let tracksPerClass = (0..<k).map { c in input.labels.filter { $0.contains(c) }.count }
         var warnings: [String] = []
         let classes = (0..<k).map { c -> LearnReport.ClassInfo in
@@ -233,7 +288,7 @@ public enum TaxonomyTrainer {
                 let (train, test) = folds.split(f)
                 guard !test.isEmpty, !train.isEmpty else { continue }
                 let raw = input.features.selecting(train)
-                let standardizer = Standardizer(fitting: raw)
+                let standardizer = input.standardizer(raw)
                 let x = standardizer.apply(raw), xt = standardizer.apply(input.features.selecting(test))
                 var trainTargets = [Float](repeating: 0, count: train.count * k)
                 for (r, i) in train.enumerated() { for c in 0..<k { trainTargets[r * k + c] = targets[i * k + c] } }

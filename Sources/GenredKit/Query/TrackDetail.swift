@@ -129,6 +129,7 @@ public struct TrackDetail: Sendable {
                     ("name", .string(t.taxonomy.name)), ("version", .int(t.taxonomy.version)),
                     ("labels", .array(t.prediction.labels.map { .string($0) })),
                     ("probabilities", .floats(t.prediction.probabilities[...])), ("label", JSONLine.string(t.prediction.label)),
+                    ("rule", .string(t.prediction.basis.rawValue)),
                 ]))
             })),
             ("timeline", .array(timeline.map { item in

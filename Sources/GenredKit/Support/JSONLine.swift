@@ -52,9 +52,10 @@ public enum JSONLine {
         return object(fields)
     }
 
-    /// `{"name", "version", "labels", "probabilities", "label", "given"}`: calibrated
-    /// probabilities per class, the top class or null when genred abstains, and every class
-    /// given (one at most unless the taxonomy is multi-label); with the taggram, `taggram` holds
+    /// `{"name", "version", "labels", "probabilities", "label", "given", "rule"}`: calibrated
+    /// probabilities per class, the top class or null when genred abstains, every class given
+    /// (one at most unless the taxonomy is multi-label), and the folds its thresholds were chosen
+    /// on (`grouped` or `album-split`); with the taggram, `taggram` holds
     /// the probabilities window by window.
     public static func taxonomy(_ t: Taxonomy, _ r: TrackAnalysis, taggram: Bool) -> String {
         let p = t.prediction(r)
@@ -65,6 +66,7 @@ public enum JSONLine {
             ("probabilities", .floats(p.probabilities[...])),
             ("label", p.label.map { .string($0) } ?? .raw("null")),
             ("given", .array(p.given.map { .string($0) })),
+            ("rule", .string(p.basis.rawValue)),
         ]
         if taggram { fields.append(("taggram", .array(t.windowProbabilities(r).map { .floats($0[...]) }))) }
         return object(fields)
