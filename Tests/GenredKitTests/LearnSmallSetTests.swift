@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import GenredKit
+import GenredTestSupport
 
 /// `learn` from a handful of tracks per label, on real music: 30-second excerpts of five
 /// soundtracks from Debian's game-music packages (`scripts/learn-audio.sh` makes the set;
