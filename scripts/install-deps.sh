@@ -17,6 +17,8 @@ test=(
   lame flac vorbis-tools opus-tools sox
   # an independent tag reader the tests check genred's writes with
   python3 python3-mutagen
+  # the sqlite3 shell, for tests that put rows into a database by hand
+  sqlite3
   # the web app's test drives a real browser; bench-serve.sh loads the server with wrk
   chromium chromium-driver python3-selenium wrk curl
   # the PostgreSQL store's tests start a private server (scripts/pg-test-server.sh); the

@@ -68,13 +68,8 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let taxonomy = try loadTaxonomy()
         let bundle: ModelBundle
-        do {
-            bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
-            try taxonomy?.check(model: bundle.manifest)
-        } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
+        try taxonomy?.check(model: bundle.manifest)
         let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let hopFrames = hop.map { analyzer.hopFrames(seconds: $0) }
         var failures = 0

@@ -85,10 +85,7 @@ struct Bench: ParsableCommand {
         let peak = printMachine(threads: threads)
         if cpu { return }
         let bundle: ModelBundle
-        do { bundle = try ModelBundle.load(model) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        bundle = try ModelBundle.load(model)
         let rate = bundle.manifest.audio.sampleRate
 
         // Decoding alone (no resampling): the decoders' share of the decode stage.

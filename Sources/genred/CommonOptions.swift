@@ -18,10 +18,7 @@ struct LibraryOptions: ParsableArguments {
     }
 
     func loadConfiguration() throws -> Configuration {
-        do { return try Configuration.load(explicit: config) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        return try Configuration.load(explicit: config)
     }
 
     func databasePath(_ configuration: Configuration) -> String {
@@ -29,10 +26,7 @@ struct LibraryOptions: ParsableArguments {
     }
 
     func openStore(_ configuration: Configuration) throws -> LibraryStore {
-        do { return try LibraryStore(path: databasePath(configuration)) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        return try LibraryStore(path: databasePath(configuration))
     }
 
     /// Whether a store was named on the command line.
@@ -68,10 +62,7 @@ func printRecovery(_ r: JournaledTagWriter.Recovery) {
 }
 
 func loadBundle(_ name: String) throws -> ModelBundle {
-    do { return try ModelBundle.load(name) } catch {
-        printError("genred: \(error)")
-        throw ExitCode(2)
-    }
+    return try ModelBundle.load(name)
 }
 
 /// A one-line progress bar on a terminal, redrawn in place on standard error.

@@ -78,10 +78,7 @@ struct Eval: ParsableCommand {
 
         var labelMap = EvalLabelMap(manifest: bundle.manifest)
         if let map {
-            do { try labelMap.load(file: map) } catch {
-                printError("genred: \(error)")
-                throw ExitCode(2)
-            }
+            try labelMap.load(file: map)
         }
 
         // The database is read when named, or when the default one exists; never created here.

@@ -19,13 +19,30 @@ struct Genred: ParsableCommand {
     /// process id and arguments; see `BLASDispatch`), then runs the command with the arguments'
     /// exact bytes: a file name that is not UTF-8 reaches the commands intact (see `FilePath`)
     /// instead of being decoded with replacement characters.
+    ///
+    /// An error a command throws is printed here, once, as `genred: ` and what it says, and
+    /// ends the process with its exit status (`GenredError.exitStatus`; 2 for any other error).
+    /// The parser's own errors (help requested, validation) and `ExitCode` keep its handling.
     static func main() {
         BLASDispatch.fitToCPU()
         let arguments = (1..<Int(CommandLine.argc)).map { i -> String in
             guard let argument = CommandLine.unsafeArgv[i] else { return "" }
             return FilePath.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
         }
-        main(arguments)
+        var command: any ParsableCommand
+        do { command = try parseAsRoot(arguments) } catch { exit(withError: error) }
+        do {
+            try command.run()
+        } catch let error as any GenredError {
+            printError("genred: \(error)")
+            Foundation.exit(error.exitStatus)
+        } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Help, validation and `ExitCode`: the parser prints and exits as it does.
+            exit(withError: error)
+        } catch {
+            printError("genred: \(error)")
+            Foundation.exit(2)
+        }
     }
 }
 

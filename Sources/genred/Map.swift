@@ -78,10 +78,7 @@ struct Map: ParsableCommand {
         let bundle = try loadBundle(model ?? config.model)
         let underPath = under.map { FilePath.normalize($0) }
         let v: LibraryStore.TrackVectors
-        do { v = try store.vectors(model: bundle.name, under: underPath) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        v = try store.vectors(model: bundle.name, under: underPath)
         guard v.count > 0 else {
             printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
             throw ExitCode(1)
@@ -93,10 +90,7 @@ struct Map: ParsableCommand {
         let colouring = try MapColouring(parameter: colour)
         var labels: [Int64: String] = [:]
         if case .taxonomy(let name) = colouring {
-            do { labels = try TaxonomyQuery(store: store).labelByTrack(taxonomy: name) } catch {
-                printError("genred: \(error)")
-                throw ExitCode(2)
-            }
+            labels = try TaxonomyQuery(store: store).labelByTrack(taxonomy: name)
         }
         let map = LibraryMap.compute(v, manifest: bundle.manifest, features: features, options: options)
         if let note = map.note { printError("genred: \(note)") }

@@ -84,10 +84,7 @@ struct Retag: ParsableCommand {
         let stop = stopBetweenFiles()
         options.shouldStop = { stop.isRequested }
         let retagger: Retagger
-        do { retagger = try Retagger(store: store, bundle: bundle, options: options) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        retagger = try Retagger(store: store, bundle: bundle, options: options)
 
         var bar: ProgressBar?
         let terminal = standardErrorIsTerminal

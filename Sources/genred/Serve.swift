@@ -44,21 +44,12 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
         let store: LibraryStore
-        do { store = try LibraryStore(path: settings.databasePath, readOnly: true) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        store = try LibraryStore(path: settings.databasePath, readOnly: true)
         let query = LibraryQuery(store: store, manifest: bundle.manifest, settings: config.tags)
         let tracks: Int
-        do { tracks = try query.snapshot().count } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        tracks = try query.snapshot().count
         let server: LibraryServer
-        do { server = try LibraryServer(settings: settings, query: query) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        server = try LibraryServer(settings: settings, query: query)
         let facts = "\(tracks) analysed tracks, model \(bundle.name), store \(FilePath.display(StoreLocation(settings.databasePath).description))"
             + (settings.token == nil ? "" : ", token required")
         do {

@@ -55,13 +55,8 @@ struct Similar: ParsableCommand {
         let bundle = try loadBundle(model ?? config.model)
         let underPath = under.map { FilePath.normalize($0) }
         let index: SimilarityIndex
-        do {
-            index = SimilarityIndex(tracks: try store.vectors(model: bundle.name, under: underPath),
-                                    labels: bundle.labels, displayNames: bundle.manifest.displayNames)
-        } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        index = SimilarityIndex(tracks: try store.vectors(model: bundle.name, under: underPath),
+                                labels: bundle.labels, displayNames: bundle.manifest.displayNames)
         if index.tracks.count == 0 {
             printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
             throw ExitCode(1)

@@ -27,10 +27,7 @@ struct Status: ParsableCommand {
         let config = try library.loadConfiguration()
         let path = library.databasePath(config)
         let report: StatusReport
-        do { report = try StatusReport.gather(databasePath: path) } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        report = try StatusReport.gather(databasePath: path)
         print(json ? report.json() : report.text(now: Date()))
     }
 }

@@ -46,28 +46,23 @@ struct Undo: ParsableCommand {
         let selection: Undoer.Selection = runID.map { .run($0) } ?? file.map { .file($0) } ?? .all
         var failed = 0, restored = 0, skipped = 0
         let stop = stopBetweenFiles()
-        do {
-            _ = try Undoer(store: store, writer: writer).undo(
-                selection, dryRun: dryRun, shouldStop: { stop.isRequested }, recovered: printRecovery
-            ) { outcome in
-                if let error = outcome.error {
-                    failed += 1
-                    printError("failed  \(outcome.path): \(error)")
-                } else if let why = outcome.skipped {
-                    skipped += 1
-                    printError("skipped \(outcome.path): \(why)")
-                } else {
-                    restored += 1
-                    print(outcome.path)
-                    for (field, change) in outcome.restored.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                        let back = change.new.isEmpty ? "(empty)" : change.new.joined(separator: ", ")
-                        print("  \(field.rawValue): \(change.existing.joined(separator: ", ")) -> \(back)")
-                    }
+        _ = try Undoer(store: store, writer: writer).undo(
+            selection, dryRun: dryRun, shouldStop: { stop.isRequested }, recovered: printRecovery
+        ) { outcome in
+            if let error = outcome.error {
+                failed += 1
+                printError("failed  \(outcome.path): \(error)")
+            } else if let why = outcome.skipped {
+                skipped += 1
+                printError("skipped \(outcome.path): \(why)")
+            } else {
+                restored += 1
+                print(outcome.path)
+                for (field, change) in outcome.restored.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    let back = change.new.isEmpty ? "(empty)" : change.new.joined(separator: ", ")
+                    print("  \(field.rawValue): \(change.existing.joined(separator: ", ")) -> \(back)")
                 }
             }
-        } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
         }
         print("\(restored) \(dryRun ? "would be restored" : "restored"), \(skipped) left alone (changed since), \(failed) failed")
         if stop.isRequested {

@@ -38,10 +38,7 @@ struct Watch: ParsableCommand {
             configuration: config, configPath: library.config ?? config.source,
             rootsOverride: roots.isEmpty ? nil : roots, databasePath: library.databasePath(config)))
         let status: Int32
-        do { status = try daemon.run() } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        status = try daemon.run()
         throw ExitCode(status)
     }
 }

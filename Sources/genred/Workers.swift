@@ -139,10 +139,7 @@ struct Worker: ParsableCommand {
             }
         }
         let summary: AnalysisWorker.Summary
-        do { summary = try worker.run() } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
-        }
+        summary = try worker.run()
         stop.cancel()
         let perTrack = summary.analysed + summary.failed > 0 ? summary.storeSeconds / Double(summary.analysed + summary.failed) * 1000 : 0
         printError(String(format: "%d analysed, %d failed, %d discarded; %@ of audio in %@ (%.0fx realtime); store %.1f ms per job",
