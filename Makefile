@@ -24,7 +24,8 @@ run: build
 test:
 	@scripts/install-deps.sh test
 	scripts/pg-test-server.sh start
-	scripts/learn-audio.sh >/dev/null
+	@echo "scripts/learn-audio.sh (the real-music set of the small-set learn tests)"
+	@scripts/learn-audio.sh >/dev/null 2>/tmp/genred-learn-audio.log || { cat /tmp/genred-learn-audio.log; exit 1; }
 	$(SWIFT) test --disable-swift-testing
 
 # Speed on about 19 minutes of real recordings (MP3 44.1 and 22.05 kHz, Ogg Vorbis, Opus,
