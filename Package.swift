@@ -35,15 +35,26 @@ let package = Package(
             linkerSettings: [.linkedLibrary("tag"), .linkedLibrary("stdc++")]
         ),
 
-        // The pipeline: decode -> features -> model -> analysis.
+        // GenredKit is three targets with floors: the engine (audio in, analysis out), the library
+        // (store, tags, queries, learn, map, config) over it, and the services (daemon, workers,
+        // systemd, doctor) over both. `GenredKit` re-exports the three for the front ends.
         .target(
-            name: "GenredKit",
+            name: "GenredEngine",
+            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CGenredLinux", "CCrypto"]
+        ),
+        .target(
+            name: "GenredLibrary",
             dependencies: [
-                "CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CTagLib", "CInotifyTools", "CGenredLinux", "CCrypto", "CLibPQ",
+                "GenredEngine", "COpenBLAS", "CTagLib", "CLibPQ",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        .target(
+            name: "GenredServices",
+            dependencies: ["GenredEngine", "GenredLibrary", "CInotifyTools", "CGenredLinux"]
+        ),
+        .target(name: "GenredKit", dependencies: ["GenredEngine", "GenredLibrary", "GenredServices"]),
 
         // The HTTP front end (`genred serve`): kept apart so GenredKit stays free of NIO.
         .target(
@@ -70,12 +81,12 @@ let package = Package(
         .target(name: "GenredTestSupport", dependencies: ["GenredKit"], path: "Tests/GenredTestSupport"),
         .testTarget(
             name: "GenredKitTests",
-            dependencies: ["GenredKit", "GenredTestSupport"],
+            dependencies: ["GenredKit", "GenredEngine", "GenredLibrary", "GenredServices", "GenredTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "GenredEndToEndTests",
-            dependencies: ["genred", "GenredKit", "GenredTestSupport"]
+            dependencies: ["genred", "GenredKit", "GenredEngine", "GenredLibrary", "GenredServices", "GenredTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

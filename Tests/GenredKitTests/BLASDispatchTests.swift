@@ -1,5 +1,8 @@
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// The decision from CPU features and the OpenBLAS core in use to keeping or switching it.
 final class BLASDispatchTests: XCTestCase {

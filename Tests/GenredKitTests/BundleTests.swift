@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class BundleTests: XCTestCase {
     func testShippedBundlesLoadWithTheirLabels() throws {

@@ -1,7 +1,10 @@
 import Foundation
 import GRDB
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// `genred doctor`: every problem it knows, made on purpose, is found and comes with a fix; a
 /// sound set-up has none.

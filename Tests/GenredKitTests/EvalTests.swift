@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class EvalTests: XCTestCase {
     private func msd() throws -> BundleManifest { try Fixtures.bundle("msd-musicnn").manifest }

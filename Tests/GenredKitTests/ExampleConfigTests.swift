@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class ExampleConfigTests: XCTestCase {
     /// config/genred.toml documents the defaults: it must parse to exactly them.

@@ -1,5 +1,8 @@
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class FeatureTests: XCTestCase {
     func testFrameCountFollowsCentredFraming() {

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 import GenredTestSupport
 
 /// The same music encoded as WAV, FLAC, MP3, Ogg Vorbis and Opus gives the same spectrogram,

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// Compares genred against golden data produced by the original musicnn TensorFlow code
 /// (tools/make_golden.py).

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// The fast forward pass (Winograd timbral convolutions) against the direct one.
 final class InferencePathTests: XCTestCase {

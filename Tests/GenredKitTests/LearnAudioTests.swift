@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 import GenredTestSupport
 
 /// `genred learn` end to end in the library: sox-made labelled sets with known structure are

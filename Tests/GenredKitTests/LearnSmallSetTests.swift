@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 import GenredTestSupport
 
 /// `learn` from a handful of tracks per label, on real music: 30-second excerpts of five

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// The learning core on made-up features: folds, heads, calibration, thresholds, the album
 /// effect, and taxonomies as files.

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 /// The query layer both front ends share: paths, similarity, lookups, search, map colours.
 final class QueryTests: XCTestCase {

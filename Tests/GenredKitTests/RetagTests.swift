@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 import GenredTestSupport
 
 /// `retag` over a small library of real files, checked with an independent reader (mutagen).

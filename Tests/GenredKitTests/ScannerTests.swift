@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class ScannerTests: XCTestCase {
     func testScanFindsAudioAndSkipsHiddenPartialAndOtherFiles() throws {

@@ -1,5 +1,8 @@
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class SimilarityTests: XCTestCase {
     /// A synthetic collection: random embeddings, one planted near-duplicate of track 0, and

@@ -1,7 +1,10 @@
 import Foundation
 import GRDB
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class StoreTests: XCTestCase {
     private func makeStore() throws -> (LibraryStore, URL) {

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class TSNETests: XCTestCase {
     /// Gaussian clusters in `dimensions`-d, centres `separation` apart on average; returns data and labels.

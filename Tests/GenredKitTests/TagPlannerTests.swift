@@ -1,5 +1,8 @@
 import XCTest
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class TagPlannerTests: XCTestCase {
     private func scores(_ manifest: BundleManifest, _ values: [String: Float]) -> [Float] {

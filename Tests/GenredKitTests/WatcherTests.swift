@@ -2,7 +2,10 @@ import Foundation
 import Glibc
 import XCTest
 
+@testable import GenredEngine
 @testable import GenredKit
+@testable import GenredLibrary
+@testable import GenredServices
 
 final class WatcherTests: XCTestCase {
     private var root = ""

@@ -1,0 +1,159 @@
+import Foundation
+import GenredEngine
+
+/// Settings for a t-SNE embedding into two dimensions.
+public struct TSNEOptions: Sendable {
+    /// How the repulsive part of the gradient is computed.
+    public enum Method: Sendable, Equatable {
+        /// Exact O(N²) gradient for up to `TSNE.exactLimit` points, Barnes-Hut above.
+        case auto
+        /// Exact O(N²) gradient at any size.
+        case exact
+        /// Barnes-Hut quadtree; a cell is summarised when its side over its distance is below `theta`.
+        case barnesHut(theta: Double)
+    }
+
+    /// Target perplexity; lowered to (N - 1) / 3 for small collections.
+    public var perplexity: Double = 30
+    /// Total gradient steps, early exaggeration included.
+    public var iterations: Int = 750
+    public var earlyExaggeration: Double = 12
+    public var exaggerationIterations: Int = 250
+    /// Step size; `nil` uses N / exaggeration in each phase (N / 12 early, N afterwards),
+    /// the rule openTSNE calls "auto", for a gradient without the customary factor 4.
+    public var learningRate: Float? = nil
+    public var momentum: Double = 0.5
+    public var finalMomentum: Double = 0.8
+    /// Seeds the power iteration of the PCA start and the random start used when PCA degenerates.
+    public var seed: UInt64 = 1
+    public var method: Method = .auto
+    /// Worker count; 0 uses every active core. The output does not depend on it.
+    public var threads: Int = 0
+
+    public init(
+        perplexity: Double = 30, iterations: Int = 750, earlyExaggeration: Double = 12,
+        exaggerationIterations: Int = 250, learningRate: Float? = nil, seed: UInt64 = 1,
+        method: Method = .auto, threads: Int = 0
+    ) {
+        self.perplexity = perplexity
+        self.iterations = iterations
+        self.earlyExaggeration = earlyExaggeration
+        self.exaggerationIterations = exaggerationIterations
+        self.learningRate = learningRate
+        self.seed = seed
+        self.method = method
+        self.threads = threads
+    }
+}
+
+/// A finished embedding.
+public struct TSNEResult: Sendable {
+    /// N × 2, row-major.
+    public var points: [Float]
+    /// KL(P‖Q) of the final embedding: exact up to `TSNE.exactDivergenceLimit` points, above
+    /// that with the normalisation Z estimated by the same Barnes-Hut pass as the gradient.
+    public var klDivergence: Double
+    public var perplexityUsed: Double
+    /// Why the result departs from the options, e.g. a clamped perplexity.
+    public var note: String?
+}
+
+/// t-distributed stochastic neighbour embedding into the plane.
+public enum TSNE {
+    /// Largest N for which `.auto` uses the exact gradient.
+    public static let exactLimit = 1000
+    /// Largest N for which the reported KL divergence is computed exactly.
+    public static let exactDivergenceLimit = 10_000
+
+    /// Embeds `count` rows of `dimensions` features (row-major) into two dimensions.
+    public static func embed(_ data: [Float], count n: Int, dimensions d: Int, options: TSNEOptions) -> TSNEResult {
+        precondition(n >= 0 && d >= 0 && data.count >= n * d, "data holds fewer than count × dimensions values")
+        if n < 2 {
+            return TSNEResult(points: [Float](repeating: 0, count: 2 * n), klDivergence: 0,
+                              perplexityUsed: 0, note: n == 0 ? "no points" : "a single point sits at the origin")
+        }
+        let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var perplexity = options.perplexity
+        var notes: [String] = []
+        let ceiling = max(1, Double(n - 1) / 3)
+        if !(perplexity > 0) {
+            perplexity = min(30, ceiling)
+            notes.append("perplexity \(options.perplexity) is not positive; used \(format(perplexity))")
+        } else if perplexity > ceiling {
+            perplexity = ceiling
+            notes.append("perplexity \(format(options.perplexity)) lowered to \(format(perplexity)) for \(n) points")
+        }
+
+        let exact: Bool
+        let theta: Double
+        switch options.method {
+        case .auto: exact = n <= exactLimit; theta = 0.5
+        case .exact: exact = true; theta = 0
+        case .barnesHut(let t): exact = false; theta = max(0, t)
+        }
+        // Every other point when there are at most 3 · perplexity of them, else the 3 · perplexity nearest.
+        let neighbours = min(n - 1, max(1, Int((3 * perplexity).rounded(.down))))
+        let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: neighbours, threads: threads)
+        let p = Affinities.joint(graph, perplexity: perplexity, threads: threads)
+
+        var y = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
+        let gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        var update = [Double](repeating: 0, count: 2 * n)
+        var gains = [Double](repeating: 1, count: 2 * n)
+        var grad = [Double](repeating: 0, count: 2 * n)
+        let total = max(0, options.iterations)
+        for iteration in 0..<total {
+            let early = iteration < options.exaggerationIterations
+            let exaggeration = early ? options.earlyExaggeration : 1
+            let momentum = early ? options.momentum : options.finalMomentum
+            let rate = options.learningRate.map(Double.init) ?? Double(n) / max(exaggeration, 1e-12)
+            _ = gradient.evaluate(y, exaggeration: exaggeration, into: &grad)
+            step(&y, grad: grad, update: &update, gains: &gains, momentum: momentum, rate: rate)
+        }
+
+        let kl: Double
+        if n <= exactDivergenceLimit {
+            kl = Divergence.exact(y, affinities: p, count: n, threads: threads)
+        } else {
+            let z = gradient.evaluate(y, exaggeration: 1, into: &grad)
+            kl = Divergence.withNormalisation(y, affinities: p, z: z)
+        }
+        return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
+                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+    }
+
+    /// One gradient-descent step with momentum and per-coordinate gains, then re-centring.
+    static func step(_ y: inout [Double], grad: [Double], update: inout [Double], gains: inout [Double],
+                     momentum: Double, rate: Double) {
+        let count = y.count
+        var sumX = 0.0, sumY = 0.0
+        for k in 0..<count {
+            let g = grad[k]
+            // Grow the gain while the gradient keeps pushing the way the last step went.
+            if (g > 0) != (update[k] > 0) || update[k] == 0 {
+                gains[k] += 0.2
+            } else {
+                gains[k] = gains[k] * 0.8 + 0.01
+            }
+            update[k] = momentum * update[k] - rate * gains[k] * g
+            y[k] += update[k]
+            if k & 1 == 0 { sumX += y[k] } else { sumY += y[k] }
+        }
+        let n = Double(count / 2)
+        let mx = sumX / n, my = sumY / n
+        for i in 0..<(count / 2) {
+            y[2 * i] -= mx
+            y[2 * i + 1] -= my
+        }
+    }
+
+    static func format(_ x: Double) -> String {
+        String(format: "%.4g", x)
+    }
+
+    /// Splits `0..<count` into `parts` contiguous ranges of near-equal size.
+    static func partition(_ count: Int, _ parts: Int) -> [Range<Int>] {
+        let parts = max(1, min(parts, max(count, 1)))
+        return (0..<parts).map { w in (count * w / parts)..<(count * (w + 1) / parts) }
+    }
+}
