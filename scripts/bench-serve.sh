@@ -17,7 +17,7 @@ trap '[[ -n $pid ]] && { kill $pid 2>/dev/null || true; wait $pid 2>/dev/null ||
 
 echo "cpu:   $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores online"
 echo "load:  $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the run"
-"$bin" bench --make-library "$n" --db "$work/library.sqlite"
+"$bin" bench make-library "$n" --db "$work/library.sqlite"
 
 "$bin" serve --db "$work/library.sqlite" --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.err" &
 pid=$!

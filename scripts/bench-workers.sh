@@ -11,7 +11,7 @@
 # cores: with C cores, more than C workers cannot be faster, and the figures say how far the
 # queue itself stays out of the way.
 #
-# Then the queue alone, without analysis (`genred bench --queue`): 1000 made-up jobs, each
+# Then the queue alone, without analysis (`genred bench queue`): 1000 made-up jobs, each
 # stored with one real analysis, by 1, 2 and 4 clients (threads with a connection each, from
 # one namespace over TCP), on PostgreSQL and on SQLite: the store time per job when the
 # cores are not busy analysing.
@@ -111,10 +111,10 @@ sample=$(find "$work/music" -type f | sort | head -1)
 echo "== the queue alone, PostgreSQL$([[ $use_netns == 1 ]] && echo " over TCP from a namespace")"
 url=$(scripts/pg-test-server.sh newdb)
 if [[ $use_netns == 1 ]]; then
-  ip netns exec gbw1 "$bin" bench --queue 1000 --store "$(tcp_url 1 "$url")" "$sample"
+  ip netns exec gbw1 "$bin" bench queue 1000 --store "$(tcp_url 1 "$url")" "$sample"
 else
-  "$bin" bench --queue 1000 --store "$url" "$sample"
+  "$bin" bench queue 1000 --store "$url" "$sample"
 fi
 echo "== the queue alone, SQLite"
-"$bin" bench --queue 1000 --store "$work/queue.sqlite" "$sample"
+"$bin" bench queue 1000 --store "$work/queue.sqlite" "$sample"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-music set of the small-set learn tests and of `genred bench --learn-set`: one
+# The real-music set of the small-set learn tests and of `genred bench learn-set`: one
 # 30-second excerpt (16 kHz mono WAV, from the middle) of each recording in five Debian
 # packages of freely licensed game music, in folders LABEL/ALBUM/, made once into
 # .build/learn-audio/set. Prints that folder.

@@ -115,11 +115,8 @@ struct Analyze: ParsableCommand {
                 throw TaxonomyError(taxonomy, .notFound)
             }
             return try record.taxonomy()
-        } catch let exit as ExitCode {
-            throw exit
         } catch {
-            printError("genred: \(error)")
-            throw ExitCode(2)
+            throw CommandFailure(error, status: 2)
         }
     }
 

@@ -86,8 +86,7 @@ struct Eval: ParsableCommand {
         let dbPath = library.databasePath(config)
         if !noDb && (library.named || StoreLocation(dbPath).exists) {
             if library.named && !StoreLocation(dbPath).exists {
-                printError("genred: database \(dbPath): no such file")
-                throw ExitCode(2)
+                throw CommandFailure(dbPath, "database \(dbPath): no such file", status: 2)
             }
             store = try library.openStore(config)
         }
@@ -109,15 +108,13 @@ struct Eval: ParsableCommand {
             }
         } catch {
             bar?.clear()
-            printError("genred: \(error)")
-            throw ExitCode(2)
+            throw CommandFailure(error, status: 2)
         }
         bar?.clear()
 
         if let csv {
             if let failure = PathIO.writeText(report.csv(), to: csv) {
-                printError("genred: \(EvalError(path: csv, reason: .cannotWrite(failure)))")
-                throw ExitCode(2)
+                throw EvalError(path: csv, reason: .cannotWrite(failure))
             }
         }
         if json {
@@ -128,8 +125,7 @@ struct Eval: ParsableCommand {
             for f in report.failures { printError("genred: \(f.path): \(f.reason)") }
         }
         if report.counts.evaluated == 0 {
-            printError("genred: \(source): nothing to evaluate: no labelled file could be scored")
-            throw ExitCode(2)
+            throw CommandFailure(source, "\(source): nothing to evaluate: no labelled file could be scored", status: 2)
         }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }

@@ -65,3 +65,24 @@ struct StandardError: TextOutputStream {
 }
 
 import Foundation
+
+/// A command's own failure (nothing analysed yet, a file it cannot write): what it is about,
+/// the whole message, and the exit status. `main` prints it once, as every `GenredError`.
+struct CommandFailure: GenredError {
+    let subject: String
+    let reasonText: String
+    let exitStatus: Int32
+    /// `message` is printed as it is after `genred: `, so it names its subject itself.
+    init(_ subject: String, _ message: String, status: Int32 = 1) {
+        self.subject = subject
+        reasonText = message
+        exitStatus = status
+    }
+    /// Another error's message, with the exit status this command gives it.
+    init(_ error: any Error, status: Int32) {
+        subject = (error as? any GenredError)?.subject ?? ""
+        reasonText = "\(error)"
+        exitStatus = status
+    }
+    var description: String { reasonText }
+}

@@ -4,7 +4,7 @@ import GenredKit
 
 struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Learn a taxonomy of your own labels from the analyses genred stores.",
+        abstract: "Learn a taxonomy of your own labels from the analyses genred stores, and manage the taxonomies learned.",
         discussion: """
             Labels come from sub-folder names (--labels folders: FOLDER/Synthwave/..., FOLDER/Post-rock/...) \
             or from the genre tags already in the files (--labels tags; several values make a track \
@@ -26,166 +26,194 @@ struct Learn: ParsableCommand {
             labels change: it says what changed and which tracks' labels would flip. Use it with \
             `genred analyze --taxonomy NAME`, `retag --taxonomy NAME`, or [tags] taxonomies in the config.
 
+            `genred learn NAME FOLDER...` is `genred learn train NAME FOLDER...`. The older flags \
+            (--list, --report NAME, --export NAME FOLDER, --import FOLDER, --remove NAME) still work, as \
+            the subcommands of the same names.
+
             Exit status: 0 when learned; 1 when learned but some files failed; 2 for setup errors or \
             when nothing can be learned. See docs/learn.md.
             """
+,
+        subcommands: [Train.self, List.self, Report.self, Export.self, Import.self, Remove.self],
+        defaultSubcommand: Train.self
     )
+}
 
-    @OptionGroup var library: LibraryOptions
+extension Learn {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Learn NAME from folders of labelled music, evaluate it, and store it as NAME's next version (the default subcommand)."
+        )
 
-    @Option(name: .long, help: "Where the labels come from: folders (one sub-folder per label) or tags (the files' genre tags).")
-    var labels: EvalLabelSource?
+        @OptionGroup var library: LibraryOptions
 
-    @Option(name: .long, help: ArgumentHelp("Label map for the built-in baseline: lines 'label = model label[, model label...]'.", valueName: "file"))
-    var map: String?
+        @Option(name: .long, help: "Where the labels come from: folders (one sub-folder per label) or tags (the files' genre tags).")
+        var labels: EvalLabelSource?
 
-    @Option(name: .long, help: "Model bundle name or directory (default: from the config, else msd-musicnn).")
-    var model: String?
+        @Option(name: .long, help: ArgumentHelp("Label map for the built-in baseline: lines 'label = model label[, model label...]'.", valueName: "file"))
+        var map: String?
 
-    @Option(name: .long, help: ArgumentHelp("Precision a label must reach to be given (0.5-1).", valueName: "share"))
-    var precision: Double = 0.9
+        @Option(name: .long, help: "Model bundle name or directory (default: from the config, else msd-musicnn).")
+        var model: String?
 
-    @Option(name: .long, help: "Cross-validation folds.")
-    var folds: Int = 5
+        @Option(name: .long, help: ArgumentHelp("Precision a label must reach to be given (0.5-1).", valueName: "share"))
+        var precision: Double = 0.9
 
-    @Option(name: .long, help: ArgumentHelp("Labels with fewer tracks are left out.", valueName: "n"))
-    var minTracks: Int = 5
+        @Option(name: .long, help: "Cross-validation folds.")
+        var folds: Int = 5
 
-    @Flag(name: .long, help: "Learn and report, but store nothing.")
-    var dryRun = false
+        @Option(name: .long, help: ArgumentHelp("Labels with fewer tracks are left out.", valueName: "n"))
+        var minTracks: Int = 5
 
-    @Flag(name: .long, help: "Never give a label that folds keeping albums whole cannot judge (a label with all its tracks in one album or folder): abstain instead of using thresholds from folds that split albums.")
-    var strict = false
+        @Flag(name: .long, help: "Learn and report, but store nothing.")
+        var dryRun = false
 
-    @Flag(name: .long, help: "Print the report (or the list) as JSON.")
+        @Flag(name: .long, help: "Never give a label that folds keeping albums whole cannot judge (a label with all its tracks in one album or folder): abstain instead of using thresholds from folds that split albums.")
+        var strict = false
+
+        @Flag(name: .long, help: "Print the report as JSON.")
+        var json = false
+
+        @Option(name: .long, help: "Worker threads (default: all cores).")
+        var threads: Int?
+
+        @Flag(name: .long, help: ArgumentHelp("Same as `genred learn list`.", visibility: .hidden))
+        var list = false
+
+        @Option(name: .long, help: ArgumentHelp("Same as `genred learn remove NAME`.", valueName: "name", visibility: .hidden))
+        var remove: String?
+
+        @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Same as `genred learn export NAME FOLDER`.", valueName: "name folder", visibility: .hidden))
+        var export: [String] = []
+
+        @Option(name: .customLong("import"), help: ArgumentHelp("Same as `genred learn import FOLDER`.", valueName: "folder", visibility: .hidden))
+        var importFolder: String?
+
+        @Option(name: .long, help: ArgumentHelp("Same as `genred learn report NAME`.", valueName: "name", visibility: .hidden))
+        var report: String?
+
+        @Option(name: .long, help: ArgumentHelp("With --export or --report: the version.", visibility: .hidden))
+        var version: Int?
+
+        @Flag(name: .long, help: ArgumentHelp("With --export: replace files already in the folder.", visibility: .hidden))
+        var force = false
+
+        @Argument(help: "The taxonomy's name.")
+        var name: String?
+
+        @Argument(help: "Folders of labelled music (default: those it was last learned from).")
+        var folders: [String] = []
+
+        private var managing: Bool { list || remove != nil || !export.isEmpty || importFolder != nil || report != nil }
+
+        func validate() throws {
+            let modes = [list, remove != nil, !export.isEmpty, importFolder != nil, report != nil].filter { $0 }.count
+            if modes > 1 { throw ValidationError("--list, --remove, --export, --import and --report exclude each other") }
+            if managing && (name != nil || !folders.isEmpty) {
+                throw ValidationError("--list, --remove, --export, --import and --report take no NAME or FOLDER arguments")
+            }
+            if !export.isEmpty && export.count != 2 { throw ValidationError("--export takes a taxonomy name and a folder") }
+            if !managing && name == nil { throw ValidationError("give the taxonomy's NAME (and its labelled FOLDERs), or --list") }
+            if !(0.5...1).contains(precision) { throw ValidationError("--precision must be between 0.5 and 1") }
+            if folds < 2 || folds > 20 { throw ValidationError("--folds must be between 2 and 20") }
+            if minTracks < 2 { throw ValidationError("--min-tracks must be at least 2") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+        }
+
+        func run() throws {
+            var config = try library.loadConfiguration()
+            if let model { config.model = model }
+            let taxonomies = Taxonomies(library: library, config: config, json: json, version: version, force: force)
+            if list { return try taxonomies.list() }
+            if let remove { return try taxonomies.remove(remove) }
+            if export.count == 2 { return try taxonomies.export(export[0], to: export[1]) }
+            if let importFolder { return try taxonomies.importFolder(importFolder) }
+            if let report { return try taxonomies.report(report) }
+            try learn(name!, config)
+        }
+
+        private func fail(_ error: any Error, status: Int32 = 2) -> CommandFailure {
+            CommandFailure(error, status: status)
+        }
+
+        // MARK: Learning
+
+        private func learn(_ name: String, _ config: Configuration) throws {
+            let store = try library.openStore(config)
+            // Learning again: the folders, label source and map of the newest version, unless given.
+            var sources = LearnSources(folders: folders, labels: labels ?? .folders, map: map)
+            if folders.isEmpty {
+                guard let previous = try? store.taxonomy(name: name),
+                      let stored: LearnSources = previous.sources.flatMap(BlobCoding.decodeJSON) else {
+                    throw fail(TaxonomyError(name, .nothingToLearn("no labelled FOLDER given, and no earlier version to take them from")))
+                }
+                sources = LearnSources(folders: stored.folders, labels: labels ?? stored.labels, map: map ?? stored.map)
+                printError("genred: learning \(name) again from \(stored.folders.joined(separator: ", ")) (labels from \(sources.labels.rawValue))")
+            } else {
+                sources.folders = folders.map(FilePath.normalize)
+            }
+
+            let bundle = try loadBundle(config.model)
+            var labelMap = EvalLabelMap(manifest: bundle.manifest)
+            if let file = sources.map {
+                do { try labelMap.load(file: file) } catch { throw fail(error) }
+            }
+            let runner = LearnRunner(bundle: bundle, store: store, map: labelMap,
+                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            runner.options.folds = folds
+            runner.options.targetPrecision = precision
+            runner.options.strict = strict
+            runner.options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            runner.minimumTracks = minTracks
+
+            var bar: ProgressBar?
+            let terminal = standardErrorIsTerminal
+            let outcome: (report: LearnReport, taxonomy: Taxonomy)
+            do {
+                outcome = try runner.run(name: name, sources: sources, save: !dryRun) { event in
+                    switch event {
+                    case .collected(let labelled, let used, let toAnalyse, let perLabel):
+                        let found = perLabel.map { "\($0.label) \($0.tracks)" }.joined(separator: ", ")
+                        printError("genred: \(labelled) labelled track\(labelled == 1 ? "" : "s"), \(toAnalyse) to analyse first (\(found))"
+                            + (used < labelled ? "; \(labelled - used) left out, in labels of fewer than \(minTracks) tracks" : ""))
+                        if terminal && toAnalyse > 0 { bar = ProgressBar(total: toAnalyse) }
+                    case .analysing(_, _, let path):
+                        bar?.advance(current: path)
+                    case .failed(let path, let reason):
+                        bar?.clear()
+                        printError("failed  \(path): \(reason)")
+                    case .training(let tracks, let classes):
+                        bar?.clear()
+                        bar = nil
+                        printError("genred: learning \(classes) classes from \(tracks) tracks (\(folds)-fold grouped cross-validation)")
+                    }
+                }
+            } catch {
+                bar?.clear()
+                throw fail(error)
+            }
+            print(json ? outcome.report.json() : outcome.report.text(), terminator: json ? "\n" : "")
+            if !outcome.report.failures.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// The taxonomies in the library database: what `learn list`, `report`, `export`, `import` and
+/// `remove` do (and the older flags of the same names).
+struct Taxonomies {
+    let library: LibraryOptions
+    let config: Configuration
     var json = false
-
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    @Flag(name: .long, help: "Instead: list the taxonomies in the library database.")
-    var list = false
-
-    @Option(name: .long, help: ArgumentHelp("Instead: delete every version of this taxonomy.", valueName: "name"))
-    var remove: String?
-
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Instead: write a taxonomy (manifest.json, head.safetensors) into a folder.", valueName: "name folder"))
-    var export: [String] = []
-
-    @Option(name: .customLong("import"), help: ArgumentHelp("Instead: add an exported taxonomy to the library database, as the next version of its name.", valueName: "folder"))
-    var importFolder: String?
-
-    @Option(name: .long, help: ArgumentHelp("Instead: print the stored report of a taxonomy (its newest version, or --version).", valueName: "name"))
-    var report: String?
-
-    @Option(name: .long, help: "With --export or --report: the version (default: the newest).")
     var version: Int?
-
-    @Flag(name: .long, help: "With --export: replace files already in the folder.")
     var force = false
 
-    @Argument(help: "The taxonomy's name.")
-    var name: String?
-
-    @Argument(help: "Folders of labelled music (default: those it was last learned from).")
-    var folders: [String] = []
-
-    private var managing: Bool { list || remove != nil || !export.isEmpty || importFolder != nil || report != nil }
-
-    func validate() throws {
-        let modes = [list, remove != nil, !export.isEmpty, importFolder != nil, report != nil].filter { $0 }.count
-        if modes > 1 { throw ValidationError("--list, --remove, --export, --import and --report exclude each other") }
-        if managing && (name != nil || !folders.isEmpty) {
-            throw ValidationError("--list, --remove, --export, --import and --report take no NAME or FOLDER arguments")
-        }
-        if !export.isEmpty && export.count != 2 { throw ValidationError("--export takes a taxonomy name and a folder") }
-        if !managing && name == nil { throw ValidationError("give the taxonomy's NAME (and its labelled FOLDERs), or --list") }
-        if !(0.5...1).contains(precision) { throw ValidationError("--precision must be between 0.5 and 1") }
-        if folds < 2 || folds > 20 { throw ValidationError("--folds must be between 2 and 20") }
-        if minTracks < 2 { throw ValidationError("--min-tracks must be at least 2") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    private func fail(_ error: any Error, status: Int32 = 2) -> CommandFailure {
+        CommandFailure(error, status: status)
     }
 
-    func run() throws {
-        var config = try library.loadConfiguration()
-        if let model { config.model = model }
-        if list { return try listTaxonomies(config) }
-        if let remove { return try removeTaxonomy(remove, config) }
-        if export.count == 2 { return try exportTaxonomy(export[0], to: export[1], config) }
-        if let importFolder { return try importTaxonomy(importFolder, config) }
-        if let report { return try printStoredReport(report, config) }
-        try learn(name!, config)
-    }
 
-    private func fail(_ error: any Error, status: Int32 = 2) -> ExitCode {
-        printError("genred: \(error)")
-        return ExitCode(status)
-    }
-
-    // MARK: Learning
-
-    private func learn(_ name: String, _ config: Configuration) throws {
-        let store = try library.openStore(config)
-        // Learning again: the folders, label source and map of the newest version, unless given.
-        var sources = LearnSources(folders: folders, labels: labels ?? .folders, map: map)
-        if folders.isEmpty {
-            guard let previous = try? store.taxonomy(name: name),
-                  let stored: LearnSources = previous.sources.flatMap(BlobCoding.decodeJSON) else {
-                throw fail(TaxonomyError(name, .nothingToLearn("no labelled FOLDER given, and no earlier version to take them from")))
-            }
-            sources = LearnSources(folders: stored.folders, labels: labels ?? stored.labels, map: map ?? stored.map)
-            printError("genred: learning \(name) again from \(stored.folders.joined(separator: ", ")) (labels from \(sources.labels.rawValue))")
-        } else {
-            sources.folders = folders.map(FilePath.normalize)
-        }
-
-        let bundle = try loadBundle(config.model)
-        var labelMap = EvalLabelMap(manifest: bundle.manifest)
-        if let file = sources.map {
-            do { try labelMap.load(file: file) } catch { throw fail(error) }
-        }
-        let runner = LearnRunner(bundle: bundle, store: store, map: labelMap,
-                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        runner.options.folds = folds
-        runner.options.targetPrecision = precision
-        runner.options.strict = strict
-        runner.options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        runner.minimumTracks = minTracks
-
-        var bar: ProgressBar?
-        let terminal = standardErrorIsTerminal
-        let outcome: (report: LearnReport, taxonomy: Taxonomy)
-        do {
-            outcome = try runner.run(name: name, sources: sources, save: !dryRun) { event in
-                switch event {
-                case .collected(let labelled, let used, let toAnalyse, let perLabel):
-                    let found = perLabel.map { "\($0.label) \($0.tracks)" }.joined(separator: ", ")
-                    printError("genred: \(labelled) labelled track\(labelled == 1 ? "" : "s"), \(toAnalyse) to analyse first (\(found))"
-                        + (used < labelled ? "; \(labelled - used) left out, in labels of fewer than \(minTracks) tracks" : ""))
-                    if terminal && toAnalyse > 0 { bar = ProgressBar(total: toAnalyse) }
-                case .analysing(_, _, let path):
-                    bar?.advance(current: path)
-                case .failed(let path, let reason):
-                    bar?.clear()
-                    printError("failed  \(path): \(reason)")
-                case .training(let tracks, let classes):
-                    bar?.clear()
-                    bar = nil
-                    printError("genred: learning \(classes) classes from \(tracks) tracks (\(folds)-fold grouped cross-validation)")
-                }
-            }
-        } catch {
-            bar?.clear()
-            throw fail(error)
-        }
-        print(json ? outcome.report.json() : outcome.report.text(), terminator: json ? "\n" : "")
-        if !outcome.report.failures.isEmpty { throw ExitCode(1) }
-    }
-
-    // MARK: Managing
-
-    private func listTaxonomies(_ config: Configuration) throws {
+    func list() throws {
         let path = library.databasePath(config)
         guard StoreLocation(path).exists else {
             if json { print("[]") } else { print("no library database at \(path): no taxonomies") }
@@ -224,7 +252,7 @@ struct Learn: ParsableCommand {
         }
     }
 
-    private func removeTaxonomy(_ name: String, _ config: Configuration) throws {
+    func remove(_ name: String) throws {
         let store = try library.openStore(config)
         let removed: Int
         do { removed = try store.removeTaxonomy(name: name) } catch { throw fail(error) }
@@ -235,7 +263,7 @@ struct Learn: ParsableCommand {
         }
     }
 
-    private func stored(_ name: String, _ config: Configuration) throws -> TaxonomyRecord {
+    private func stored(_ name: String) throws -> TaxonomyRecord {
         let path = library.databasePath(config)
         guard StoreLocation(path).exists else {
             throw fail(TaxonomyError(name, .database("no library database at \(path)")))
@@ -251,13 +279,13 @@ struct Learn: ParsableCommand {
         }
     }
 
-    private func exportTaxonomy(_ name: String, to folder: String, _ config: Configuration) throws {
-        let record = try stored(name, config)
+    func export(_ name: String, to folder: String) throws {
+        let record = try stored(name)
         do { try record.taxonomy().export(to: folder, replace: force) } catch { throw fail(error) }
         print("exported \(name) version \(record.version) to \(FilePath.normalize(folder)) (manifest.json, head.safetensors)")
     }
 
-    private func importTaxonomy(_ folder: String, _ config: Configuration) throws {
+    func importFolder(_ folder: String) throws {
         let store = try library.openStore(config)
         do {
             let taxonomy = try Taxonomy.load(folder: folder)
@@ -271,11 +299,63 @@ struct Learn: ParsableCommand {
         }
     }
 
-    private func printStoredReport(_ name: String, _ config: Configuration) throws {
-        let record = try stored(name, config)
+    func report(_ name: String) throws {
+        let record = try stored(name)
         guard let text = record.report, let report = LearnReport.decode(text) else {
             throw fail(TaxonomyError("\(name) version \(record.version)", .unreadable("no stored report (an imported taxonomy has none)")))
         }
         print(json ? report.json() : report.text(), terminator: json ? "\n" : "")
+    }
+}
+
+extension Learn {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the taxonomies in the library database: labels, tracks, held-out accuracy.")
+        @OptionGroup var library: LibraryOptions
+        @Flag(name: .long, help: "Print the list as JSON.") var json = false
+        func run() throws {
+            try Taxonomies(library: library, config: try library.loadConfiguration(), json: json).list()
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the stored report of a taxonomy (its newest version, or --version).")
+        @OptionGroup var library: LibraryOptions
+        @Flag(name: .long, help: "Print the report as JSON.") var json = false
+        @Option(name: .long, help: "The version (default: the newest).") var version: Int?
+        @Argument(help: "The taxonomy's name.") var name: String
+        func run() throws {
+            try Taxonomies(library: library, config: try library.loadConfiguration(), json: json, version: version).report(name)
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a taxonomy (manifest.json, head.safetensors) into a folder, to use elsewhere or to import into another library.")
+        @OptionGroup var library: LibraryOptions
+        @Option(name: .long, help: "The version (default: the newest).") var version: Int?
+        @Flag(name: .long, help: "Replace files already in the folder.") var force = false
+        @Argument(help: "The taxonomy's name.") var name: String
+        @Argument(help: "The folder to write into.") var folder: String
+        func run() throws {
+            try Taxonomies(library: library, config: try library.loadConfiguration(), version: version, force: force).export(name, to: folder)
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an exported taxonomy to the library database, as the next version of its name.")
+        @OptionGroup var library: LibraryOptions
+        @Argument(help: "The folder `genred learn export` wrote.") var folder: String
+        func run() throws {
+            try Taxonomies(library: library, config: try library.loadConfiguration()).importFolder(folder)
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete every version of a taxonomy from the library database.")
+        @OptionGroup var library: LibraryOptions
+        @Argument(help: "The taxonomy's name.") var name: String
+        func run() throws {
+            try Taxonomies(library: library, config: try library.loadConfiguration()).remove(name)
+        }
     }
 }

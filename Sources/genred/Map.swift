@@ -80,8 +80,7 @@ struct Map: ParsableCommand {
         let v: LibraryStore.TrackVectors
         v = try store.vectors(model: bundle.name, under: underPath)
         guard v.count > 0 else {
-            printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
-            throw ExitCode(1)
+            throw CommandFailure(bundle.name, "no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
         }
         var options = TSNEOptions()
         options.perplexity = perplexity
@@ -121,8 +120,7 @@ struct Map: ParsableCommand {
 
     private func write(_ text: String, to path: String) throws {
         if let failure = PathIO.writeText(text, to: path) {
-            printError("genred: cannot write \(path): \(failure)")
-            throw ExitCode(1)
+            throw CommandFailure(path, "cannot write \(path): \(failure)")
         }
     }
 }

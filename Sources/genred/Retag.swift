@@ -106,8 +106,7 @@ struct Retag: ParsableCommand {
             }
         } catch {
             bar?.clear()
-            printError("genred: \(error)")
-            throw ExitCode(2)
+            throw CommandFailure(error, status: 2)
         }
         bar?.clear()
         printSummary(summary)

@@ -40,8 +40,7 @@ struct Serve: ParsableCommand {
         settings.groups = bundle.manifest.groups
         // Refuse an open address before touching the database.
         if !settings.address.isLoopback && (settings.token ?? "").isEmpty {
-            printError("genred: refusing to listen on \(settings.address): an address other machines can reach needs a token (--token or GENRED_SERVE_TOKEN)")
-            throw ExitCode(2)
+            throw CommandFailure(settings.address.description, "refusing to listen on \(settings.address): an address other machines can reach needs a token (--token or GENRED_SERVE_TOKEN)", status: 2)
         }
         let store: LibraryStore
         store = try LibraryStore(path: settings.databasePath, readOnly: true)
@@ -58,8 +57,7 @@ struct Serve: ParsableCommand {
                 FileHandle.standardOutput.write(Data("listening on http://\(address) (\(facts))\n".utf8))
             }
         } catch {
-            printError("genred: cannot serve on \(settings.address): \(error)")
-            throw ExitCode(1)
+            throw CommandFailure(settings.address.description, "cannot serve on \(settings.address): \(error)", status: 1)
         }
     }
 }

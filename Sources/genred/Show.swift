@@ -36,10 +36,9 @@ struct Show: ParsableCommand {
         let detail: TrackDetail
         do { detail = try TrackDetail.load(track, store: store, model: modelName, groups: groups, top: top) } catch let error as QueryError {
             switch error.reason {
-            case .noAnalysis: printError("genred: \(error)")
-            default: printError("genred: \(track): not in the library database (run `genred retag` on its folder first)")
+            case .noAnalysis: throw CommandFailure(error, status: 1)
+            default: throw CommandFailure(track, "\(track): not in the library database (run `genred retag` on its folder first)")
             }
-            throw ExitCode(1)
         }
         if json {
             print(detail.json())

@@ -58,8 +58,7 @@ struct Similar: ParsableCommand {
         index = SimilarityIndex(tracks: try store.vectors(model: bundle.name, under: underPath),
                                 labels: bundle.labels, displayNames: bundle.manifest.displayNames)
         if index.tracks.count == 0 {
-            printError("genred: no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
-            throw ExitCode(1)
+            throw CommandFailure(bundle.name, "no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
         }
 
         if let like, let (name, label) = SimilarTracks.taxonomyLabel(like, taxonomies: ((try? TaxonomyQuery(store: store).list()) ?? []).map(\.name)) {
@@ -70,8 +69,7 @@ struct Similar: ParsableCommand {
         if let like {
             let found: [Int]
             do { (found, matches) = try SimilarTracks.like(like, in: index, count: count) } catch {
-                printError("genred: unknown label(s): \(error.subject) (labels: \(bundle.manifest.displayNames.joined(separator: ", ")))")
-                throw ExitCode(2)
+                throw CommandFailure(error.subject, "unknown label(s): \(error.subject) (labels: \(bundle.manifest.displayNames.joined(separator: ", ")))", status: 2)
             }
             header = "Tracks like: " + found.map { bundle.manifest.displayNames[$0] }.joined(separator: ", ")
         } else {
@@ -112,11 +110,9 @@ struct Similar: ParsableCommand {
                 under.map { FilePath.isPath(path, inside: $0) } ?? true
             }
         } catch let error as QueryError {
-            printError("genred: \(error)")
-            throw ExitCode(2)
+            throw CommandFailure(error, status: 2)
         } catch {
-            printError("genred: \(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error, status: 1)
         }
         // Titles and artists from the similarity index, where the track is in it.
         let t = index.tracks
@@ -147,8 +143,7 @@ struct Similar: ParsableCommand {
                                       duration: r.flatMap { t.durations[$0] })
             })
             if let failure = PathIO.writeText(text, to: m3u) {
-                printError("genred: cannot write \(m3u): \(failure)")
-                throw ExitCode(1)
+                throw CommandFailure(m3u, "cannot write \(m3u): \(failure)")
             }
         }
     }
@@ -158,11 +153,9 @@ struct Similar: ParsableCommand {
         do { return try SimilarTracks.subject(argument, store: store, bundle: bundle) } catch let error as QueryError {
             switch error.reason {
             case .unknownTrack:
-                printError("genred: \(argument): no such file, and no track with that id")
-                throw ExitCode(2)
+                throw CommandFailure(argument, "\(argument): no such file, and no track with that id", status: 2)
             default:
-                printError("genred: \(error)")
-                throw ExitCode(1)
+                throw CommandFailure(error, status: 1)
             }
         }
     }
@@ -182,8 +175,7 @@ struct Similar: ParsableCommand {
         })
         // The listed paths keep their exact bytes, so a player opens the files.
         if let failure = PathIO.writeText(text, to: file) {
-            printError("genred: cannot write \(file): \(failure)")
-            throw ExitCode(1)
+            throw CommandFailure(file, "cannot write \(file): \(failure)")
         }
     }
 }

@@ -31,8 +31,7 @@ struct Watch: ParsableCommand {
         let config = try library.loadConfiguration()
         if checkRoots {
             guard roots.isEmpty && config.roots.isEmpty else { return }
-            printError("genred: no folders to watch: name them in [library] roots of \(config.source ?? "the config file"), then start the daemon again")
-            throw ExitCode(1)
+            throw CommandFailure(config.source ?? "config", "no folders to watch: name them in [library] roots of \(config.source ?? "the config file"), then start the daemon again", status: 1)
         }
         let daemon = Daemon(options: .init(
             configuration: config, configPath: library.config ?? config.source,

@@ -41,8 +41,7 @@ struct Enqueue: ParsableCommand {
             }
         } catch {
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
-            printError("genred: \(error)")
-            throw ExitCode(2)
+            throw CommandFailure(error, status: 2)
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         var line = "queued \(summary.queued) of \(summary.files) files for \(bundle.manifest.name) \(bundle.manifest.version)"

@@ -5,14 +5,14 @@ import XCTest
 /// The start-up check of the OpenBLAS kernels, through the built binary: OpenBLAS picks its
 /// core before `main`, so only a new process shows what genred made of it.
 final class BLASDispatchCommandTests: XCTestCase {
-    /// Runs `genred bench --cpu` with `environment` added (and any inherited setting of the
+    /// Runs `genred bench machine` with `environment` added (and any inherited setting of the
     /// two variables removed); returns the core named on the "blas" line and the line.
     private func coreInUse(_ environment: [String: String]) throws -> (core: String, line: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
         let process = Process()
         process.executableURL = FileManager.default.fileExists(atPath: binary.path)
             ? binary : Bundle.main.bundleURL.appendingPathComponent("genred")
-        process.arguments = ["bench", "--cpu", "--threads", "1"]
+        process.arguments = ["bench", "machine", "--threads", "1"]
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_CORETYPE"] = nil
         env["GENRED_BLAS_CORE"] = nil

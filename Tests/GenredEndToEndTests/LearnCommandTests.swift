@@ -59,7 +59,7 @@ final class LearnCommandTests: XCTestCase {
         XCTAssertEqual(decisions["target_precision"] as? Double, 0.9)
         XCTAssertEqual((decisions["per_class"] as? [Any])?.count, 3)
 
-        let list = try genred(["learn", "--list", "--db", db, "--json"])
+        let list = try genred(["learn", "list", "--db", db, "--json"])
         XCTAssertEqual(list.status, 0, list.stderr)
         let listed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(listed.first?["name"] as? String, "synth")
@@ -67,7 +67,7 @@ final class LearnCommandTests: XCTestCase {
 
         // Export, then analyse with the folder and with the stored name: the same answer.
         let exported = dir.appendingPathComponent("synth.taxonomy")
-        let export = try genred(["learn", "--export", "synth", exported.path, "--db", db])
+        let export = try genred(["learn", "export", "synth", exported.path, "--db", db])
         XCTAssertEqual(export.status, 0, export.stderr)
         for name in ["manifest.json", "head.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: exported.appendingPathComponent(name).path), name)
@@ -91,7 +91,7 @@ final class LearnCommandTests: XCTestCase {
 
         // Import into another library.
         let other = dir.appendingPathComponent("other/library.sqlite").path
-        let imported = try genred(["learn", "--import", exported.path, "--db", other])
+        let imported = try genred(["learn", "import", exported.path, "--db", other])
         XCTAssertEqual(imported.status, 0, imported.stderr)
         XCTAssertTrue(imported.stdout.contains("imported synth as version 1"), imported.stdout)
         let fromImport = try object(genred(["analyze", "--taxonomy", "synth", "--db", other, "--json", file]).stdout)
@@ -142,7 +142,7 @@ final class LearnCommandTests: XCTestCase {
         XCTAssertTrue(again.stdout.contains("training labels: 0 tracks added, 0 removed, 0 relabelled"), again.stdout)
         XCTAssertTrue(again.stdout.contains("version 2"), again.stdout)
 
-        let removed = try genred(["learn", "--remove", "synth", "--db", db])
+        let removed = try genred(["learn", "remove", "synth", "--db", db])
         XCTAssertEqual(removed.status, 0, removed.stderr)
         XCTAssertTrue(removed.stdout.contains("removed synth (2 versions)"), removed.stdout)
         let gone = try genred(["analyze", "--taxonomy", "synth", "--db", db, file])
@@ -164,8 +164,8 @@ final class LearnCommandTests: XCTestCase {
         let slash = try genred(["learn", "a/b", dir.path, "--db", db])
         XCTAssertEqual(slash.status, 2)
         XCTAssertTrue(slash.stderr.contains("invalid taxonomy name"), slash.stderr)
-        XCTAssertNotEqual(try genred(["learn", "--export", "only-one"]).status, 0)
-        let missing = try genred(["learn", "--export", "nope", dir.appendingPathComponent("out").path, "--db", db])
+        XCTAssertNotEqual(try genred(["learn", "export", "only-one"]).status, 0)
+        let missing = try genred(["learn", "export", "nope", dir.appendingPathComponent("out").path, "--db", db])
         XCTAssertEqual(missing.status, 2)
         XCTAssertTrue(missing.stderr.contains("nope: no such taxonomy"), missing.stderr)
     }

@@ -196,7 +196,7 @@ public struct Configuration: Sendable, Equatable {
             if let map = try reader.table(tags, "mood_map", in: "tags") { c.tags.moodMap = try reader.nameMap(map, in: "tags.mood_map") }
             if let names = try reader.strings(tags, "taxonomies", in: "tags") {
                 for name in names where name.isEmpty || name.contains("/") {
-                    throw reader.error("tags", "taxonomies", "\"\(name)\" is not a taxonomy name (genred learn --list shows them)")
+                    throw reader.error("tags", "taxonomies", "\"\(name)\" is not a taxonomy name (genred learn list shows them)")
                 }
                 c.tags.taxonomies = names
             }

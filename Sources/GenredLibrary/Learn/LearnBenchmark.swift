@@ -1,5 +1,5 @@
 import GenredEngine
-/// A synthetic labelled set for timing `genred learn` without audio (`genred bench --learn N`):
+/// A synthetic labelled set for timing `genred learn` without audio (`genred bench learn N`):
 /// `tracks` feature rows of the real layout (200 + 50 + 50), in `classes` classes and albums of
 /// 20 tracks, each album scattered around its class's centre (classes overlap: held-out accuracy
 /// is well short of 1, as with real labels).
@@ -27,7 +27,7 @@ public enum LearnBenchmark {
     }
 }
 
-/// Small labelled sets drawn from a larger real one (`genred bench --learn-set FOLDER`): how
+/// Small labelled sets drawn from a larger real one (`genred bench learn-set FOLDER`): how
 /// well `learn` does with a handful of tracks per label, next to two references on the same
 /// split.
 ///

@@ -145,7 +145,7 @@ extension LearnReport {
         }
         out.append("")
         out.append(String(format: "Cross-validation and training: %.2f s.", trainingSeconds)
-                   + (version.map { " Stored as version \($0): genred learn --list shows it; [tags] taxonomies = [\"\(name)\"] in the config writes its labels." } ?? ""))
+                   + (version.map { " Stored as version \($0): genred learn list shows it; [tags] taxonomies = [\"\(name)\"] in the config writes its labels." } ?? ""))
         return out.joined(separator: "\n") + "\n"
     }
 }

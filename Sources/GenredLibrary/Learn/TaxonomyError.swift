@@ -30,7 +30,7 @@ public struct TaxonomyError: Error, Sendable, CustomStringConvertible {
 
     public var reasonText: String {
         switch reason {
-        case .notFound: "no such taxonomy in the library database (genred learn --list shows them)"
+        case .notFound: "no such taxonomy in the library database (genred learn list shows them)"
         case .unreadable(let why): "cannot read: \(why)"
         case .badManifest(let why): "bad taxonomy manifest: \(why)"
         case .checksumMismatch(let expected, let actual):

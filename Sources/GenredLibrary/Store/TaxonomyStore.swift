@@ -2,7 +2,7 @@ import Foundation
 import GenredEngine
 
 /// One version of a taxonomy learned with `genred learn` (or imported): its manifest and
-/// weights exactly as `genred learn --export` writes them, with the evaluation it was chosen by.
+/// weights exactly as `genred learn export` writes them, with the evaluation it was chosen by.
 public struct TaxonomyRecord: Codable, Sendable, Equatable, StoredRecord {
     public static let tableName = "taxonomy"
 

@@ -103,7 +103,7 @@ extension Daemon {
         }
     }
 
-    /// Follows `genred learn` and `learn --import`: when a taxonomy the tags use has a newer
+    /// Follows `genred learn` and `learn import`: when a taxonomy the tags use has a newer
     /// version in the database, the daemon takes it up as a reload would (the tracks whose tags
     /// it changes are decided again from their stored scores). A taxonomy removed or made
     /// unusable leaves the loaded version in use, with one error in the log.

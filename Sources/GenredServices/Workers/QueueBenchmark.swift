@@ -4,7 +4,7 @@ import GenredLibrary
 
 /// The shared queue's own cost, without analysis: `workers` threads, each with a connection
 /// of its own, take `jobs` made-up jobs and store one real analysis for each, as workers do
-/// (`genred bench --queue`). What it measures is store time per job: queueing it, and the one
+/// (`genred bench queue`). What it measures is store time per job: queueing it, and the one
 /// transaction that stores a result and takes the next job.
 public enum QueueBenchmark {
     public struct Result: Sendable {
