@@ -63,8 +63,13 @@ let package = Package(
                 "GenredKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["Web"],
+            plugins: ["EmbedWebPage"]
         ),
+        // The web page is Web/index.html in GenredServer, made a Swift string at build time.
+        .executableTarget(name: "genred-embed", path: "Sources/genred-embed"),
+        .plugin(name: "EmbedWebPage", capability: .buildTool(), dependencies: ["genred-embed"]),
 
 
         // Front-end.
@@ -87,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "GenredEndToEndTests",
             dependencies: ["genred", "GenredKit", "GenredEngine", "GenredLibrary", "GenredServices", "GenredTestSupport"]
+        ),
+        // The server's routes answered in process, without a socket.
+        .testTarget(
+            name: "GenredServerTests",
+            dependencies: ["GenredServer", "GenredKit", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -45,9 +45,7 @@ public struct LibraryServer: Sendable {
     /// Serves until SIGINT or SIGTERM. `onListening` gets the address actually bound (the
     /// port the system chose for port 0).
     public func run(onListening: @escaping @Sendable (ListenAddress) -> Void) async throws {
-        let router = Router(options: .autoGenerateHeadEndpoints)
-        router.add(middleware: GuardMiddleware(token: settings.token.flatMap { $0.isEmpty ? nil : $0 }))
-        addRoutes(to: router)
+        let router = makeRouter()
         let host = settings.address.host
         let app = Application(
             router: router,
@@ -60,7 +58,15 @@ public struct LibraryServer: Sendable {
         try await app.runService()
     }
 
-    private static var quietLogger: Logger {
+    /// The routes behind the token guard: what `run` serves, and what tests ask in process.
+    package func makeRouter() -> Router<ServeContext> {
+        let router = Router(context: ServeContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: GuardMiddleware(token: settings.token.flatMap { $0.isEmpty ? nil : $0 }))
+        addRoutes(to: router)
+        return router
+    }
+
+    package static var quietLogger: Logger {
         var logger = Logger(label: "genred-serve")
         logger.logLevel = .warning
         return logger
@@ -77,6 +83,24 @@ public struct LibraryServer: Sendable {
         }
         done.wait()
         if let error = outcome.withLock({ $0 }) { throw error }
+    }
+}
+
+/// A request's context: the server's, made from its channel, or one made without a connection
+/// for a request answered in process.
+package struct ServeContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+
+    package init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    package init(logger: Logger) {
+        coreContext = .init(source: Unconnected(logger: logger))
+    }
+
+    private struct Unconnected: RequestContextSource {
+        let logger: Logger
     }
 }
 
