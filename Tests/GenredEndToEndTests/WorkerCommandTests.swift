@@ -1,5 +1,6 @@
 import Foundation
 import GenredKit
+@testable import GenredLibrary
 import XCTest
 import GenredTestSupport
 

@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import XCTest
 import GenredKit
+@testable import GenredLibrary
 
 final class MapRenderTests: XCTestCase {
     private let genres = ["rock", "jazz", "hip-hop"]

@@ -1,7 +1,7 @@
 /// A fingerprint of a track's audio that ignores its tags: SHA-256 of the decoded 16 kHz
 /// mono signal, quantized to 16 bits so that rounding noise between decoder builds rarely
 /// matters. A moved, renamed or retagged file keeps its fingerprint.
-public struct AudioFingerprint {
+package struct AudioFingerprint {
     private var hasher = SHA256()
     private var scratch = [Int16](repeating: 0, count: 4096)
 
@@ -20,7 +20,7 @@ public struct AudioFingerprint {
         }
     }
 
-    public mutating func finalize() -> String { hasher.finalizeHex() }
+    mutating func finalize() -> String { hasher.finalizeHex() }
 
     /// Decodes `path` (without analysing it) and returns its fingerprint and audio facts. Like the
     /// analysis, it takes what a damaged file decodes to (`audio.damage` says so), so that both give a

@@ -42,7 +42,7 @@ public enum Benchmark {
     }
 
     /// Both ways of measuring `sgemmRate`, each after a warm-up run.
-    public static func sgemmRates(_ shape: GemmShape, threads: Int, minimumSeconds: Double = 1.0)
+    static func sgemmRates(_ shape: GemmShape, threads: Int, minimumSeconds: Double = 1.0)
         -> (multithreaded: Double, workers: Double) {
         let threads = max(1, threads)
         let a = [Float](repeating: 0.5, count: shape.m * shape.k)

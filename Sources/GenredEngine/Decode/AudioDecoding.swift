@@ -1,12 +1,12 @@
 /// What `AudioDecoding.stream` found and delivered.
 public struct DecodedAudio: Sendable, Equatable {
     public var container: AudioContainer
-    public var sourceSampleRate: Int
+    var sourceSampleRate: Int
     public var channels: Int
     /// Frames decoded at the source rate (after gapless trimming).
-    public var sourceFrames: Int
+    var sourceFrames: Int
     /// Mono samples delivered at the target rate.
-    public var outputSamples: Int
+    var outputSamples: Int
     /// What was wrong with the file, when it was damaged but audio still decoded: the samples are
     /// what decoded (see docs/damaged-files.md). Nil for a file that decoded whole.
     ///
@@ -18,7 +18,7 @@ public struct DecodedAudio: Sendable, Equatable {
     /// With `stream(..., sourceDigest: true)`: the mono signal at the source rate, as the shape
     /// and a SHA-256 of the float samples. The tag writer proves a write left the audio alone by
     /// it; an analysis that computed it spares the writer one decode.
-    public var sourceDigest: String?
+    package var sourceDigest: String?
     public var duration: Double { Double(sourceFrames) / Double(sourceSampleRate) }
 
     public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int,
@@ -105,7 +105,7 @@ public enum AudioDecoding {
     }
 
     /// Which container the content is (by magic bytes, not extension); nil when none matches.
-    public static func sniff(_ path: String) throws(DecodeError) -> AudioContainer? {
+    package static func sniff(_ path: String) throws(DecodeError) -> AudioContainer? {
         let file = try InputFile(path)
         defer { file.close() }
         if file.size == 0 { throw DecodeError(path: path, reason: .empty) }

@@ -5,13 +5,13 @@ import Foundation
 private let fftwPlannerLock = NSLock()
 
 /// Feature parameters of a model's input (the bundle manifest's `audio` section).
-public struct FeatureParameters: Sendable, Equatable, Codable {
+struct FeatureParameters: Sendable, Equatable, Codable {
     public var sampleRate: Int
-    public var fftSize: Int
+    var fftSize: Int
     public var hopLength: Int
     public var bands: Int
-    public var fmin: Double
-    public var fmax: Double
+    var fmin: Double
+    var fmax: Double
 
     public static let musicnn = FeatureParameters(sampleRate: 16000, fftSize: 512, hopLength: 256, bands: 96, fmin: 0, fmax: 8000)
 }
@@ -21,9 +21,9 @@ public struct FeatureParameters: Sendable, Equatable, Codable {
 /// Frames are centred: the signal is padded with `fftSize / 2` zeros at both ends, so `n`
 /// samples give `1 + n / hopLength` frames, as librosa's `stft(center=True)` does.
 /// Power spectrum through FFTW's single-precision r2c transform, periodic Hann window.
-public final class LogMelSpectrogram {
+final class LogMelSpectrogram {
     public let parameters: FeatureParameters
-    public let filterbank: MelFilterbank
+    let filterbank: MelFilterbank
 
     private let window: [Float]
     private let plan: OpaquePointer
@@ -36,7 +36,7 @@ public final class LogMelSpectrogram {
     private var start = 0
     private var finished = false
 
-    public private(set) var framesEmitted = 0
+    private(set) var framesEmitted = 0
 
     public init(parameters: FeatureParameters = .musicnn) {
         self.parameters = parameters
@@ -64,7 +64,7 @@ public final class LogMelSpectrogram {
     }
 
     /// Adds samples; calls `emit` with each completed frame (`bands` values, valid during the call).
-    public func push(_ samples: UnsafeBufferPointer<Float>, emit: (UnsafeBufferPointer<Float>) -> Void) {
+    package func push(_ samples: UnsafeBufferPointer<Float>, emit: (UnsafeBufferPointer<Float>) -> Void) {
         precondition(!finished, "push after finish")
         buffer.append(contentsOf: samples)
         drain(emit: emit)

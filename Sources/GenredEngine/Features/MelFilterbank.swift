@@ -2,13 +2,13 @@ import Foundation
 
 /// A mel filterbank built the way librosa's `filters.mel` builds its default one
 /// (Slaney mel scale, Slaney area normalization), bit for bit in float32.
-public struct MelFilterbank: Sendable {
+struct MelFilterbank: Sendable {
     public let bands: Int
-    public let bins: Int
+    package let bins: Int
     /// Row-major `bands x bins` weights.
     public let weights: [Float]
     /// For each band, the first and one-past-last bin with a non-zero weight.
-    public let support: [Range<Int>]
+    package let support: [Range<Int>]
 
     public init(sampleRate: Int, fftSize: Int, bands: Int, fmin: Double = 0, fmax: Double? = nil) {
         let bins = fftSize / 2 + 1

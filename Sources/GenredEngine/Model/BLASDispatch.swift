@@ -61,7 +61,7 @@ public enum BLASDispatch {
 
     /// The core to ask for on a CPU of `level` from `vendor`, or nil where no core does
     /// better than the generic one.
-    public static func preferredCore(for level: VectorLevel, vendor: String) -> String? {
+    static func preferredCore(for level: VectorLevel, vendor: String) -> String? {
         switch level {
         case .avx512: "SkylakeX"
         case .avx2: vendor == "AuthenticAMD" || vendor == "HygonGenuine" ? "Zen" : "Haswell"
@@ -112,7 +112,7 @@ public enum BLASDispatch {
     /// The core OpenBLAS had chosen before this process re-executed itself to change it;
     /// nil when it did not. Read once, and the marker is removed from the environment so
     /// that programs this one starts decide for themselves.
-    public static let coreBeforeExec: String? = {
+    static let coreBeforeExec: String? = {
         guard let value = getenv(markerVariable) else { return nil }
         let core = String(cString: value)
         unsetenv(markerVariable)
@@ -120,13 +120,13 @@ public enum BLASDispatch {
     }()
 
     /// The core OpenBLAS is using in this process.
-    public static var coreInUse: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+    static var coreInUse: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
     /// OpenBLAS's build description ("OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...").
     public static var configuration: String { openblas_get_config().map { String(cString: $0) } ?? "" }
 
     /// The decision for this process as it stands now.
-    public static func currentDecision(cpu: CPUInfo = .current) -> Decision {
+    static func currentDecision(cpu: CPUInfo = .current) -> Decision {
         decide(level: cpu.vectorLevel, vendor: cpu.vendor, core: coreInUse,
                dynamicArch: configuration.contains("DYNAMIC_ARCH"),
                request: Request(getenv("GENRED_BLAS_CORE").map { String(cString: $0) }))

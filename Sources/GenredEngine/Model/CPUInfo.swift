@@ -29,14 +29,14 @@ public struct CPUInfo: Sendable, Equatable {
     public var vendor: String
     /// The brand string, e.g. "AMD EPYC 7B13" (virtual machines may shorten it).
     public var brand: String
-    public var family: Int
+    package var family: Int
     public var model: Int
-    public var stepping: Int
+    var stepping: Int
     /// Instruction-set extensions present and enabled by the OS, in the order of `allExtensions`.
     public var extensions: [String]
 
     /// The extension names `extensions` can hold, oldest first.
-    public static let allExtensions = [
+    static let allExtensions = [
         "SSE3", "SSSE3", "SSE4.1", "SSE4.2", "AVX", "FMA", "AVX2",
         "AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX512_BF16", "AVX512_FP16",
         "AMX-TILE", "AMX-BF16", "AMX-INT8",

@@ -30,26 +30,26 @@ public struct BundleError: Error, Sendable, CustomStringConvertible {
 public struct BundleManifest: Sendable, Codable, Equatable {
     public struct Source: Sendable, Codable, Equatable {
         public var package: String
-        public var packageVersion: String
-        public var checkpoint: String
-        public var authors: String
-        public var license: String
+        var packageVersion: String
+        package var checkpoint: String
+        var authors: String
+        var license: String
         public var url: String
     }
 
     public struct Audio: Sendable, Codable, Equatable {
         public var sampleRate: Int
-        public var nFft: Int
+        var nFft: Int
         public var hopLength: Int
         public var window: String
-        public var center: Bool
-        public var nMels: Int
-        public var fmin: Double
-        public var fmax: Double
-        public var melScale: String
-        public var melNorm: String
-        public var power: Double
-        public var compression: String
+        package var center: Bool
+        var nMels: Int
+        var fmin: Double
+        var fmax: Double
+        var melScale: String
+        var melNorm: String
+        package var power: Double
+        var compression: String
     }
 
     public struct Window: Sendable, Codable, Equatable {
@@ -59,33 +59,33 @@ public struct BundleManifest: Sendable, Codable, Equatable {
 
     public struct Weights: Sendable, Codable, Equatable {
         public var file: String
-        public var sha256: String
+        package var sha256: String
         public var parameters: Int
-        public var dtype: String
+        var dtype: String
     }
 
     public var format: String
-    public var formatVersion: Int
+    package var formatVersion: Int
     public var name: String
     public var version: String
-    public var architecture: String
+    var architecture: String
     public var description: String
     public var source: Source
     public var audio: Audio
     public var window: Window
-    public var batchNormEpsilon: Double
+    var batchNormEpsilon: Double
     public var labels: [String]
     public var displayNames: [String]
     public var groups: [String: [String]]
     public var weights: Weights
 
-    public var featureParameters: FeatureParameters {
+    var featureParameters: FeatureParameters {
         FeatureParameters(sampleRate: audio.sampleRate, fftSize: audio.nFft, hopLength: audio.hopLength,
                           bands: audio.nMels, fmin: audio.fmin, fmax: audio.fmax)
     }
 
     /// The indices of the labels in `group`, in label order.
-    public func labelIndices(inGroup group: String) -> [Int] {
+    package func labelIndices(inGroup group: String) -> [Int] {
         let members = Set(groups[group] ?? [])
         return labels.indices.filter { members.contains(labels[$0]) }
     }
@@ -100,14 +100,14 @@ public struct ModelBundle: Sendable {
     public var name: String { manifest.name }
 
     /// Whether `other` is the same model: same name, version and weights.
-    public func isSameModel(as other: ModelBundle) -> Bool {
+    func isSameModel(as other: ModelBundle) -> Bool {
         manifest.name == other.manifest.name && manifest.version == other.manifest.version
             && manifest.weights.sha256 == other.manifest.weights.sha256
     }
     public var labels: [String] { manifest.labels }
 
     /// The bundles shipped with genred.
-    public static let builtInNames = ["msd-musicnn", "mtt-musicnn"]
+    package static let builtInNames = ["msd-musicnn", "mtt-musicnn"]
     public static let defaultName = "msd-musicnn"
 
     /// Loads a bundle by name (searched in the usual places) or by directory path.
@@ -118,7 +118,7 @@ public struct ModelBundle: Sendable {
     /// Where bundles are looked for, in order: `$GENRED_MODELS` (colon-separated), the
     /// install prefix next to the executable (`../share/genred/models`), a `models/` folder
     /// above the executable (a source checkout), then the system data directories.
-    public static func searchDirectories() -> [URL] {
+    static func searchDirectories() -> [URL] {
         var dirs: [URL] = []
         if let env = ProcessInfo.processInfo.environment["GENRED_MODELS"] {
             dirs += env.split(separator: ":").map { URL(fileURLWithPath: String($0), isDirectory: true) }

@@ -75,7 +75,7 @@ public struct MusicnnNetwork: Sendable {
 
     public let labelCount: Int
     public let embeddingSize: Int
-    public let parameterCount: Int
+    let parameterCount: Int
 
     /// Channels the front end produces (timbral then temporal outputs).
     var frontChannels: Int { timbral.reduce(0) { $0 + $1.outputs } + temporal.reduce(0) { $0 + $1.outputs } }

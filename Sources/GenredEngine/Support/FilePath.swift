@@ -65,7 +65,7 @@ public enum FilePath {
     }
 
     /// Whether `path` carries any byte (that is, its name is not plain UTF-8).
-    public static func carriesBytes(_ path: String) -> Bool {
+    package static func carriesBytes(_ path: String) -> Bool {
         path.unicodeScalars.contains { $0.value & 0xFFFF00 == carryBase }
     }
 
@@ -85,7 +85,7 @@ public enum FilePath {
     }
 
     /// Calls `body` with the NUL-terminated bytes of `path`, for the C library.
-    public static func withCString<R>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+    package static func withCString<R>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
         guard carriesBytes(path) else { return try path.withCString(body) }
         var bytes = Self.bytes(path)
         bytes.append(0)
@@ -148,19 +148,19 @@ public enum FilePath {
     }
 
     /// The last component of `path`.
-    public static func lastComponent(_ path: String) -> String {
+    package static func lastComponent(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 
     /// `path` without its last component ("/" for a top-level name).
-    public static func parent(_ path: String) -> String {
+    package static func parent(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
 
 /// A path that compares, hashes and sorts by its exact bytes.
-public struct ExactPath: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct ExactPath: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let string: String
 
     public init(_ string: String) { self.string = string }
@@ -190,7 +190,7 @@ public enum PathIO {
     }
 
     /// `lstat(2)`; nil with errno set on failure.
-    public static func lstat(_ path: String) -> Glibc.stat? {
+    package static func lstat(_ path: String) -> Glibc.stat? {
         var info = Glibc.stat()
         return FilePath.withCString(path) { systemLstat($0, &info) } == 0 ? info : nil
     }
@@ -200,7 +200,7 @@ public enum PathIO {
     }
 
     @discardableResult
-    public static func unlink(_ path: String) -> Int32 {
+    package static func unlink(_ path: String) -> Int32 {
         FilePath.withCString(path) { Glibc.unlink($0) }
     }
 
@@ -213,7 +213,7 @@ public enum PathIO {
 
     /// Creates `path` and its missing parents with `mode`; true when it exists as a directory afterwards.
     @discardableResult
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) -> Bool {
+    package static func makeDirectories(_ path: String, mode: mode_t = 0o755) -> Bool {
         if isDirectory(path) { return true }
         let parent = FilePath.parent(path)
         if parent != path && parent != "." && !isDirectory(parent) { makeDirectories(parent, mode: mode) }
@@ -242,12 +242,12 @@ public enum PathIO {
     }
 
     /// `directory/name`.
-    public static func join(_ directory: String, _ name: String) -> String {
+    package static func join(_ directory: String, _ name: String) -> String {
         (directory == "/" ? "/" : directory + "/") + name
     }
 
     /// `directory/name` for a name's bytes.
-    public static func join(_ directory: String, _ name: [UInt8]) -> String {
+    package static func join(_ directory: String, _ name: [UInt8]) -> String {
         (directory == "/" ? "/" : directory + "/") + FilePath.string(name)
     }
 }

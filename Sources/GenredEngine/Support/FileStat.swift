@@ -5,10 +5,10 @@ public struct FileStat: Sendable, Equatable {
     public var size: Int64
     public var mtimeNs: Int64
     public var inode: Int64
-    public var device: Int64
+    package var device: Int64
     /// The inode change time: it moves with any change, to content, tags or permissions (a
     /// `chmod` included), and cannot be set back.
-    public var ctimeNs: Int64
+    package var ctimeNs: Int64
 
     public init(size: Int64, mtimeNs: Int64, inode: Int64, device: Int64 = 0, ctimeNs: Int64 = 0) {
         self.size = size

@@ -63,5 +63,5 @@ public enum JSONLine {
         }
     }
 
-    public static func quote(_ s: String) -> String { JSONText.quote(s) }
+    package static func quote(_ s: String) -> String { JSONText.quote(s) }
 }

@@ -21,7 +21,7 @@ public enum JSONText {
         return String(out)
     }
 
-    public static func quote(_ s: String, htmlSafe: Bool = false) -> String {
+    package static func quote(_ s: String, htmlSafe: Bool = false) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

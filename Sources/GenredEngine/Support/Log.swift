@@ -44,7 +44,7 @@ public enum Log {
     public static func error(_ message: @autoclosure () -> String) { write(.error, message) }
     public static func warning(_ message: @autoclosure () -> String) { write(.warning, message) }
     public static func info(_ message: @autoclosure () -> String) { write(.info, message) }
-    public static func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
+    package static func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
 
     private static func write(_ level: Level, _ message: () -> String) {
         let (threshold, journal) = state.withLock { ($0.threshold, $0.journal) }

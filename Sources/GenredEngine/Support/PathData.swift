@@ -2,12 +2,12 @@ import Foundation
 
 extension PathIO {
     /// Writes `data` to `file`, replacing it through a rename. Returns nil, or why it failed.
-    public static func writeData(_ data: Data, to file: String) -> String? {
+    package static func writeData(_ data: Data, to file: String) -> String? {
         writeBytes([UInt8](data), to: file)
     }
 
     /// The whole content of `file`; nil (errno set) when it cannot be read.
-    public static func readData(_ file: String) -> Data? {
+    package static func readData(_ file: String) -> Data? {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }

@@ -7,7 +7,7 @@ import CCrypto
 /// libcrypto uses the CPU's SHA extensions where there are any, and vector code elsewhere.
 /// On an AMD EPYC (Zen 3, SHA-NI) it hashed 1,350 MB/s against 155 MB/s for a portable
 /// implementation in Swift, and a tag write spends most of its time hashing decoded audio.
-public struct SHA256 {
+package struct SHA256 {
     /// The libcrypto context; a `SHA256` is not copied while in use.
     private final class Context {
         let pointer: OpaquePointer
@@ -27,7 +27,7 @@ public struct SHA256 {
     public init() {}
 
     /// The digest of `bytes` as 64 lowercase hex digits.
-    public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    package static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var hasher = SHA256()
         Array(bytes).withUnsafeBytes { hasher.update($0) }
         return hasher.finalizeHex()
@@ -39,7 +39,7 @@ public struct SHA256 {
     }
 
     /// The 32-byte digest; the hasher is spent afterwards.
-    public mutating func finalize() -> [UInt8] {
+    mutating func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         guard EVP_DigestFinal_ex(context.pointer, &digest, &length) == 1, length == 32 else {
@@ -48,7 +48,7 @@ public struct SHA256 {
         return digest
     }
 
-    public mutating func finalizeHex() -> String {
+    package mutating func finalizeHex() -> String {
         let hexDigits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)

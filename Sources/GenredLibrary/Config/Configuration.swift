@@ -18,25 +18,25 @@ public struct TagSettings: Sendable, Equatable {
     public var moods = true
     /// A genre is written when its mean probability reaches this (docs/tag-defaults.md).
     public var genreThreshold: Float = 0.15
-    public var maxGenres = 3
-    public var moodThreshold: Float = 0.1
-    public var maxMoods = 2
+    var maxGenres = 3
+    var moodThreshold: Float = 0.1
+    var maxMoods = 2
     /// Joins several values in ID3v2.3 tags, which have no multi-value text frames.
     public var id3v23Separator = "/"
     /// Model label or display name (lowercased) -> the name to write; an empty name drops the label.
     /// Starts from `defaultGenreMap`; the config file's entries are added over it.
-    public var genreMap: [String: String] = TagSettings.defaultGenreMap
-    public var moodMap: [String: String] = [:]
+    var genreMap: [String: String] = TagSettings.defaultGenreMap
+    var moodMap: [String: String] = [:]
     /// Write tags into files that decode only in part (docs/damaged-files.md). Off by default:
     /// such a file is analysed, and its tags are left alone.
-    public var writeDamaged = false
+    var writeDamaged = false
     /// Taxonomies learned with `genred learn` whose labels are written beside the built-in
     /// tags (docs/learn.md), by name; each needs the model it was learned on.
     public var taxonomies: [String] = []
     /// The field taxonomy labels go to, unless `taxonomyFields` names another for a taxonomy.
-    public var taxonomyField: TagField = .genre
+    var taxonomyField: TagField = .genre
     /// Taxonomy name -> the field its labels go to.
-    public var taxonomyFields: [String: TagField] = [:]
+    var taxonomyFields: [String: TagField] = [:]
 
     public init() {}
 
@@ -45,7 +45,7 @@ public struct TagSettings: Sendable, Equatable {
 
     /// Near-synonyms of the MSD model that fire together (track-score correlations 0.77-0.98 on
     /// the calibration set, docs/tag-defaults.md), merged so one track does not get all of them.
-    public static let defaultGenreMap: [String: String] = [
+    static let defaultGenreMap: [String: String] = [
         "electronica": "Electronic", "electro": "Electronic", "heavy metal": "Metal",
         "indie": "Alternative", "indie rock": "Alternative", "alternative rock": "Alternative",
     ]
@@ -63,18 +63,18 @@ public enum AnalyseMode: String, Sendable {
 /// How the daemon watches and works.
 public struct WatchSettings: Sendable, Equatable {
     /// Seconds a file's size and mtime must stay unchanged before it is analysed.
-    public var settleSeconds: Double = 5
+    package var settleSeconds: Double = 5
     /// Seconds between full rescans that back up the watcher.
-    public var rescanInterval: Double = 24 * 3600
+    package var rescanInterval: Double = 24 * 3600
     /// Analysis workers; 0 means one per core.
     public var workers = 0
     /// Attempts at a failing file before it is listed as failed and left alone until it changes.
     public var maxAttempts = 3
     /// Seconds before the first retry of a failed file; each further retry waits twice as long.
-    public var retryBackoff: Double = 60
+    package var retryBackoff: Double = 60
     /// Seconds between checks that each root is still the directory being watched, so a root
     /// that comes back (a disk mounted again) is watched and scanned again.
-    public var rootCheckInterval: Double = 30
+    package var rootCheckInterval: Double = 30
     public var logLevel: Log.Level = .info
 
     public init() {}
@@ -248,7 +248,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// Parses a duration: a number of seconds, or a string such as "90s", "30m", "6h", "1d"; "0" or "off" disables.
-    public static func parseDuration(_ text: String) -> Double? {
+    static func parseDuration(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         if t == "off" || t == "never" { return 0 }
         let units: [(String, Double)] = [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)]

@@ -10,7 +10,7 @@ public enum EvalLabelSource: String, Sendable, Codable, CaseIterable {
 }
 
 /// One audio file and the labels a person gave it.
-public struct LabelledFile: Sendable, Equatable {
+struct LabelledFile: Sendable, Equatable {
     public var path: String
     /// The sub-folder name, or the file's genre values in tag order.
     public var labels: [String]
@@ -35,10 +35,10 @@ public struct LabelledFile: Sendable, Equatable {
 }
 
 /// The labelled files under a source, and those that could not be used.
-public struct EvalDataset: Sendable {
+struct EvalDataset: Sendable {
     public var files: [LabelledFile] = []
     /// Files with no label: outside the label folders, or without a genre tag.
-    public var unlabelled: [String] = []
+    var unlabelled: [String] = []
     /// Audio in formats genred does not decode.
     public var unsupported: [String] = []
     /// Files whose tags could not be read, with the reason.

@@ -35,7 +35,7 @@ public struct EvalLabelMap: Sendable {
 
     /// The ten classic genre-dataset names (GTZAN's) per shipped bundle; an empty list means
     /// the model has no label for it. "electronic" is added for collections that use it.
-    public static let builtInMaps: [String: [String: [String]]] = [
+    static let builtInMaps: [String: [String: [String]]] = [
         "msd-musicnn": [
             "blues": ["blues"], "classical": [], "country": ["country"], "disco": [],
             "hiphop": ["Hip-Hop"], "jazz": ["jazz"], "metal": ["metal", "heavy metal"], "pop": ["pop"],
@@ -114,7 +114,7 @@ public struct EvalLabelMap: Sendable {
     }
 
     /// The manifest label given by its label or display name (compared by `key`).
-    public func modelLabel(named name: String) -> String? {
+    func modelLabel(named name: String) -> String? {
         let k = Self.key(name)
         if let i = manifest.labels.firstIndex(where: { Self.key($0) == k }) { return manifest.labels[i] }
         if let i = manifest.displayNames.firstIndex(where: { Self.key($0) == k }) { return manifest.labels[i] }

@@ -2,7 +2,7 @@ import GenredEngine
 /// A class of an evaluation: a dataset label and the model labels that stand for it.
 public struct EvalClass: Sendable, Codable, Equatable {
     public var name: String
-    public var modelLabels: [String]
+    var modelLabels: [String]
     public var origin: EvalLabelMap.Origin
     /// Indices of `modelLabels` in the manifest.
     public var indices: [Int]
@@ -31,7 +31,7 @@ public struct EvalSample: Sendable {
     /// The label as the dataset gives it.
     public var label: String
     /// Index of the true class.
-    public var truth: Int
+    var truth: Int
     /// Mean probability per model label.
     public var mean: [Float]
     /// Per-window probabilities, windows x labels.
@@ -65,15 +65,15 @@ public struct TimelineRun: Sendable, Codable, Equatable {
 }
 
 /// Predictions among the evaluated classes.
-public enum EvalScoring {
+enum EvalScoring {
     /// Each class's score: the highest score of its model labels.
-    public static func classScores<C: RandomAccessCollection>(_ scores: C, _ classes: [EvalClass]) -> [Float]
+    static func classScores<C: RandomAccessCollection>(_ scores: C, _ classes: [EvalClass]) -> [Float]
     where C.Element == Float, C.Index == Int {
         classes.map { c in c.indices.map { scores[scores.startIndex + $0] }.max() ?? 0 }
     }
 
     /// The first index of the highest value.
-    public static func argmax(_ values: [Float]) -> Int {
+    static func argmax(_ values: [Float]) -> Int {
         var best = 0
         for i in values.indices where values[i] > values[best] { best = i }
         return best
@@ -85,7 +85,7 @@ public enum EvalScoring {
     }
 
     /// The class each window votes for.
-    public static func windowVotes(_ sample: EvalSample, _ classes: [EvalClass]) -> [Int] {
+    static func windowVotes(_ sample: EvalSample, _ classes: [EvalClass]) -> [Int] {
         let labels = sample.mean.count
         return (0..<sample.windows).map { w in
             argmax(classScores(sample.taggram[(w * labels)..<((w + 1) * labels)], classes))
@@ -137,18 +137,18 @@ public struct ConfusionMatrix: Sendable, Equatable {
     public mutating func add(truth: Int, prediction: Int) { counts[truth][prediction] += 1 }
 
     public var total: Int { counts.reduce(0) { $0 + $1.reduce(0, +) } }
-    public var correct: Int { (0..<classCount).reduce(0) { $0 + counts[$1][$1] } }
+    package var correct: Int { (0..<classCount).reduce(0) { $0 + counts[$1][$1] } }
     public var accuracy: Double? { total > 0 ? Double(correct) / Double(total) : nil }
 
-    public func support(_ c: Int) -> Int { counts[c].reduce(0, +) }
-    public func predicted(_ c: Int) -> Int { counts.reduce(0) { $0 + $1[c] } }
+    package func support(_ c: Int) -> Int { counts[c].reduce(0, +) }
+    func predicted(_ c: Int) -> Int { counts.reduce(0) { $0 + $1[c] } }
     /// nil when no track was predicted as `c`.
     public func precision(_ c: Int) -> Double? { predicted(c) > 0 ? Double(counts[c][c]) / Double(predicted(c)) : nil }
     /// nil when no track has label `c`.
     public func recall(_ c: Int) -> Double? { support(c) > 0 ? Double(counts[c][c]) / Double(support(c)) : nil }
 
     /// Each row divided by its total (rows without tracks stay zero).
-    public var rowNormalized: [[Double]] {
+    var rowNormalized: [[Double]] {
         counts.map { row in
             let n = row.reduce(0, +)
             return row.map { n > 0 ? Double($0) / Double(n) : 0 }
@@ -156,7 +156,7 @@ public struct ConfusionMatrix: Sendable, Equatable {
     }
 
     /// The mean of the per-class recalls (classes with tracks).
-    public var meanRecall: Double? {
+    var meanRecall: Double? {
         let r = (0..<classCount).compactMap(recall)
         return r.isEmpty ? nil : r.reduce(0, +) / Double(r.count)
     }

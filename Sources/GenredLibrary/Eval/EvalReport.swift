@@ -9,15 +9,15 @@ public struct EvalReport: Sendable, Codable {
 
     public struct ClassMetrics: Sendable, Codable, Equatable {
         public var name: String
-        public var support: Int
-        public var predicted: Int
+        package var support: Int
+        var predicted: Int
         public var precision: Double?
         public var recall: Double?
     }
 
     public struct Pair: Sendable, Codable, Equatable {
         public var label: String
-        public var predicted: String
+        var predicted: String
         public var count: Int
         /// count / tracks with this label
         public var share: Double
@@ -26,14 +26,14 @@ public struct EvalReport: Sendable, Codable {
     /// The results of one aggregation (mean or vote).
     public struct Aggregation: Sendable, Codable {
         public var aggregate: String
-        public var correct: Int
+        package var correct: Int
         public var total: Int
         public var accuracy: Double?
         /// Mean of the per-class recalls (balanced accuracy).
-        public var meanRecall: Double?
+        var meanRecall: Double?
         /// counts[label][prediction], in class order.
         public var counts: [[Int]]
-        public var rowNormalized: [[Double]]
+        var rowNormalized: [[Double]]
         public var perClass: [ClassMetrics]
         public var confusedPairs: [Pair]
     }
@@ -48,11 +48,11 @@ public struct EvalReport: Sendable, Codable {
         public var meanPrediction: String
         public var votePrediction: String
         /// Mean score per class, in class order.
-        public var classScores: [Double]
+        var classScores: [Double]
         /// Windows voting for each class, in class order.
-        public var votes: [Int]
+        var votes: [Int]
         /// The three best classes by mean score.
-        public var top3: [String]
+        var top3: [String]
         public var timeline: [TimelineRun]
 
         public var meanCorrect: Bool { meanPrediction == className }
@@ -71,7 +71,7 @@ public struct EvalReport: Sendable, Codable {
         /// Files with a label no model label stands for.
         public var uncovered = 0
         /// Files without a label (no genre tag, or outside the label folders).
-        public var unlabelled = 0
+        var unlabelled = 0
         public var unsupported = 0
         /// Files whose tags or audio could not be read.
         public var failed = 0

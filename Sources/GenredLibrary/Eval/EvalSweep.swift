@@ -3,25 +3,25 @@ import GenredEngine
 public struct EvalSweep: Sendable, Codable, Equatable {
     public struct Row: Sendable, Codable, Equatable {
         public var threshold: Double
-        public var maxGenres: Int
+        var maxGenres: Int
         /// Files that would get at least one genre.
         public var tagged: Int
         /// Tagged files whose written genres include one that stands for the label.
-        public var agreeing: Int
+        var agreeing: Int
         public var files: Int
         /// tagged / files
         public var coverage: Double
         /// agreeing / tagged (0 when nothing is tagged)
-        public var agreement: Double
+        var agreement: Double
         /// Genres written per tagged file.
-        public var meanGenres: Double
+        var meanGenres: Double
     }
 
     public var coverageTarget: Double
     public var rows: [Row]
     /// The highest agreement among rows with coverage >= the target (ties: fewer genres, then a
     /// higher threshold); nil when no row reaches the target.
-    public var suggestion: Row?
+    var suggestion: Row?
     /// The rule as configured now.
     public var current: Row
 

@@ -19,7 +19,7 @@ public struct Calibration: Sendable, Equatable, Codable {
     public var output: TaxonomyOutput
     /// softmax: one value; sigmoid: one per class.
     public var scale: [Double]
-    public var bias: [Double]
+    package var bias: [Double]
 
     public init(output: TaxonomyOutput, scale: [Double], bias: [Double]) {
         self.output = output
@@ -28,7 +28,7 @@ public struct Calibration: Sendable, Equatable, Codable {
     }
 
     /// Leaves the logits as they are.
-    public static func identity(_ output: TaxonomyOutput, classes: Int) -> Calibration {
+    package static func identity(_ output: TaxonomyOutput, classes: Int) -> Calibration {
         Calibration(output: output, scale: [Double](repeating: 1, count: output == .softmax ? 1 : classes),
                     bias: [Double](repeating: 0, count: classes))
     }
@@ -127,10 +127,10 @@ public struct Calibration: Sendable, Equatable, Codable {
 }
 
 /// How well probabilities match outcomes.
-public enum CalibrationMetrics {
+enum CalibrationMetrics {
     /// Mean negative log-likelihood of the truth: the softmax class's probability, or each
     /// class's sigmoid being right (averaged over classes).
-    public static func logLoss(_ p: [Float], targets t: [Float], classes k: Int, output: TaxonomyOutput) -> Double {
+    static func logLoss(_ p: [Float], targets t: [Float], classes k: Int, output: TaxonomyOutput) -> Double {
         let n = k > 0 ? p.count / k : 0
         guard n > 0 else { return .nan }
         var loss = 0.0
@@ -148,7 +148,7 @@ public enum CalibrationMetrics {
 
     /// Expected calibration error of the top class: tracks binned by their top probability
     /// (10 equal bins); the mean, weighted by bin size, of |accuracy - mean confidence|.
-    public static func expectedError(_ p: [Float], targets t: [Float], classes k: Int) -> Double {
+    static func expectedError(_ p: [Float], targets t: [Float], classes k: Int) -> Double {
         let n = k > 0 ? p.count / k : 0
         guard n > 0 else { return .nan }
         var count = [Double](repeating: 0, count: 10), confidence = count, correct = count

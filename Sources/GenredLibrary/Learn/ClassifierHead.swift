@@ -106,15 +106,15 @@ struct TrainingData {
 /// A trained head: the weights that turn standardised features into one logit per class.
 public struct ClassifierHead: Sendable, Equatable {
     public let spec: HeadSpec
-    public let inputs: Int
+    package let inputs: Int
     public let classes: Int
     public let output: TaxonomyOutput
     /// logistic: `inputs x classes`; mlp: `inputs x hidden`.
-    public let w1: [Float]
-    public let b1: [Float]
+    let w1: [Float]
+    let b1: [Float]
     /// mlp only: `hidden x classes`.
-    public let w2: [Float]
-    public let b2: [Float]
+    let w2: [Float]
+    let b2: [Float]
 
     public init(spec: HeadSpec, inputs: Int, classes: Int, output: TaxonomyOutput,
                 w1: [Float], b1: [Float], w2: [Float] = [], b2: [Float] = []) {

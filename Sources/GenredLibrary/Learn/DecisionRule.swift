@@ -57,7 +57,7 @@ public struct DecisionRule: Sendable, Equatable, Codable {
 
     /// Chooses each class's threshold from held-out calibrated probabilities and targets
     /// (`rows x classes`, row-major).
-    public static func choose(probabilities p: [Float], targets t: [Float], classes k: Int, output: TaxonomyOutput,
+    static func choose(probabilities p: [Float], targets t: [Float], classes k: Int, output: TaxonomyOutput,
                               targetPrecision: Double) -> DecisionRule {
         let n = k > 0 ? p.count / k : 0
         var thresholds: [Double?] = []

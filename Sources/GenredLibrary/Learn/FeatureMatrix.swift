@@ -27,7 +27,7 @@ public struct FeatureMatrix: Sendable, Equatable {
     public func row(_ i: Int) -> ArraySlice<Float> { values[(i * columns)..<((i + 1) * columns)] }
 
     /// The rows at `indices`, in that order.
-    public func selecting(_ indices: [Int]) -> FeatureMatrix {
+    func selecting(_ indices: [Int]) -> FeatureMatrix {
         var out = [Float](repeating: 0, count: indices.count * columns)
         for (n, i) in indices.enumerated() {
             for j in 0..<columns { out[n * columns + j] = values[i * columns + j] }

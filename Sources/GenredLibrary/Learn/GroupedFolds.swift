@@ -11,7 +11,7 @@ import GenredEngine
 /// its classes are scarcest so far, so each fold holds about a `1/k` share of every class.
 public struct GroupedFolds: Sendable, Equatable {
     /// The fold of each track, `0..<count`.
-    public let assignment: [Int]
+    package let assignment: [Int]
     public let count: Int
 
     public init(assignment: [Int], count: Int) {

@@ -45,9 +45,9 @@ public struct LearnReport: Sendable, Codable {
     }
 
     /// The same head scored with folds that ignore albums, beside the grouped folds.
-    public struct AlbumEffect: Sendable, Codable, Equatable {
-        public var groupedAccuracy: Double?
-        public var ungroupedAccuracy: Double?
+    struct AlbumEffect: Sendable, Codable, Equatable {
+        var groupedAccuracy: Double?
+        var ungroupedAccuracy: Double?
         /// Ungrouped minus grouped: what tracks of a held-out album in training give away.
         public var difference: Double?
         public var warning: String?
@@ -57,10 +57,10 @@ public struct LearnReport: Sendable, Codable {
         public var method: String
         /// Held-out log loss and expected calibration error of the head's raw outputs and of
         /// the calibrated ones (calibration fitted on the other folds).
-        public var logLossBefore: Double
-        public var logLossAfter: Double
-        public var calibrationErrorBefore: Double
-        public var calibrationErrorAfter: Double
+        var logLossBefore: Double
+        var logLossAfter: Double
+        var calibrationErrorBefore: Double
+        var calibrationErrorAfter: Double
     }
 
     public struct ClassDecision: Sendable, Codable, Equatable {
@@ -72,7 +72,7 @@ public struct LearnReport: Sendable, Codable {
         public var precision: Double?
         public var recall: Double?
         public var given: Int
-        public var support: Int
+        package var support: Int
     }
 
     public struct Decisions: Sendable, Codable, Equatable {
@@ -87,7 +87,7 @@ public struct LearnReport: Sendable, Codable {
         public var basisNote: String?
     }
 
-    public struct Flip: Sendable, Codable, Equatable {
+    struct Flip: Sendable, Codable, Equatable {
         public var path: String
         /// nil: abstains.
         public var before: String?
@@ -95,22 +95,22 @@ public struct LearnReport: Sendable, Codable {
     }
 
     /// What changed from the previous version of the same name.
-    public struct Comparison: Sendable, Codable, Equatable {
-        public var previousVersion: Int
-        public var previousTracks: Int?
-        public var previousAccuracy: Double?
-        public var previousBalancedAccuracy: Double?
+    struct Comparison: Sendable, Codable, Equatable {
+        var previousVersion: Int
+        var previousTracks: Int?
+        var previousAccuracy: Double?
+        var previousBalancedAccuracy: Double?
         public var accuracy: Double?
         public var balancedAccuracy: Double?
         /// Training tracks new in this version, gone since the previous one, or labelled differently.
-        public var added: Int
+        package var added: Int
         public var removed: Int
-        public var relabelled: Int
+        var relabelled: Int
         /// Tracks of the library (analysed by the base model) read by both versions.
-        public var tracksCompared: Int
-        public var flipCount: Int
+        var tracksCompared: Int
+        var flipCount: Int
         /// The first flips, by path.
-        public var flips: [Flip]
+        var flips: [Flip]
         /// Why no tracks were compared, when none were (another base model, say).
         public var note: String?
     }
@@ -124,7 +124,7 @@ public struct LearnReport: Sendable, Codable {
         public var stored = 0
         public var analysed = 0
         /// Files without a label.
-        public var unlabelled = 0
+        var unlabelled = 0
         /// Files whose only labels were left out as too small.
         public var leftOut = 0
         public var unsupported = 0
@@ -134,10 +134,10 @@ public struct LearnReport: Sendable, Codable {
     public struct Folds: Sendable, Codable, Equatable {
         public var count: Int
         /// "album", "folder" or "album or folder".
-        public var groupedBy: String
+        var groupedBy: String
         public var groups: Int
         /// Tracks grouped by their album tag; the others by their folder.
-        public var tracksByAlbum: Int
+        var tracksByAlbum: Int
     }
 
     public var name: String
@@ -158,15 +158,15 @@ public struct LearnReport: Sendable, Codable {
     /// head, knn, then built-in when the model's tags cover some of the classes.
     public var methods: [Method]
     /// Classes the built-in tags do not cover, with the reason.
-    public var notCoveredByBuiltIn: [EvalReport.Uncovered]
-    public var albumEffect: AlbumEffect?
+    var notCoveredByBuiltIn: [EvalReport.Uncovered]
+    var albumEffect: AlbumEffect?
     public var calibration: CalibrationSummary
     public var decisions: Decisions
     public var warnings: [String]
     /// Wall-clock seconds of the cross-validation and the final fit (analysis excluded).
     public var trainingSeconds: Double
     public var failures: [EvalReport.Failure]
-    public var comparison: Comparison?
+    var comparison: Comparison?
 
     public func method(_ name: String) -> Method? { methods.first { $0.name == name } }
 

@@ -27,7 +27,7 @@ public final class LearnRunner {
     /// Labels with fewer tracks are left out (and listed).
     public var minimumTracks = 5
     /// Flips listed in the comparison with the previous version.
-    public var flipLimit = 1000
+    var flipLimit = 1000
 
     private let analyzer: Analyzer
 

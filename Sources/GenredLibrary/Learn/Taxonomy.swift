@@ -4,15 +4,15 @@ import GenredEngine
 /// The `manifest.json` of a taxonomy: what it was learned on and how its outputs are read
 /// (see docs/learn.md). The weights sit beside it in a safetensors file.
 public struct TaxonomyManifest: Sendable, Codable, Equatable {
-    public static let formatName = "genred-taxonomy"
-    public static let currentFormatVersion = 1
+    static let formatName = "genred-taxonomy"
+    static let currentFormatVersion = 1
 
     /// The model bundle whose analyses the features come from. A taxonomy is only applied to
     /// analyses by this exact model: another one's embedding means something else.
     public struct BaseModel: Sendable, Codable, Equatable {
         public var name: String
         public var version: String
-        public var weightsSha256: String
+        var weightsSha256: String
     }
 
     public struct FeaturePart: Sendable, Codable, Equatable {
@@ -39,7 +39,7 @@ public struct TaxonomyManifest: Sendable, Codable, Equatable {
         public var tracks: Int
         public var groups: Int
         /// What the folds were grouped by: "album", "folder" or "album or folder".
-        public var groupedBy: String
+        var groupedBy: String
         public var folds: Int
         public var labelSource: String
         public var accuracy: Double?
@@ -49,11 +49,11 @@ public struct TaxonomyManifest: Sendable, Codable, Equatable {
 
     public struct Weights: Sendable, Codable, Equatable {
         public var file: String
-        public var sha256: String
+        package var sha256: String
     }
 
     public var format = formatName
-    public var formatVersion = currentFormatVersion
+    package var formatVersion = currentFormatVersion
     public var name: String
     /// The classes, in output order, as the labels spelled them.
     public var labels: [String]
@@ -94,8 +94,8 @@ public struct Taxonomy: Sendable {
     public var name: String { manifest.name }
     public var labels: [String] { manifest.labels }
 
-    public static let manifestFile = "manifest.json"
-    public static let weightsFile = "head.safetensors"
+    static let manifestFile = "manifest.json"
+    static let weightsFile = "head.safetensors"
 
     public init(manifest: TaxonomyManifest, standardizer: Standardizer, head: ClassifierHead, version: Int? = nil) {
         self.manifest = manifest

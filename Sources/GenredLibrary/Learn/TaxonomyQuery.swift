@@ -28,7 +28,7 @@ public struct TaxonomyQuery: Sendable {
     /// One taxonomy's answers for every track analysed by its base model, ordered by path.
     public struct Labels: Sendable {
         public var taxonomy: Summary
-        public var trackIDs: [Int64]
+        var trackIDs: [Int64]
         public var paths: [String]
         public var predictions: [TaxonomyPrediction]
 

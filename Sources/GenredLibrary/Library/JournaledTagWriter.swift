@@ -48,9 +48,9 @@ public final class JournaledTagWriter {
         public var knownAudio: KnownAudio?
         /// The tags the values were decided from: the write is refused if the file no longer
         /// holds them once the lock is taken.
-        public var decidedOn: TagSnapshot?
+        var decidedOn: TagSnapshot?
         /// Write even when a person's undo holds the track's tags.
-        public var overrideHold = false
+        var overrideHold = false
 
         public init(path: String, container: AudioContainer, values: [TagField: [String]], previous: [String: [String]],
                     new: [String: [String]], trackID: Int64?, runID: Int64, purpose: Purpose, knownAudio: KnownAudio? = nil) {

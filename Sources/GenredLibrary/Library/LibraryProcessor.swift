@@ -6,7 +6,7 @@ import GenredEngine
 ///
 /// Everything but `work` runs on one coordinating thread: database writes and tag writes
 /// happen one file at a time.
-public final class LibraryProcessor {
+package final class LibraryProcessor {
     public let store: LibraryStore
     public let bundle: ModelBundle
     public let settings: TagSettings
@@ -18,7 +18,7 @@ public final class LibraryProcessor {
     public var runID: Int64?
     /// Failures after which an unchanged file is no longer tried (the daemon); nil tries every
     /// time (`retag`, which a person runs on purpose).
-    public var retryLimit: Int?
+    package var retryLimit: Int?
     /// Writes the tags of tracks a person's `undo` put back (`retag --rewrite-undone`).
     public var rewriteHeld = false
 
@@ -72,7 +72,7 @@ public final class LibraryProcessor {
         public var bundle: ModelBundle
     }
 
-    public enum JobResult: Sendable {
+    package enum JobResult: Sendable {
         /// `known`: the decode's audio hash, when the file kept one stat throughout the decode.
         case analysed(Job, TrackAnalysis, seconds: Double, known: KnownAudio?)
         case sameAudio(Job, fingerprint: String, audio: DecodedAudio, known: KnownAudio?)
@@ -122,7 +122,7 @@ public final class LibraryProcessor {
     }
 
     /// Decides the tags of a track whose stored analysis holds, and writes them.
-    public func tagFromStoredAnalysis(_ track: TrackRecord, moved: Bool) -> FileReport {
+    package func tagFromStoredAnalysis(_ track: TrackRecord, moved: Bool) -> FileReport {
         var r = FileReport(path: track.path)
         r.moved = moved
         var t = track

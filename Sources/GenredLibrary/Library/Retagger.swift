@@ -29,7 +29,7 @@ public struct FileReport: Sendable {
     public var error: String?
     /// Analysed with a model that a reload has since replaced: stored, not tagged; the file
     /// needs another look.
-    public var stale = false
+    package var stale = false
 
     init(path: String) { self.path = path }
 }

@@ -6,11 +6,11 @@ import Glibc
 import GenredEngine
 
 /// Finds the audio files under a set of folders.
-public struct LibraryScanner: Sendable {
+package struct LibraryScanner: Sendable {
     /// Extensions of formats genred decodes; such a file that is not audio is reported.
-    public static let decodableExtensions: Set<String> = ["mp3", "flac", "ogg", "oga", "opus", "wav", "wave", "aif", "aiff", "aifc"]
+    package static let decodableExtensions: Set<String> = ["mp3", "flac", "ogg", "oga", "opus", "wav", "wave", "aif", "aiff", "aifc"]
     /// Audio formats genred cannot decode yet; counted, not analysed.
-    public static let otherAudioExtensions: Set<String> = ["m4a", "mp4", "aac", "alac", "wma", "ape", "wv", "mpc", "dsf", "dff"]
+    static let otherAudioExtensions: Set<String> = ["m4a", "mp4", "aac", "alac", "wma", "ape", "wv", "mpc", "dsf", "dff"]
     /// Names of files still being written by downloaders and copiers.
     static let partialSuffixes = [".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", "~", ".!qb", ".!ut"]
 
@@ -30,7 +30,7 @@ public struct LibraryScanner: Sendable {
     public init() {}
 
     /// Hidden names (leading dot, which covers rsync's temporary files) and partial downloads.
-    public static func isIgnoredName(_ name: String) -> Bool {
+    package static func isIgnoredName(_ name: String) -> Bool {
         if name.hasPrefix(".") { return true }
         let lower = name.lowercased()
         return partialSuffixes.contains { lower.hasSuffix($0) }

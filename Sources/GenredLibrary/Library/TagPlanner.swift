@@ -20,7 +20,7 @@ public struct TagPlanner: Sendable {
     }
 
     /// A fingerprint of everything that shapes the proposal, so a change of settings is noticed.
-    public func planKey(model: String, version: String) -> String {
+    package func planKey(model: String, version: String) -> String {
         let s = settings
         let maps = [s.genreMap, s.moodMap].map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
         return "\(model)@\(version);\(s.policy.rawValue);moods=\(s.moods);g=\(s.genreThreshold)x\(s.maxGenres);"
@@ -29,7 +29,7 @@ public struct TagPlanner: Sendable {
 
     /// The values genred would write for these scores (mean probabilities, in label order).
     /// Labels mapped to the same name count once, with the higher score.
-    public func propose(scores: [Float]) -> [TagField: [String]] {
+    func propose(scores: [Float]) -> [TagField: [String]] {
         var out: [TagField: [String]] = [.genre: pick(genreCandidates, scores, settings.genreThreshold, settings.maxGenres)]
         if settings.moods {
             out[.mood] = pick(moodCandidates, scores, settings.moodThreshold, settings.maxMoods)

@@ -11,7 +11,7 @@ public struct MapPoint: Sendable, Equatable {
     public var y: Float
     public var topGenre: String
     /// Aligned with the writer's `genreNames`.
-    public var genreScores: [Float]
+    var genreScores: [Float]
 
     public init(path: String, title: String? = nil, artist: String? = nil, album: String? = nil,
                 x: Float, y: Float, topGenre: String, genreScores: [Float]) {
@@ -33,7 +33,7 @@ public enum MapWriter {
         "#2b6cb0", "#e76f00", "#2f9e44", "#d62839", "#7b4bc4", "#8c5a3c", "#e05fa8", "#0f9aa8", "#b8a300", "#63a4ff",
         "#ffb347", "#8fd18b", "#ff8a8a", "#c5a3ff", "#d2a679", "#ffb3d9", "#1b4965", "#556b2f", "#9b2226", "#5a189a",
     ]
-    public static let otherColour = "#a0a0a0"
+    static let otherColour = "#a0a0a0"
 
     // MARK: CSV
 

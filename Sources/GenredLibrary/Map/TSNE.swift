@@ -22,8 +22,8 @@ public struct TSNEOptions: Sendable {
     /// Step size; `nil` uses N / exaggeration in each phase (N / 12 early, N afterwards),
     /// the rule openTSNE calls "auto", for a gradient without the customary factor 4.
     public var learningRate: Float? = nil
-    public var momentum: Double = 0.5
-    public var finalMomentum: Double = 0.8
+    var momentum: Double = 0.5
+    var finalMomentum: Double = 0.8
     /// Seeds the power iteration of the PCA start and the random start used when PCA degenerates.
     public var seed: UInt64 = 1
     public var method: Method = .auto
@@ -47,7 +47,7 @@ public struct TSNEOptions: Sendable {
 }
 
 /// A finished embedding.
-public struct TSNEResult: Sendable {
+struct TSNEResult: Sendable {
     /// N × 2, row-major.
     public var points: [Float]
     /// KL(P‖Q) of the final embedding: exact up to `TSNE.exactDivergenceLimit` points, above
@@ -61,12 +61,12 @@ public struct TSNEResult: Sendable {
 /// t-distributed stochastic neighbour embedding into the plane.
 public enum TSNE {
     /// Largest N for which `.auto` uses the exact gradient.
-    public static let exactLimit = 1000
+    static let exactLimit = 1000
     /// Largest N for which the reported KL divergence is computed exactly.
-    public static let exactDivergenceLimit = 10_000
+    static let exactDivergenceLimit = 10_000
 
     /// Embeds `count` rows of `dimensions` features (row-major) into two dimensions.
-    public static func embed(_ data: [Float], count n: Int, dimensions d: Int, options: TSNEOptions) -> TSNEResult {
+    static func embed(_ data: [Float], count n: Int, dimensions d: Int, options: TSNEOptions) -> TSNEResult {
         precondition(n >= 0 && d >= 0 && data.count >= n * d, "data holds fewer than count × dimensions values")
         if n < 2 {
             return TSNEResult(points: [Float](repeating: 0, count: 2 * n), klDivergence: 0,

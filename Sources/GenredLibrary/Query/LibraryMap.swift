@@ -69,7 +69,7 @@ public enum MapColouring: Sendable, Equatable {
 
     /// The colourings every library has; `taxonomy:NAME` adds one per stored taxonomy.
     public static let names = ["genre", "album", "artist", "folder"]
-    public static let taxonomyPrefix = "taxonomy:"
+    static let taxonomyPrefix = "taxonomy:"
 
     /// Parses `genre`, `album`, `artist`, `folder` or `taxonomy:NAME` (whether NAME is stored is
     /// known only to the store: see `LibraryQuery.colourKeys`).

@@ -57,7 +57,7 @@ public struct StatusReport: Sendable {
     }
 
     /// How many recent errors are reported.
-    public static let errorCount = 5
+    package static let errorCount = 5
 
     /// The object `genred status --json` prints and `GET /api/status` answers.
     public func json() -> String {

@@ -10,7 +10,7 @@ public struct TrackSummary: Sendable, Equatable {
     public var duration: Double?
     /// The genres genred tags the track with under the current settings (`TagPlanner`).
     public var genres: [String]
-    public var musicbrainzRecordingId: String?
+    var musicbrainzRecordingId: String?
     public var isrc: String?
 
     public init(id: Int64, path: String, title: String? = nil, artist: String? = nil, album: String? = nil,
@@ -34,7 +34,7 @@ public struct TrackSummary: Sendable, Equatable {
 
     /// The object's fields in order. Clients should ignore keys they do not know: more labels
     /// (a taxonomy's, say) are added as keys of their own.
-    public var jsonFields: [(String, JSONLine.Value)] {
+    var jsonFields: [(String, JSONLine.Value)] {
         [
             ("id", .int(Int(id))), ("path", .string(path)), ("title", JSONLine.string(title)),
             ("artist", JSONLine.string(artist)), ("album", JSONLine.string(album)),

@@ -87,7 +87,7 @@ public final class SimilarityIndex: Sendable {
     }
 
     /// Label indices by name or display name, case-insensitively; the names it does not know.
-    public func labelIndices(_ names: [String]) -> (found: [Int], unknown: [String]) {
+    package func labelIndices(_ names: [String]) -> (found: [Int], unknown: [String]) {
         var found: [Int] = [], unknown: [String] = []
         for name in names {
             let key = name.trimmingCharacters(in: .whitespaces).lowercased()

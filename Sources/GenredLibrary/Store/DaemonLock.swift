@@ -123,7 +123,7 @@ public final class DaemonLock: Sendable {
         }
     }
 
-    public var isHeld: Bool { descriptor.withLock { $0 >= 0 } }
+    var isHeld: Bool { descriptor.withLock { $0 >= 0 } }
 
     private static func readPID(_ fd: Int32) -> Int32? {
         var buffer = [UInt8](repeating: 0, count: 32)

@@ -8,7 +8,7 @@ import GenredEngine
 /// tag held before and what it must hold after, and the journal entry the write will make.
 /// It is deleted in the same transaction that records the outcome.
 public struct IntentRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "write_intent"
+    static let tableName = "write_intent"
 
     public enum Kind: String, Codable, Sendable {
         /// genred's own tags, decided from the scores.
@@ -27,31 +27,31 @@ public struct IntentRecord: Codable, Sendable, Equatable, StoredRecord {
 
     public var id: Int64?
     public var runId: Int64
-    public var trackId: Int64?
+    var trackId: Int64?
     public var path: String
     public var kind: Kind
     /// For an undo: the journal entry it reverses.
     public var undoes: Int64?
     /// For a tag write: the tag plan the track gets once written.
-    public var planKey: String?
+    package var planKey: String?
     /// The backup file's path.
     public var backup: String
-    public var originalSize: Int64
+    var originalSize: Int64
     /// SHA-256 of the original bytes.
-    public var originalDigest: String
-    public var originalDevice: Int64
-    public var originalInode: Int64
-    public var originalMode: Int64
-    public var originalAtimeNs: Int64
-    public var originalMtimeNs: Int64
+    var originalDigest: String
+    var originalDevice: Int64
+    var originalInode: Int64
+    var originalMode: Int64
+    var originalAtimeNs: Int64
+    var originalMtimeNs: Int64
     /// The decoded audio's shape and hash (`TagWriter.audioDigest`).
-    public var audioDigest: String
+    var audioDigest: String
     public var container: String
-    public var id3v2Version: Int
+    var id3v2Version: Int
     /// JSON `TagSnapshot` of the file before.
     public var before: String
     /// JSON object: property key -> values to store.
-    public var staged: String
+    var staged: String
     /// JSON objects of the journal entry: field -> values before and after.
     public var previous: String
     public var new: String
@@ -67,7 +67,7 @@ public struct IntentRecord: Codable, Sendable, Equatable, StoredRecord {
 
 extension LibraryStore {
     /// Records an intent durably; the file may be touched once this returns.
-    public func insertIntent(_ intent: inout IntentRecord) throws(StoreError) {
+    func insertIntent(_ intent: inout IntentRecord) throws(StoreError) {
         let copy = intent
         intent = try write { db in
             var i = copy
@@ -78,7 +78,7 @@ extension LibraryStore {
 
     /// Intents not yet settled, oldest first; with `includeStuck`, those waiting for a person too;
     /// with `host`, only that machine's (and those that name none).
-    public func intents(includeStuck: Bool = false, host: String? = nil) throws(StoreError) -> [IntentRecord] {
+    func intents(includeStuck: Bool = false, host: String? = nil) throws(StoreError) -> [IntentRecord] {
         try read { db in
             var conditions: [String] = []
             var arguments: [SQLValue] = []
@@ -95,7 +95,7 @@ extension LibraryStore {
     /// The write happened and was verified: journals it, updates the track and forgets the
     /// intent, in one transaction. Returns the journal entry and the updated track.
     @discardableResult
-    public func settleWritten(_ intent: IntentRecord, written stat: FileStat, at date: Date = Date())
+    func settleWritten(_ intent: IntentRecord, written stat: FileStat, at date: Date = Date())
         throws(StoreError) -> (entry: JournalEntry, track: TrackRecord?) {
         try write { db in
             var entry = JournalEntry(runId: intent.runId, trackId: intent.trackId, path: intent.path,
@@ -135,7 +135,7 @@ extension LibraryStore {
     }
 
     /// The file holds its original bytes (never written, or restored): forgets the intent.
-    public func settleUnwritten(_ intent: IntentRecord) throws(StoreError) {
+    func settleUnwritten(_ intent: IntentRecord) throws(StoreError) {
         _ = try write { try Self.deleteIntent(intent, in: $0) }
     }
 
@@ -145,7 +145,7 @@ extension LibraryStore {
     }
 
     /// Leaves the intent for a person, with the reason.
-    public func markStuck(_ intent: IntentRecord, note: String) throws(StoreError) {
+    func markStuck(_ intent: IntentRecord, note: String) throws(StoreError) {
         _ = try write { db in
             try db.execute("UPDATE write_intent SET state = ?, note = ? WHERE id = ?",
                            [.text(IntentRecord.State.stuck.rawValue), .text(note), intent.id.map { .integer($0) } ?? .null])
@@ -154,7 +154,7 @@ extension LibraryStore {
 }
 
 /// This machine's name, as `gethostname(2)` gives it.
-public enum StoreHost {
+package enum StoreHost {
     public static let name: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }

@@ -2,9 +2,9 @@ import Foundation
 import GenredEngine
 
 /// Tables both engines create the same way, with each dialect's types.
-public enum StoreSchema {
+enum StoreSchema {
     /// The shared analysis queue (`job`) and the workers that take from it (`worker`).
-    public static func workerTables(_ dialect: SQLDialect) -> [String] {
+    static func workerTables(_ dialect: SQLDialect) -> [String] {
         let (key, int, real, time, path) = dialect == .sqlite
             ? ("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", "DOUBLE", "DATETIME", "TEXT")
             : ("BIGSERIAL PRIMARY KEY", "BIGINT", "DOUBLE PRECISION", "TIMESTAMPTZ", "TEXT COLLATE \"C\"")
@@ -52,7 +52,7 @@ public enum StoreSchema {
 
 /// One file waiting in the shared queue for a worker (see docs/workers.md).
 public struct JobRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "job"
+    static let tableName = "job"
 
     public var id: Int64?
     /// The path on the machine that owns the files (a worker maps it to its own mount).
@@ -67,13 +67,13 @@ public struct JobRecord: Codable, Sendable, Equatable, StoredRecord {
     public var priority: Int
     /// `daemon` when a `watch` waits for the result to write tags; nil for `genred enqueue`.
     public var owner: String?
-    public var enqueuedAt: Date
+    var enqueuedAt: Date
     /// How often a worker took it; a job whose workers keep dying is given up.
-    public var claims: Int
+    package var claims: Int
     public var worker: String?
-    public var claimedAt: Date?
-    public var leaseUntil: Date?
-    public var notBefore: Date?
+    var claimedAt: Date?
+    var leaseUntil: Date?
+    var notBefore: Date?
     public var lastError: String?
 
     public init(path: String, stat: FileStat, model: String, modelVersion: String, priority: Int = 0, owner: String? = nil) {
@@ -94,7 +94,7 @@ public struct JobRecord: Codable, Sendable, Equatable, StoredRecord {
 
 /// A worker as the store last heard of it.
 public struct WorkerRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "worker"
+    static let tableName = "worker"
 
     /// `host:pid`.
     public var name: String
@@ -147,7 +147,7 @@ extension SQLSession {
 }
 
 /// The notification channels: new jobs for workers, finished analyses for the owner.
-public enum StoreChannel {
+package enum StoreChannel {
     public static let jobs = "genred_jobs"
     public static let analysed = "genred_analysed"
 }
@@ -156,7 +156,7 @@ extension LibraryStore {
     /// Queues the file for a worker. A job already queued for the path takes the new stat and
     /// model and the more urgent priority; one a worker holds is released to be taken afresh,
     /// and that worker's result, now out of date, is refused.
-    public func enqueueJob(_ job: JobRecord) throws(StoreError) {
+    package func enqueueJob(_ job: JobRecord) throws(StoreError) {
         _ = try write { db in
             try db.execute("""
                 INSERT INTO job (path, size, mtime_ns, inode, model, model_version, priority, owner, enqueued_at, claims)
@@ -177,7 +177,7 @@ extension LibraryStore {
     }
 
     /// What a worker asks the queue for: jobs of its model and version, held for `lease` seconds.
-    public struct Claim: Sendable {
+    package struct Claim: Sendable {
         public var worker: String
         public var model: String
         public var modelVersion: String
@@ -197,12 +197,12 @@ extension LibraryStore {
     /// Takes the most urgent job nobody holds (or whose holder's lease ran out) for this model,
     /// for `lease` seconds. Concurrent workers never take the same job: PostgreSQL skips rows
     /// another transaction has locked, and SQLite runs one writer at a time.
-    public func claimJob(worker: String, model: String, modelVersion: String, lease: TimeInterval, maxClaims: Int)
+    package func claimJob(worker: String, model: String, modelVersion: String, lease: TimeInterval, maxClaims: Int)
         throws(StoreError) -> JobRecord? {
         try claimJob(Claim(worker: worker, model: model, modelVersion: modelVersion, lease: lease, maxClaims: maxClaims))
     }
 
-    public func claimJob(_ claim: Claim) throws(StoreError) -> JobRecord? {
+    package func claimJob(_ claim: Claim) throws(StoreError) -> JobRecord? {
         try write { db in
             try db.commitWithoutWaitingForDisk()
             return try Self.claim(claim, in: db)
@@ -231,7 +231,7 @@ extension LibraryStore {
     /// stored: the server went away) is not renewed, so its lease runs out and it is taken again.
     /// Returns how many jobs it still holds.
     @discardableResult
-    public func renewLeases(worker: String, jobs: [Int64], lease: TimeInterval, current: String?, storeSeconds: Double? = nil)
+    package func renewLeases(worker: String, jobs: [Int64], lease: TimeInterval, current: String?, storeSeconds: Double? = nil)
         throws(StoreError) -> Int {
         try write { db in
             try db.commitWithoutWaitingForDisk()
@@ -254,13 +254,13 @@ extension LibraryStore {
     ///
     /// The track keeps the owner's path and the stat the owner saw, so the owner recognises the
     /// file as analysed; the fingerprint comes from the audio the worker decoded.
-    public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double) throws(StoreError) -> Bool {
+    package func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double) throws(StoreError) -> Bool {
         try completeJob(job, worker: worker, analysis: analysis, seconds: seconds, thenClaim: nil).stored
     }
 
     /// As `completeJob`, and takes the worker's next job in the same transaction (one round of
     /// the store per job instead of two).
-    public func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double, thenClaim next: Claim?)
+    package func completeJob(_ job: JobRecord, worker: String, analysis: TrackAnalysis, seconds: Double, thenClaim next: Claim?)
         throws(StoreError) -> (stored: Bool, next: JobRecord?) {
         guard let id = job.id else { return (false, nil) }
         return try write { db in
@@ -297,7 +297,7 @@ extension LibraryStore {
 
     /// A worker could not analyse the job: it is retried after `backoff` by any worker, or, once
     /// taken `maxClaims` times, given up and the error recorded on the track.
-    public func failJob(_ job: JobRecord, worker: String, error: String, maxClaims: Int, backoff: TimeInterval) throws(StoreError) {
+    package func failJob(_ job: JobRecord, worker: String, error: String, maxClaims: Int, backoff: TimeInterval) throws(StoreError) {
         guard let id = job.id else { return }
         _ = try write { db in
             try db.commitWithoutWaitingForDisk()
@@ -317,7 +317,7 @@ extension LibraryStore {
     /// Gives up jobs that were taken `maxClaims` times by workers that died holding them (a
     /// file that crashes the decoder, say), recording why on their tracks. Returns how many.
     @discardableResult
-    public func reapJobs(maxClaims: Int) throws(StoreError) -> Int {
+    package func reapJobs(maxClaims: Int) throws(StoreError) -> Int {
         try write { db in
             var args: [SQLValue] = [.integer(Int64(maxClaims))]
             let now = db.dialect.time(0, &args)
@@ -342,7 +342,7 @@ extension LibraryStore {
     }
 
     /// Announces a worker (or announces it again after a restart under the same name).
-    public func registerWorker(name: String, host: String, pid: Int, jobs: Int) throws(StoreError) {
+    package func registerWorker(name: String, host: String, pid: Int, jobs: Int) throws(StoreError) {
         _ = try write { db in
             var args: [SQLValue] = [.text(name), .text(host), .integer(Int64(pid)), .integer(Int64(jobs))]
             let started = db.dialect.time(0, &args)
@@ -358,7 +358,7 @@ extension LibraryStore {
     }
 
     /// A worker stopping cleanly gives back the jobs it holds (none, after a clean stop) and says so.
-    public func stopWorker(name: String) throws(StoreError) {
+    package func stopWorker(name: String) throws(StoreError) {
         _ = try write { db in
             try db.execute("UPDATE job SET worker = NULL, lease_until = NULL WHERE worker = ?", [.text(name)])
             var args: [SQLValue] = []
@@ -388,7 +388,7 @@ extension LibraryStore {
     }
 
     /// Whether any job for this model version is queued, held or not.
-    public func hasJobs(model: String, modelVersion: String) throws(StoreError) -> Bool {
+    package func hasJobs(model: String, modelVersion: String) throws(StoreError) -> Bool {
         try read { db in
             try db.row("SELECT 1 AS found FROM job WHERE model = ? AND model_version = ? LIMIT 1", [.text(model), .text(modelVersion)]) != nil
         }

@@ -93,7 +93,7 @@ public final class LibraryStore: Sendable {
     /// process may have written meanwhile (an undo's hold, say), which saving a copy read
     /// earlier would overwrite.
     @discardableResult
-    public func updateTrack(id: Int64, _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord? {
+    func updateTrack(id: Int64, _ change: @escaping @Sendable (inout TrackRecord) -> Void) throws(StoreError) -> TrackRecord? {
         try write { db in
             guard var t = try Self.fetchTrack(id: id, in: db) else { return nil }
             change(&t)
@@ -120,7 +120,7 @@ public final class LibraryStore: Sendable {
         return t
     }
 
-    public func deleteTrack(id: Int64) throws(StoreError) {
+    func deleteTrack(id: Int64) throws(StoreError) {
         _ = try write { try $0.execute("DELETE FROM track WHERE id = ?", [.integer(id)]) }
     }
 
@@ -148,11 +148,11 @@ public final class LibraryStore: Sendable {
 
     // MARK: Runs and the tag journal
 
-    public func beginRun(command: String) throws(StoreError) -> Int64 {
+    package func beginRun(command: String) throws(StoreError) -> Int64 {
         try write { db in try db.insert(RunRecord(command: command))! }
     }
 
-    public func finishRun(_ id: Int64, summary: String) throws(StoreError) {
+    package func finishRun(_ id: Int64, summary: String) throws(StoreError) {
         _ = try write { db in
             try db.execute("UPDATE run SET finished_at = ?, summary = ? WHERE id = ?", [.date(Date()), .text(summary), .integer(id)])
         }
@@ -165,7 +165,7 @@ public final class LibraryStore: Sendable {
     /// Journal entries, newest first; filtered by run, by path or by track, without undone ones
     /// unless asked. With `track`, entries of that track wherever its file was, and entries at
     /// `path` whose track is gone.
-    public func journalEntries(run: Int64? = nil, path: String? = nil, track: Int64? = nil,
+    func journalEntries(run: Int64? = nil, path: String? = nil, track: Int64? = nil,
                                includeUndone: Bool = false) throws(StoreError) -> [JournalEntry] {
         try read { db in
             var conditions: [String] = []
@@ -201,7 +201,7 @@ public final class LibraryStore: Sendable {
     }
 
     /// The engine's own consistency check: "ok", or the problems it found.
-    public func integrityCheck() throws(StoreError) -> String {
+    package func integrityCheck() throws(StoreError) -> String {
         do { return try engine.integrityCheck() } catch { throw StoreError(path: display, reason: .query(engine.describe(error))) }
     }
 

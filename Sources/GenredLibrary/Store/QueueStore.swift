@@ -3,15 +3,15 @@ import GenredEngine
 
 /// A file waiting for the daemon, kept in the database so it survives restarts and crashes.
 public struct QueueItem: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "queue"
+    static let tableName = "queue"
 
     public var path: String
     /// Why it was queued: `new`, `changed`, `moved`, `rescan`, `retry`.
     public var reason: String
-    public var enqueuedAt: Date
-    public var attempts: Int
+    var enqueuedAt: Date
+    var attempts: Int
     /// Not to be tried before this time (backoff after a failure).
-    public var notBefore: Date?
+    var notBefore: Date?
     public var lastError: String?
     /// 0 for new and changed files; higher waits behind them (re-analysis after a model change).
     public var priority: Int
@@ -50,18 +50,18 @@ extension LibraryStore {
     }
 
     /// When the next item not yet due becomes due.
-    public func nextQueueDate() throws(StoreError) -> Date? {
+    func nextQueueDate() throws(StoreError) -> Date? {
         try read { try $0.row("SELECT MIN(not_before) AS d FROM queue WHERE not_before IS NOT NULL")?.date("d") }
     }
 
-    public func dequeue(_ path: String) throws(StoreError) {
+    package func dequeue(_ path: String) throws(StoreError) {
         _ = try write { try $0.execute("DELETE FROM queue WHERE path = ?", [.text(path)]) }
     }
 
     /// Records a failed attempt: retried after `backoff`, or dropped from the queue once
     /// `maxAttempts` is reached (the track keeps the error). Returns whether it stays queued.
     @discardableResult
-    public func failQueueItem(_ path: String, error: String, maxAttempts: Int, backoff: TimeInterval) throws(StoreError) -> Bool {
+    package func failQueueItem(_ path: String, error: String, maxAttempts: Int, backoff: TimeInterval) throws(StoreError) -> Bool {
         try write { db in
             guard var item = try db.fetchOne(QueueItem.self, "SELECT * FROM queue WHERE path = ?", [.text(path)]) else { return false }
             item.attempts += 1
@@ -76,12 +76,12 @@ extension LibraryStore {
         }
     }
 
-    public func queueLength() throws(StoreError) -> Int {
+    package func queueLength() throws(StoreError) -> Int {
         try read { Int(try $0.integer("SELECT COUNT(*) FROM queue") ?? 0) }
     }
 
     /// Moves a queued path along with its file.
-    public func renameQueued(from old: String, to new: String) throws(StoreError) {
+    func renameQueued(from old: String, to new: String) throws(StoreError) {
         _ = try write { db in try Self.moveQueued(from: old, to: new, in: db) }
     }
 
@@ -92,7 +92,7 @@ extension LibraryStore {
         try db.execute("UPDATE queue SET path = ? WHERE path = ?", [.text(new), .text(old)])
     }
 
-    public func removeQueued(under directory: String) throws(StoreError) {
+    func removeQueued(under directory: String) throws(StoreError) {
         let range = Self.pathRange(under: directory)
         _ = try write { db in
             try db.execute("DELETE FROM queue WHERE path = ? OR (path >= ? AND path < ?)",
@@ -102,7 +102,7 @@ extension LibraryStore {
 
     // MARK: Daemon state, for `genred status`
 
-    public func setDaemonState(_ key: String, _ value: String) throws(StoreError) {
+    package func setDaemonState(_ key: String, _ value: String) throws(StoreError) {
         _ = try write { db in
             try db.execute("""
                 INSERT INTO daemon_state (key, value, updated_at) VALUES (?, ?, ?)
@@ -111,7 +111,7 @@ extension LibraryStore {
         }
     }
 
-    public func daemonState() throws(StoreError) -> [String: String] {
+    func daemonState() throws(StoreError) -> [String: String] {
         try read { db in
             var out: [String: String] = [:]
             for row in try db.rows("SELECT key, value FROM daemon_state") { out[row.string("key") ?? ""] = row.string("value") }
@@ -129,7 +129,7 @@ extension LibraryStore {
         /// Tracks whose tags a person's undo put back (left alone until `retag --rewrite-undone`).
         public var held = 0
         /// Interrupted writes that could not be settled and wait for a person (`write_intent`).
-        public var stuckWrites = 0
+        var stuckWrites = 0
         /// Tracks whose files decode only in part.
         public var damaged = 0
         /// Analysis jobs in the shared queue (`genred enqueue`, `analyse = "workers"`), and
@@ -159,7 +159,7 @@ extension LibraryStore {
     }
 
     /// The most recent failures: path, error, when.
-    public func recentErrors(limit: Int) throws(StoreError) -> [(path: String, error: String, at: Date?)] {
+    func recentErrors(limit: Int) throws(StoreError) -> [(path: String, error: String, at: Date?)] {
         try read { db in
             try db.rows("""
                 SELECT path, last_error, last_error_at FROM track WHERE last_error IS NOT NULL
@@ -172,7 +172,7 @@ extension LibraryStore {
 extension LibraryStore {
     /// Follows a file renamed on disk: its track (and queue entry) take the new path. A track
     /// already at the new path (a file replaced by the move) is dropped first.
-    public func moveTrack(from old: String, to new: String) throws(StoreError) {
+    package func moveTrack(from old: String, to new: String) throws(StoreError) {
         _ = try write { db in
             try db.execute("DELETE FROM track WHERE path = ?", [.text(new)])
             try db.execute("UPDATE track SET path = ?, updated_at = ? WHERE path = ?", [.text(new), .date(Date()), .text(old)])
@@ -181,7 +181,7 @@ extension LibraryStore {
     }
 
     /// Follows a directory renamed on disk: every track and queue entry under it moves along.
-    public func moveTracks(under old: String, to new: String) throws(StoreError) {
+    package func moveTracks(under old: String, to new: String) throws(StoreError) {
         let from = Self.pathRange(under: old)
         let newPrefix = Self.pathRange(under: new).lower
         // Both engines' substr count a text's characters as code points, as `unicodeScalars` does.
@@ -202,7 +202,7 @@ extension LibraryStore {
 
     /// Forgets a deleted file (its tag journal stays). Returns whether a track was removed.
     @discardableResult
-    public func forget(path: String) throws(StoreError) -> Bool {
+    package func forget(path: String) throws(StoreError) -> Bool {
         try write { db in
             try db.execute("DELETE FROM queue WHERE path = ?", [.text(path)])
             return try db.execute("DELETE FROM track WHERE path = ?", [.text(path)]) > 0
@@ -211,7 +211,7 @@ extension LibraryStore {
 
     /// Forgets every file under a deleted directory. Returns how many tracks were removed.
     @discardableResult
-    public func forget(under directory: String) throws(StoreError) -> Int {
+    package func forget(under directory: String) throws(StoreError) -> Int {
         let range = Self.pathRange(under: directory)
         return try write { db in
             try db.execute("DELETE FROM queue WHERE path >= ? AND path < ?", [.text(range.lower), .text(range.upper)])

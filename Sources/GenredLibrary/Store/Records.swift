@@ -3,7 +3,7 @@ import GenredEngine
 
 /// A file genred knows about: where it is, how to recognise it, and its last error.
 public struct TrackRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "track"
+    static let tableName = "track"
 
     public var id: Int64?
     public var path: String
@@ -17,27 +17,27 @@ public struct TrackRecord: Codable, Sendable, Equatable, StoredRecord {
     public var title: String?
     public var artist: String?
     public var album: String?
-    public var addedAt: Date
+    var addedAt: Date
     public var updatedAt: Date
     /// The file's stat right after genred's own last tag write.
-    public var writtenSize: Int64?
-    public var writtenMtimeNs: Int64?
-    public var writtenInode: Int64?
-    public var taggedAt: Date?
+    package var writtenSize: Int64?
+    package var writtenMtimeNs: Int64?
+    package var writtenInode: Int64?
+    var taggedAt: Date?
     /// `TagPlanner.planKey` of the settings the file's tags were last decided with.
-    public var tagPlan: String?
+    var tagPlan: String?
     public var lastError: String?
     /// Failures in a row of the file as it is now (analysis or tag writes).
-    public var errorCount: Int
-    public var lastErrorAt: Date?
+    package var errorCount: Int
+    var lastErrorAt: Date?
     /// The file's ctime when the last failure was recorded (see `FileStat.ctimeNs`).
-    public var errorCtimeNs: Int64?
+    var errorCtimeNs: Int64?
     /// Set by `genred undo`: genred does not write this track's tags again until asked.
-    public var tagsHeldAt: Date?
+    var tagsHeldAt: Date?
     /// Why the file decodes only in part (its analysis covers what decodes); nil when whole.
     public var damage: String?
     /// The MusicBrainz recording id from the file's tags (`MUSICBRAINZ_TRACKID`), in lower case.
-    public var musicbrainzRecordingId: String?
+    var musicbrainzRecordingId: String?
     /// The ISRC from the file's tags, upper case without hyphens (see `TrackIdentifier`).
     public var isrc: String?
 
@@ -82,9 +82,9 @@ public struct TrackRecord: Codable, Sendable, Equatable, StoredRecord {
 
 /// One model's results for one track.
 public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "analysis"
+    static let tableName = "analysis"
 
-    public var trackId: Int64
+    var trackId: Int64
     public var model: String
     public var modelVersion: String
     public var windows: Int
@@ -99,7 +99,7 @@ public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
     public var taggram: Data
     /// Little-endian float32, the averaged penultimate layer.
     public var embedding: Data
-    public var analyzedAt: Date
+    var analyzedAt: Date
     public var seconds: Double
 
     public init(trackId: Int64, analysis a: TrackAnalysis, seconds: Double, at date: Date = Date()) {
@@ -119,15 +119,15 @@ public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
         self.seconds = seconds
     }
 
-    public var meanScores: [Float] { BlobCoding.float32(mean) }
-    public var voteScores: [Float] { BlobCoding.float32(vote) }
-    public var embeddingVector: [Float] { BlobCoding.float32(embedding) }
-    public var taggramScores: [Float] { BlobCoding.float16(taggram) }
+    var meanScores: [Float] { BlobCoding.float32(mean) }
+    var voteScores: [Float] { BlobCoding.float32(vote) }
+    var embeddingVector: [Float] { BlobCoding.float32(embedding) }
+    var taggramScores: [Float] { BlobCoding.float16(taggram) }
 }
 
 /// A model whose results the database holds, with what its outputs mean.
 public struct ModelRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "model"
+    static let tableName = "model"
 
     public var name: String
     public var version: String
@@ -145,12 +145,12 @@ public struct ModelRecord: Codable, Sendable, Equatable, StoredRecord {
 
 /// One invocation that changed files (retag, undo, the daemon's session).
 public struct RunRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "run"
+    static let tableName = "run"
 
     public var id: Int64?
     public var command: String
     public var startedAt: Date
-    public var finishedAt: Date?
+    var finishedAt: Date?
     /// JSON object of counts, written when the run ends.
     public var summary: String?
 
@@ -163,11 +163,11 @@ public struct RunRecord: Codable, Sendable, Equatable, StoredRecord {
 
 /// One tag write: the values of every field genred touched, before and after.
 public struct JournalEntry: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "tag_journal"
+    static let tableName = "tag_journal"
 
     public var id: Int64?
     public var runId: Int64
-    public var trackId: Int64?
+    var trackId: Int64?
     public var path: String
     /// JSON objects: field name -> array of values.
     public var previous: String
@@ -187,31 +187,31 @@ public struct JournalEntry: Codable, Sendable, Equatable, StoredRecord {
     }
 
 
-    public var previousValues: [String: [String]] { BlobCoding.decodeJSON(previous) ?? [:] }
+    var previousValues: [String: [String]] { BlobCoding.decodeJSON(previous) ?? [:] }
     public var newValues: [String: [String]] { BlobCoding.decodeJSON(new) ?? [:] }
 }
 
 /// Packing of score vectors into blobs and small JSON values into text columns.
 public enum BlobCoding {
-    public static func float32(_ values: [Float]) -> Data {
+    package static func float32(_ values: [Float]) -> Data {
         var data = Data(capacity: values.count * 4)
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 
-    public static func float32(_ data: Data) -> [Float] {
+    package static func float32(_ data: Data) -> [Float] {
         data.withUnsafeBytes { raw in
             (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
         }
     }
 
-    public static func float16(_ values: [Float]) -> Data {
+    static func float16(_ values: [Float]) -> Data {
         var data = Data(capacity: values.count * 2)
         for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 
-    public static func float16(_ data: Data) -> [Float] {
+    static func float16(_ data: Data) -> [Float] {
         data.withUnsafeBytes { raw in
             (0..<(raw.count / 2)).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))) }
         }

@@ -18,7 +18,7 @@ enum ColumnName {
 }
 
 /// A record persisted in one table.
-public protocol StoredRecord: Codable, Sendable {
+protocol StoredRecord: Codable, Sendable {
     static var tableName: String { get }
 }
 

@@ -14,7 +14,7 @@ public enum SQLValue: Sendable, Equatable {
 
 /// The SQL dialect a statement is written for: the store writes each query once, with `?`
 /// placeholders, and asks the dialect only where the engines really differ.
-public enum SQLDialect: Sendable {
+enum SQLDialect: Sendable {
     case sqlite, postgres
 
     /// The smaller of two values in one row (`MIN(a, b)` in SQLite, `LEAST(a, b)` in PostgreSQL).
@@ -24,7 +24,7 @@ public enum SQLDialect: Sendable {
 }
 
 /// One result row, by column name.
-public struct SQLRow: Sendable {
+struct SQLRow: Sendable {
     public let columns: [String]
     public let values: [SQLValue]
 
@@ -38,7 +38,7 @@ public struct SQLRow: Sendable {
         return values[i]
     }
 
-    public func int64(_ name: String) -> Int64? { Self.int64(self[name]) }
+    func int64(_ name: String) -> Int64? { Self.int64(self[name]) }
     public func int(_ name: String) -> Int? { int64(name).map(Int.init) }
     public func double(_ name: String) -> Double? {
         switch self[name] {
@@ -150,7 +150,7 @@ enum SQLiteDate {
 }
 
 /// A connection inside one read or one write transaction. Statements use `?` placeholders.
-public protocol SQLSession {
+protocol SQLSession {
     var dialect: SQLDialect { get }
     /// Runs a statement; returns how many rows it changed.
     @discardableResult
@@ -192,7 +192,7 @@ extension SQLSession {
 
 /// A database engine the store runs on: SQLite in a file (`SQLiteEngine`), or PostgreSQL
 /// (`PostgresEngine`). The store's queries are written once against `SQLSession`.
-public protocol StoreEngine: Sendable {
+protocol StoreEngine: Sendable {
     var dialect: SQLDialect { get }
     /// The store's location as shown to people (a PostgreSQL URL without its password).
     var display: String { get }
@@ -236,7 +236,7 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// A local folder for what must stay on this machine (tag-writer backups): beside a SQLite
     /// file, else the default data folder.
-    public func localDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    package func localDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         let file = isPostgres ? LibraryStore.defaultPath(environment: environment) : text
         let dir = (file as NSString).deletingLastPathComponent
         return dir.isEmpty ? "." : dir

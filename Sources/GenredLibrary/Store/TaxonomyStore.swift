@@ -4,7 +4,7 @@ import GenredEngine
 /// One version of a taxonomy learned with `genred learn` (or imported): its manifest and
 /// weights exactly as `genred learn export` writes them, with the evaluation it was chosen by.
 public struct TaxonomyRecord: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "taxonomy"
+    static let tableName = "taxonomy"
 
     public enum Origin: String, Codable, Sendable {
         case learned, imported
@@ -51,15 +51,15 @@ public struct TaxonomyRecord: Codable, Sendable, Equatable, StoredRecord {
 /// One labelled track a taxonomy version was learned from: the training set, kept so that a
 /// later `learn` can say which labels changed.
 public struct TaxonomyExample: Codable, Sendable, Equatable, StoredRecord {
-    public static let tableName = "taxonomy_example"
+    static let tableName = "taxonomy_example"
 
-    public var taxonomyId: Int64
-    public var trackId: Int64?
+    var taxonomyId: Int64
+    var trackId: Int64?
     public var path: String
     /// JSON array of the track's classes.
     public var labels: String
     /// The album or folder it was grouped by in the folds.
-    public var groupKey: String
+    var groupKey: String
     public var fold: Int
 
     public init(taxonomyId: Int64 = 0, trackId: Int64?, path: String, labels: [String], groupKey: String, fold: Int) {
@@ -71,7 +71,7 @@ public struct TaxonomyExample: Codable, Sendable, Equatable, StoredRecord {
         self.fold = fold
     }
 
-    public var labelList: [String] { BlobCoding.decodeJSON(labels) ?? [] }
+    var labelList: [String] { BlobCoding.decodeJSON(labels) ?? [] }
 }
 
 extension LibraryStore {
@@ -128,7 +128,7 @@ extension LibraryStore {
         }
     }
 
-    public func taxonomyExamples(taxonomyID: Int64) throws(StoreError) -> [TaxonomyExample] {
+    func taxonomyExamples(taxonomyID: Int64) throws(StoreError) -> [TaxonomyExample] {
         try read {
             try $0.fetch(TaxonomyExample.self, "SELECT * FROM taxonomy_example WHERE taxonomy_id = ? ORDER BY path", [.integer(taxonomyID)])
         }
@@ -136,7 +136,7 @@ extension LibraryStore {
 
     /// Taxonomy features (`TaxonomyFeatures`) of every track analysed by this model version,
     /// ordered by path.
-    public func taxonomyFeatures(model: String, version: String) throws(StoreError) -> (ids: [Int64], paths: [String], features: FeatureMatrix?) {
+    func taxonomyFeatures(model: String, version: String) throws(StoreError) -> (ids: [Int64], paths: [String], features: FeatureMatrix?) {
         try read { db in
             var ids: [Int64] = [], paths: [String] = [], values: [Float] = []
             var columns = 0

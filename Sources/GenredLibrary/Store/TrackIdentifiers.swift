@@ -2,9 +2,9 @@ import Foundation
 import GenredEngine
 
 /// Normal forms of the identifiers, so a lookup finds a track however a tagger spelled them.
-public enum TrackIdentifier {
+enum TrackIdentifier {
     /// A MusicBrainz id in lower case without surrounding space; nil when empty.
-    public static func musicBrainz(_ text: String?) -> String? {
+    static func musicBrainz(_ text: String?) -> String? {
         guard let t = text?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else { return nil }
         return t.lowercased()
     }

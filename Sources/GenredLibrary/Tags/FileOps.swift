@@ -132,7 +132,7 @@ public struct TagBackup: Sendable {
     public let path: String
     public let size: Int64
     /// SHA-256 of the original bytes.
-    public let digest: String
+    package let digest: String
     /// The original's status when copied; a restore goes back to the same inode and times.
     let status: FileOps.Status
 
@@ -195,7 +195,7 @@ public struct TagBackup: Sendable {
     /// Writes the backup's bytes over the original in place (same inode), truncates it to the original
     /// length, restores its times and flushes it, then checks the bytes. Throws `.restoreFailed`, keeping
     /// the backup, when any step fails.
-    public func restore() throws(TagError) {
+    func restore() throws(TagError) {
         func fail(_ why: String) -> TagError {
             TagError(path: original, reason: .restoreFailed("\(why); the original bytes are kept in \(path)"))
         }

@@ -60,13 +60,13 @@ public struct TagField: RawRepresentable, Hashable, Sendable, Codable, Comparabl
 /// `otherTags` so that a caller can see values hidden there and a write can prove it left them alone.
 public struct TagSnapshot: Sendable, Equatable, Codable {
     /// Property keys (upper case) to values.
-    public var properties: [String: [String]]
+    var properties: [String: [String]]
     /// 3 or 4 for files with an ID3v2 tag on disk (2 for the rare v2.2 tag, which genred does not write); else nil.
-    public var id3v2Version: Int?
+    var id3v2Version: Int?
     /// Items the property interface cannot show (pictures, private and unknown frames), one entry per item.
     public var unsupported: [String]
     /// Tags genred never writes, by name ("ID3v1", "APE", "RIFF INFO", "ID3v2 in FLAC"), with their properties.
-    public var otherTags: [String: [String: [String]]]
+    var otherTags: [String: [String: [String]]]
     /// The separator that joins several values into one in ID3v2.3 text frames.
     public var id3v23Separator: String
 
@@ -153,7 +153,7 @@ public struct TagWriteResult: Sendable {
     public var after: TagSnapshot
     /// The file's size, modification time and inode right after the write, to recognise this write later.
     public var size: Int64
-    public var mtimeNanoseconds: Int64
+    var mtimeNanoseconds: Int64
     public var inode: UInt64
 
     public init(before: TagSnapshot, after: TagSnapshot, size: Int64, mtimeNanoseconds: Int64, inode: UInt64) {

@@ -12,7 +12,7 @@ import GenredEngine
 /// before and after that decode: the tag writer takes it instead of decoding again while the
 /// file still has exactly this stat (its ctime moves with any change).
 public struct KnownAudio: Sendable, Equatable {
-    public var digest: String
+    package var digest: String
     public var stat: FileStat
 
     public init(digest: String, stat: FileStat) {
@@ -26,15 +26,15 @@ public struct PreparedTagWrite: Sendable {
     public let container: AudioContainer
     public let before: TagSnapshot
     /// Property key -> the values to store (joined into one value for ID3v2.3); empty removes the key.
-    public let staged: [String: [String]]
+    let staged: [String: [String]]
     /// 3 or 4 for the ID3v2 tag written to MP3, WAV and AIFF; 0 for other formats.
-    public let id3v2Version: Int
+    let id3v2Version: Int
     /// The decoded audio's shape and SHA-256, which the write must leave unchanged.
-    public let audioDigest: String
+    let audioDigest: String
     let original: FileOps.Status
 
     /// What the file's tag must hold once the write is done: `before` with the staged keys replaced.
-    public var expectedProperties: [String: [String]] {
+    var expectedProperties: [String: [String]] {
         var expected = before.properties
         for (key, values) in staged { expected[key] = values.isEmpty ? nil : values }
         return expected
@@ -134,7 +134,7 @@ public struct TagWriter: Sendable {
 
     /// Saves the prepared values and proves the result; on any failure the original bytes are
     /// restored from `backup` (which the caller removes) and the error says so.
-    public func commit(_ prepared: PreparedTagWrite, backup: TagBackup) throws(TagError) -> TagWriteResult {
+    func commit(_ prepared: PreparedTagWrite, backup: TagBackup) throws(TagError) -> TagWriteResult {
         let path = prepared.path
         let file = try TagLibFile(path, container: prepared.container, readOnly: false)
         defer { file.close() }
@@ -205,7 +205,7 @@ public struct TagWriter: Sendable {
     }
 
     /// SHA-256 over the decoded samples at the source rate (float bit patterns), with the stream's shape.
-    public func audioDigest(_ path: String, when: String) throws(TagError) -> String {
+    func audioDigest(_ path: String, when: String) throws(TagError) -> String {
         do {
             let decoded = try AudioDecoding.stream(path, targetRate: nil, chunkFrames: 65536, allowDamage: allowsDamagedAudio,
                                                    sourceDigest: true) { _ in }
@@ -217,7 +217,7 @@ public struct TagWriter: Sendable {
 
     /// The re-read snapshot if the file holds exactly the prepared write's result, or
     /// `.verificationFailed` naming every difference from what was intended.
-    public func verify(_ prepared: PreparedTagWrite) throws(TagError) -> TagSnapshot {
+    func verify(_ prepared: PreparedTagWrite) throws(TagError) -> TagSnapshot {
         let (path, before, staged, version) = (prepared.path, prepared.before, prepared.staged, prepared.id3v2Version)
         let (audio, original) = (prepared.audioDigest, prepared.original)
         func failed(_ what: String) -> TagError { TagError(path: path, reason: .verificationFailed(what)) }

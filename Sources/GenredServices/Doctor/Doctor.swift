@@ -47,7 +47,7 @@ public struct Doctor: Sendable {
         /// `systemctl is-enabled` and `is-active` for a unit; nil where systemd is not running.
         public var unitState: @Sendable (_ unit: String) -> (enabled: String, active: String)?
         /// Below this much free space next to the database, writes may fail.
-        public var minimumFreeBytes: Int64 = 1 << 30
+        var minimumFreeBytes: Int64 = 1 << 30
 
         public init(inotify: InotifyLimits, inotifyInstancesInUse: @escaping @Sendable () -> Int?,
                     freeBytes: @escaping @Sendable (String) -> Int64?, isWritable: @escaping @Sendable (String) -> Bool,

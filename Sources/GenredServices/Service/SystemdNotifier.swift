@@ -13,12 +13,12 @@ import GenredLibrary
 /// with `@`. Without a socket every call does nothing, so the daemon can call it
 /// unconditionally. Sending never throws: it returns whether the datagram went out, which a
 /// caller may log and otherwise ignore.
-public struct SystemdNotifier: Sendable {
+struct SystemdNotifier: Sendable {
     /// The socket address as given (`@` marks the abstract namespace); nil when not under systemd.
-    public let socketPath: String?
+    package let socketPath: String?
     /// How often systemd expects `watchdog()`; nil when the watchdog is off or meant for
     /// another process. Ping at least twice per interval (`watchdogPingInterval`).
-    public let watchdogInterval: Duration?
+    let watchdogInterval: Duration?
 
     /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID`.
     ///
@@ -35,14 +35,14 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// Whether messages go anywhere (the service manager gave a socket).
-    public var isEnabled: Bool { socketPath != nil }
+    var isEnabled: Bool { socketPath != nil }
 
     /// Half the watchdog interval, as the protocol recommends.
-    public var watchdogPingInterval: Duration? { watchdogInterval.map { $0 / 2 } }
+    var watchdogPingInterval: Duration? { watchdogInterval.map { $0 / 2 } }
 
     /// `READY=1`, with an optional `STATUS=` line: start-up is complete.
     @discardableResult
-    public func ready(status: String? = nil) -> Bool {
+    package func ready(status: String? = nil) -> Bool {
         send(["READY=1"] + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []))
     }
 
@@ -54,7 +54,7 @@ public struct SystemdNotifier: Sendable {
 
     /// `WATCHDOG=1`: the main loop is alive.
     @discardableResult
-    public func watchdog() -> Bool {
+    func watchdog() -> Bool {
         send(["WATCHDOG=1"])
     }
 
@@ -67,14 +67,14 @@ public struct SystemdNotifier: Sendable {
     /// `RELOADING=1` with `MONOTONIC_USEC=`: the configuration is being reloaded; send
     /// `ready()` when done.
     @discardableResult
-    public func reloading(status: String? = nil) -> Bool {
+    func reloading(status: String? = nil) -> Bool {
         send(["RELOADING=1", "MONOTONIC_USEC=\(Self.monotonicMicroseconds())"]
              + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []))
     }
 
     /// `MAINPID=`: the service's main process, when it is not the one that was started.
     @discardableResult
-    public func mainPID(_ pid: Int32 = getpid()) -> Bool {
+    func mainPID(_ pid: Int32 = getpid()) -> Bool {
         send(["MAINPID=\(pid)"])
     }
 

@@ -9,7 +9,7 @@ import GenredLibrary
 /// it takes (a write decodes the file twice), so such a step is marked `busy`: the feeder keeps
 /// pinging through it, up to `busyLimit`. A loop that neither beats nor is in a step stops the
 /// pings, and systemd restarts the service as it should.
-public final class WatchdogFeeder: Sendable {
+final class WatchdogFeeder: Sendable {
     private struct State: Sendable {
         var beat = ContinuousClock.now
         var busySince: ContinuousClock.Instant?
@@ -18,7 +18,7 @@ public final class WatchdogFeeder: Sendable {
 
     private let state = Mutex(State())
     private let notifier: SystemdNotifier
-    public let busyLimit: Duration
+    let busyLimit: Duration
 
     public init(notifier: SystemdNotifier, busyLimit: Duration = .seconds(3600)) {
         self.notifier = notifier
@@ -46,12 +46,12 @@ public final class WatchdogFeeder: Sendable {
     }
 
     /// The loop is alive.
-    public func beat() {
+    package func beat() {
         state.withLock { $0.beat = ContinuousClock.now }
     }
 
     /// Runs one long step of the loop, during which the watchdog is fed regardless.
-    public func busy<T>(_ body: () throws -> T) rethrows -> T {
+    package func busy<T>(_ body: () throws -> T) rethrows -> T {
         state.withLock { $0.busySince = ContinuousClock.now }
         defer {
             state.withLock { s in

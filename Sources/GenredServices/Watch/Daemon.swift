@@ -28,7 +28,7 @@ public final class Daemon {
         }
     }
 
-    public struct StartError: Error, Sendable, CustomStringConvertible {
+    struct StartError: Error, Sendable, CustomStringConvertible {
         public let description: String
     }
 

@@ -21,9 +21,9 @@ private let watcherOpen = Mutex<Bool>(false)
 /// links to directories inside the roots are not watched. The library's table names each
 /// watch by its path with a trailing `/`; a directory moved away and not yet paired is
 /// parked under a name that is not a path, and events from it are dropped meanwhile.
-public final class InotifyWatcher {
+final class InotifyWatcher {
     public let roots: [String]
-    public let moveTimeout: Double
+    let moveTimeout: Double
 
     private static let baseMask: UInt32 = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_FROM) | UInt32(IN_MOVED_TO)
         | UInt32(IN_DELETE) | UInt32(IN_CREATE) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)
@@ -81,7 +81,7 @@ public final class InotifyWatcher {
     deinit { close() }
 
     /// Number of watches in place.
-    public var watchCount: Int { live.count }
+    var watchCount: Int { live.count }
 
     /// Waits up to `timeout` seconds for events and returns those that are ready.
     ///
@@ -106,14 +106,14 @@ public final class InotifyWatcher {
 
     /// Whether `root`'s own directory has a watch now (false after it was unmounted, deleted or
     /// moved away).
-    public func isWatching(root: String) -> Bool {
+    func isWatching(root: String) -> Bool {
         isOpen && isWatched(FilePath.bytes(Self.normalize(root)))
     }
 
     /// Watches `root` anew, with everything below it: for a root that came back (a disk mounted
     /// again, a folder made again). Watches left under its name, such as one on the directory a
     /// mount now covers, are removed first.
-    public func rewatch(root: String) throws(WatchError) {
+    func rewatch(root: String) throws(WatchError) {
         guard isOpen else { throw WatchError(path: root, reason: "the inotify instance is closed") }
         let directory = FilePath.bytes(Self.normalize(root))
         removeWatches(under: directory + [UInt8(ascii: "/")])

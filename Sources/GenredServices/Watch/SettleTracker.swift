@@ -12,9 +12,9 @@ import GenredLibrary
 /// is due once its (size, mtime) has stayed the same for `settleSeconds` since it was last
 /// noted or last seen to change. Changes are only seen when `due(now:)` stats the files, so
 /// the window is measured at the caller's polling granularity.
-public final class SettleTracker {
+final class SettleTracker {
     /// Size and modification time in nanoseconds, or nil when the path does not exist.
-    public typealias Stat = (String) -> (size: Int64, mtimeNs: Int64)?
+    typealias Stat = (String) -> (size: Int64, mtimeNs: Int64)?
 
     private struct Snapshot: Equatable {
         var size: Int64
@@ -26,7 +26,7 @@ public final class SettleTracker {
         var since: Date
     }
 
-    public var settleSeconds: Double
+    package var settleSeconds: Double
     private let stat: Stat
     /// Keyed by exact bytes: NFC and NFD spellings of a name are different files.
     private var entries: [ExactPath: Entry] = [:]
@@ -72,13 +72,13 @@ public final class SettleTracker {
     }
 
     /// Follows a file rename; the window keeps running, since a rename changes no content.
-    public func rename(from: String, to: String) {
+    package func rename(from: String, to: String) {
         guard let entry = entries.removeValue(forKey: ExactPath(from)) else { return }
         entries[ExactPath(to)] = entry
     }
 
     /// Follows a directory rename for every waiting path under `from`.
-    public func renameDirectory(from: String, to: String) {
+    func renameDirectory(from: String, to: String) {
         let prefix = from.hasSuffix("/") ? from : from + "/"
         let target = to.hasSuffix("/") ? to : to + "/"
         for key in entries.keys where FilePath.isPath(key.string, inside: from) && key.string.utf8.count > prefix.utf8.count {
@@ -88,7 +88,7 @@ public final class SettleTracker {
     }
 
     /// `stat(2)` of `path`, following symbolic links.
-    public static func fileStat(_ path: String) -> (size: Int64, mtimeNs: Int64)? {
+    static func fileStat(_ path: String) -> (size: Int64, mtimeNs: Int64)? {
         statFollowingLinks(path)
     }
 

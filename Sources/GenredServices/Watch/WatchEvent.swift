@@ -11,7 +11,7 @@ import GenredLibrary
 /// Paths are absolute, built from the root as given plus the names the kernel reports, with
 /// their exact bytes (see `FilePath`). Hidden and partial names are reported like any other;
 /// the caller filters them.
-public enum WatchEvent: Sendable, Hashable {
+enum WatchEvent: Sendable, Hashable {
     /// A regular file was closed after being opened for writing.
     case written(String)
     /// A file moved into the tree from outside, or a hard link was made to a regular file.
@@ -43,7 +43,7 @@ public enum WatchEvent: Sendable, Hashable {
 }
 
 /// Why a directory could not be watched.
-public struct WatchError: Error, Sendable, CustomStringConvertible {
+struct WatchError: Error, Sendable, CustomStringConvertible {
     public let path: String
     public let reason: String
     /// The `errno` behind it, where there is one.
@@ -100,9 +100,9 @@ public struct WatchError: Error, Sendable, CustomStringConvertible {
 
 /// The per-user inotify limits from `/proc/sys/fs/inotify`; nil where unreadable.
 public struct InotifyLimits: Sendable, Equatable {
-    public var maxUserWatches: Int?
-    public var maxUserInstances: Int?
-    public var maxQueuedEvents: Int?
+    var maxUserWatches: Int?
+    var maxUserInstances: Int?
+    var maxQueuedEvents: Int?
 
     public init(maxUserWatches: Int? = nil, maxUserInstances: Int? = nil, maxQueuedEvents: Int? = nil) {
         self.maxUserWatches = maxUserWatches
@@ -112,7 +112,7 @@ public struct InotifyLimits: Sendable, Equatable {
 
     /// The inotify instances open in this user's processes (their descriptors that are
     /// `anon_inode:inotify`); nil when `/proc` cannot be read.
-    public static func instancesInUse() -> Int? {
+    static func instancesInUse() -> Int? {
         guard let processes = PathIO.entries("/proc") else { return nil }
         let uid = getuid()
         var count = 0

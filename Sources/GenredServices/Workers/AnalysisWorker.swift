@@ -21,7 +21,7 @@ public final class AnalysisWorker: @unchecked Sendable {
         /// A job taken this often (its workers failed or died) is given up.
         public var maxClaims = 3
         /// Seconds before a failed job is tried again (doubling with each try).
-        public var retryBackoff: TimeInterval = 30
+        package var retryBackoff: TimeInterval = 30
         /// The worker's name in the store (default `host:pid`).
         public var name: String
 

@@ -64,7 +64,7 @@ public enum QueueBenchmark {
                       storeMeanMs: sorted.reduce(0, +) / Double(max(1, sorted.count)))
     }
 
-    public struct QueueBenchmarkError: Error, CustomStringConvertible {
+    struct QueueBenchmarkError: Error, CustomStringConvertible {
         public let description: String
     }
 }

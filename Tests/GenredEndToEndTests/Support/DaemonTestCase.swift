@@ -1,5 +1,6 @@
 import Foundation
 import GenredKit
+@testable import GenredLibrary
 import XCTest
 
 /// The real daemon on a temporary music folder and database, for tests that watch it work.
