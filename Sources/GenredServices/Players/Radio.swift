@@ -195,19 +195,19 @@ public final class Radio {
         // (never the no-repeat window).
         var picked: [Int] = []
         func key(_ s: String?) -> String? { s.map { $0.lowercased() }.flatMap { $0.isEmpty ? nil : $0 } }
-        for spaced in [true, false] where picked.count < need {
-            for c in candidates where picked.count < need && !picked.contains(c) {
-                if spaced {
-                    let artists = Set((recentArtists + picked.map { t.artists[$0] }).suffix(options.artistGap).compactMap(key))
-                    let albums = Set((recentAlbums + picked.map { t.albums[$0] }).suffix(options.albumGap).compactMap(key))
-                    if let a = key(t.artists[c]), artists.contains(a) { continue }
-                    if let a = key(t.albums[c]), albums.contains(a) { continue }
-                }
-                picked.append(c)
-            }
-            if spaced && picked.count < need && !candidates.isEmpty {
-                Log.debug("radio: only \(picked.count) of \(need) tracks keep the artist and album spacing")
-            }
+        func spaced(_ c: Int) -> Bool {
+            let artists = Set((recentArtists + picked.map { t.artists[$0] }).suffix(options.artistGap).compactMap(key))
+            let albums = Set((recentAlbums + picked.map { t.albums[$0] }).suffix(options.albumGap).compactMap(key))
+            if let a = key(t.artists[c]), artists.contains(a) { return false }
+            if let a = key(t.albums[c]), albums.contains(a) { return false }
+            return true
+        }
+        while picked.count < need {
+            // The nearest unused candidate that keeps the spacing, else the nearest unused one.
+            guard let next = candidates.first(where: { !picked.contains($0) && spaced($0) })
+                ?? candidates.first(where: { !picked.contains($0) }) else { break }
+            if !spaced(next) { Log.debug("radio: too few tracks keep the artist and album spacing") }
+            picked.append(next)
         }
         if picked.isEmpty {
             Log.debug("radio: nothing left to append")
