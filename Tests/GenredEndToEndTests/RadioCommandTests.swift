@@ -232,6 +232,23 @@ final class RadioCommandTests: XCTestCase {
         XCTAssertEqual(try Self.server.queuePaths().dropFirst().first, "Z/z1.flac", "café's nearest")
     }
 
+    // MARK: Playlists
+
+    func testMPDLoadsAPlaylistGenredWrote() throws {
+        let config = Self.dir.appendingPathComponent("playlists.toml").path
+        try "[playlists]\nmin_size = 2\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let folder = PathIO.join(Self.music, "Playlists")
+        let run = try AnalyzeCommandTests.genred(["playlists", "--config", config, "--db", Self.db, "--folder", folder])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let name = try XCTUnwrap(PathIO.entries(folder)?.map { FilePath.string($0.name) }.first { $0.lowercased().contains("folk") }, run.stdout)
+        try Self.server.update()
+        try Self.server.setQueue([])
+        let load = try Self.server.mpc(["load", "Playlists/" + name])
+        XCTAssertEqual(load.status, 0, String(decoding: load.stderr, as: UTF8.self))
+        XCTAssertEqual(Set(try Self.server.queue()), Set([FilePath.bytes("Z/z1.flac"), FilePath.bytes(Self.cafe)]),
+                       "MPD resolves the playlist's relative paths, exact bytes included")
+    }
+
     private func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
