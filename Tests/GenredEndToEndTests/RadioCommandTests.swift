@@ -232,6 +232,30 @@ final class RadioCommandTests: XCTestCase {
         XCTAssertEqual(try Self.server.queuePaths().dropFirst().first, "Z/z1.flac", "café's nearest")
     }
 
+    // MARK: Password
+
+    func testPassword() throws {
+        let locked = try MPDServer(dir: Self.dir.appendingPathComponent("locked"), password: "sesame")
+        defer { locked.stop() }
+        try FileManager.default.createDirectory(at: locked.music.appendingPathComponent("X"), withIntermediateDirectories: true)
+        for file in ["X/x1.flac", "X/x3.flac"] {
+            try FileManager.default.copyItem(atPath: PathIO.join(Self.music, file), toPath: locked.music.appendingPathComponent(file).path)
+        }
+        try locked.start()
+        try locked.mpc(["--password", "sesame", "update", "--wait"])
+        try locked.mpc(["--password", "sesame", "-q", "add", "X/x1.flac"])
+        // Its music folder is another one than the library's: say where MPD's paths point.
+        let base = ["radio", "--mpd", locked.socket, "--db", Self.db, "--once", "--keep", "2", "--music-directory", Self.music]
+
+        let wrong = try AnalyzeCommandTests.genred(base + ["--password", "open"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains(locked.socket) && wrong.stderr.contains("password"), wrong.stderr)
+
+        let right = try AnalyzeCommandTests.genred(base + ["--password", "sesame"])
+        XCTAssertEqual(right.status, 0, right.stderr)
+        XCTAssertEqual(try locked.queuePaths(), ["X/x1.flac", "X/x3.flac"], "x3 is x1's nearest that MPD has and is by another artist")
+    }
+
     // MARK: Playlists
 
     func testMPDLoadsAPlaylistGenredWrote() throws {

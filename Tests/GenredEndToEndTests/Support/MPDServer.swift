@@ -12,7 +12,8 @@ final class MPDServer {
     var socket: String { dir.appendingPathComponent("socket").path }
     private var process: Process?
 
-    init(dir: URL) throws {
+    /// With `password`, only reading is allowed without it.
+    init(dir: URL, password: String? = nil) throws {
         self.dir = dir
         music = dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
@@ -24,6 +25,7 @@ final class MPDServer {
             state_file "\(dir.appendingPathComponent("state").path)"
             bind_to_address "\(socket)"
             zeroconf_enabled "no"
+            \(password.map { "password \"\($0)@read,add,control,admin\"\ndefault_permissions \"read\"" } ?? "")
             audio_output {
                 type "null"
                 name "null"
