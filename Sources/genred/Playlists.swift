@@ -9,10 +9,11 @@ struct Playlists: ParsableCommand {
             Writes one playlist per genre and per mood that at least [playlists] min_size tracks \
             have, one per label of each taxonomy learned with `genred learn`, and a "More like" \
             playlist for each track in [playlists] more_like, into the folder [playlists] folder \
-            (or --folder). Each holds at most max_size tracks, in a smooth sonic order: each \
-            next track is the one nearest to the track before it. Paths are relative to the \
-            folder with each name's exact bytes, so Navidrome, Jellyfin, Plex and MPD import \
-            the files when the folder is inside their library.
+            (or --folder). Each holds at most max_size tracks, in a smooth sonic order: from \
+            the track farthest from the group's centre, each next track is the one nearest to \
+            the track before it. Paths are relative to the folder with each name's exact bytes, \
+            so Navidrome and MPD find the files when the folder is inside their music folder \
+            (docs/players.md says where Jellyfin and Plex take them from).
 
             Every file genred writes carries a `# genred:` line; a playlist without it is never \
             rewritten or removed. A file is rewritten only when its content changes, atomically \

@@ -67,6 +67,17 @@ public enum PlaylistPlanner {
             let title = "More like \(name)"
             out.append(PlannedPlaylist(title: title, fileName: fileName(title), entries: entries(index.smoothOrder([r] + near, from: r))))
         }
+        // Two titles may make one file name ("Genre - Rock" from a taxonomy named Genre, say):
+        // the later ones are numbered, so no file is written twice in a run.
+        var taken = Set<ExactPath>()
+        for i in out.indices {
+            var name = out[i].fileName, n = 2
+            while !taken.insert(ExactPath(name.lowercased())).inserted {
+                name = fileName("\(out[i].title) (\(n))")
+                n += 1
+            }
+            out[i].fileName = name
+        }
         return Plan(playlists: out, notes: notes)
     }
 
