@@ -157,6 +157,24 @@ final class PlaylistsCommandTests: XCTestCase {
         XCTAssertEqual(made["mine.m3u8"], mine)
     }
 
+    func testMaxSizeKeepsTheTracksTheGenreFitsBest() throws {
+        let manifest = try ModelBundle.load("msd-musicnn").manifest
+        let db = dir.appendingPathComponent("library.sqlite").path
+        var tracks: [SyntheticTrack] = []
+        let rock = manifest.labels.firstIndex(of: "rock")!
+        for i in 0..<6 {
+            var t = track(music + "/Rock/r\(i).flac", group: i % 2, number: i, genre: "rock", labels: manifest.labels)
+            t.scores[rock] = 0.3 + 0.1 * Float((i * 5) % 6)  // a score order unlike the paths' order
+            tracks.append(t)
+        }
+        try LibraryStore(path: db).insertSynthetic(tracks, manifest: manifest)
+        let run = try genred(["playlists", "--config", try config(minSize: 2, maxSize: 3), "--db", db])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let name = try XCTUnwrap(playlists().keys.first { $0.hasPrefix("Genre - ") && $0.lowercased().contains("rock") })
+        let best = Set(tracks.sorted { $0.scores[rock] > $1.scores[rock] }.prefix(3).map { ExactPath($0.path) })
+        XCTAssertEqual(Set(try entries(PathIO.join(folder, name)).map(ExactPath.init)), best)
+    }
+
     func testSIGKILLDuringARewriteLeavesEachPlaylistWhole() throws {
         let manifest = try ModelBundle.load("msd-musicnn").manifest
         // Two libraries with the same files and different analyses: every playlist differs.

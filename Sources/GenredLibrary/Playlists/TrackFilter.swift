@@ -48,20 +48,20 @@ public struct TrackGroups: Sendable {
         s.moods = true
         let planner = TagPlanner(manifest: manifest, settings: s)
         let t = index.tracks, l = t.labelCount
-        var members: [TagField: [String: [(row: Int, rank: Int)]]] = [:]
+        var members: [TagField: [String: [(row: Int, score: Float)]]] = [:]
         var names: [TagField: [String: String]] = [:]
         for i in 0..<t.count {
-            for (field, values) in planner.propose(scores: Array(t.scores[(i * l)..<((i + 1) * l)])) {
-                for (rank, value) in values.enumerated() {
-                    let key = value.lowercased()
-                    members[field, default: [:]][key, default: []].append((i, rank))
-                    names[field, default: [:]][key] = names[field]?[key] ?? value
+            for (field, values) in planner.proposeScored(scores: Array(t.scores[(i * l)..<((i + 1) * l)])) {
+                for value in values {
+                    let key = value.name.lowercased()
+                    members[field, default: [:]][key, default: []].append((i, value.score))
+                    names[field, default: [:]][key] = names[field]?[key] ?? value.name
                 }
             }
         }
-        // Tracks for which the value comes first, then by the label's own score where known.
+        // Most probable first; ties in the library's order.
         self.members = members.mapValues { byName in
-            byName.mapValues { entries in entries.sorted { $0.rank != $1.rank ? $0.rank < $1.rank : $0.row < $1.row }.map(\.row) }
+            byName.mapValues { entries in entries.sorted { $0.score != $1.score ? $0.score > $1.score : $0.row < $1.row }.map(\.row) }
         }
         self.names = names
     }
