@@ -100,6 +100,12 @@ public struct MPDError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Why, without the address (for a line that names it already).
+    public var detail: String {
+        if case .unreachable(let why) = reason { return why }
+        return description
+    }
+
     public var description: String {
         switch reason {
         case .badAddress: "\(subject): not an MPD address (give HOST:PORT, HOST, or a unix socket's path)"

@@ -101,9 +101,9 @@ public final class Radio {
                 return
             } catch let error as MPDError where error.isConnectionProblem {
                 if connected == true {
-                    Log.warning("radio: lost MPD at \(address) (\(error.reasonText)); reconnecting")
+                    Log.warning("radio: lost MPD at \(address) (\(error.detail)); reconnecting")
                 } else if connected == nil {
-                    Log.warning("radio: cannot reach MPD at \(address) (\(error.reasonText)); retrying")
+                    Log.warning("radio: cannot reach MPD at \(address) (\(error.detail)); retrying")
                 }
                 connected = false
                 let until = Date().addingTimeInterval(backoff)
