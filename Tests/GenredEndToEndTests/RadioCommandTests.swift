@@ -256,6 +256,21 @@ final class RadioCommandTests: XCTestCase {
         XCTAssertEqual(try locked.queuePaths(), ["X/x1.flac", "X/x3.flac"], "x3 is x1's nearest that MPD has and is by another artist")
     }
 
+    // MARK: The unit
+
+    /// genred-radio.service is a user unit that may reach MPD over TCP too, and `make install`
+    /// puts it beside genred.service.
+    func testTheRadioUnit() throws {
+        let repository = AnalyzeCommandTests.repository
+        let text = try String(contentsOf: repository.appendingPathComponent("systemd/genred-radio.service"), encoding: .utf8)
+        let lines = Set(text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") })
+        XCTAssertTrue(lines.contains("ExecStart=/usr/local/bin/genred radio"))
+        XCTAssertTrue(lines.contains("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"))
+        XCTAssertTrue(lines.contains("WantedBy=default.target"))
+        let makefile = try String(contentsOf: repository.appendingPathComponent("Makefile"), encoding: .utf8)
+        XCTAssertTrue(makefile.contains("systemd/genred-radio.service > $(DESTDIR)$(SYSTEMD_USER_DIR)/genred-radio.service"))
+    }
+
     // MARK: Playlists
 
     func testMPDLoadsAPlaylistGenredWrote() throws {
