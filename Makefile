@@ -56,7 +56,8 @@ GENERATED = .build/generated
 
 # The binary, the model bundles, the man pages and shell completions, the system units
 # (genred-serve.service and genred-worker.service are optional: enable them by hand) and the
-# user unit (their ExecStart follows PREFIX) and, unless one is already there, the example config.
+# user units, genred.service and genred-radio.service for MPD (their ExecStart follows PREFIX) and,
+# unless one is already there, the example config.
 install: build
 	$(MAKE) install-files
 	@echo "next: systemctl daemon-reload; see docs/operations.md"
@@ -79,6 +80,8 @@ install-files: generated
 	done
 	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-user.service > $(DESTDIR)$(SYSTEMD_USER_DIR)/genred.service
 	chmod 644 $(DESTDIR)$(SYSTEMD_USER_DIR)/genred.service
+	sed 's|/usr/local/bin/genred|$(PREFIX)/bin/genred|' systemd/genred-radio.service > $(DESTDIR)$(SYSTEMD_USER_DIR)/genred-radio.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_USER_DIR)/genred-radio.service
 	@if [ -e $(DESTDIR)/etc/genred/genred.toml ]; then \
 	  echo "kept the existing $(DESTDIR)/etc/genred/genred.toml (the new example: config/genred.toml)"; \
 	else \
@@ -96,7 +99,7 @@ generated: $(BIN)
 
 # Removes what install put in place except the config and the library database.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/genred $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred.service $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred-serve.service $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred-worker.service $(DESTDIR)$(SYSTEMD_USER_DIR)/genred.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/genred $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred.service $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred-serve.service $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/genred-worker.service $(DESTDIR)$(SYSTEMD_USER_DIR)/genred.service $(DESTDIR)$(SYSTEMD_USER_DIR)/genred-radio.service
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/genred.1 $(DESTDIR)$(PREFIX)/share/man/man1/genred-*.1
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/genred $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_genred $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/genred.fish
 	rm -rf $(DESTDIR)$(PREFIX)/share/genred/models

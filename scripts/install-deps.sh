@@ -26,6 +26,8 @@ test=(
   # the PostgreSQL store's tests start a private server (scripts/pg-test-server.sh); the
   # worker benchmark stands in for hosts with network namespaces
   postgresql iproute2
+  # genred radio's tests start a private MPD and drive it with mpc
+  mpd mpc
 )
 deb=(
   # the package build (debhelper's dh sequence) and its checks

@@ -58,7 +58,7 @@ check "the model bundles, units, man pages and completions are in it" bash -c "
   dpkg-deb -c '$deb' > '$work/contents' &&
   for f in ./usr/bin/genred ./usr/share/genred/models/msd-musicnn/weights.safetensors ./usr/share/genred/models/mtt-musicnn/LICENSE \
            ./etc/genred/genred.toml ./lib/systemd/system/genred.service ./lib/systemd/system/genred-serve.service \
-           ./lib/systemd/system/genred-worker.service ./usr/lib/systemd/user/genred.service ./usr/share/man/man1/genred-retag.1.gz \
+           ./lib/systemd/system/genred-worker.service ./usr/lib/systemd/user/genred.service ./usr/lib/systemd/user/genred-radio.service ./usr/share/man/man1/genred-retag.1.gz \
            ./usr/share/bash-completion/completions/genred ./usr/share/zsh/vendor-completions/_genred \
            ./usr/share/fish/vendor_completions.d/genred.fish ./usr/share/doc/genred/copyright; do
     grep -q \" \$f\$\" '$work/contents' || { echo \"missing: \$f\"; exit 1; }

@@ -12,7 +12,7 @@ struct Genred: ParsableCommand {
             """,
         version: genredVersion,
         subcommands: [Analyze.self, Retag.self, Undo.self, Watch.self, Status.self, Similar.self, Show.self, Map.self, Serve.self, Eval.self, Learn.self,
-                      Enqueue.self, Worker.self, Bench.self, Doctor.self, Migrate.self]
+                      Radio.self, Playlists.self, Enqueue.self, Worker.self, Bench.self, Doctor.self, Migrate.self]
     )
 
     /// Makes sure the BLAS kernels fit this CPU (this may execute the binary again, same

@@ -15,6 +15,10 @@ struct Similar: ParsableCommand {
             instead. --like NAME:LABEL lists the tracks a taxonomy learned with `genred learn` gives \
             LABEL, most probable first (never those where it abstains). By default tracks from the \
             query's own album are left out.
+
+            --mpd-paths prints only the tracks' paths relative to MPD's music directory, one a \
+            line with their exact bytes, so that `genred similar TRACK --mpd-paths | mpc add` \
+            queues them (tracks outside MPD's music directory are left out).
             """
     )
 
@@ -44,6 +48,11 @@ struct Similar: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the results as an M3U playlist.", valueName: "file"))
     var m3u: String?
 
+    @Flag(name: .long, help: "Print only the paths relative to MPD's music directory, for `mpc add`.")
+    var mpdPaths = false
+
+    @OptionGroup var mpdOptions: MPDOptions
+
     func validate() throws {
         if (track == nil) == (like == nil) { throw ValidationError("give a TRACK or --like LABELS (one of them)") }
         if count < 1 { throw ValidationError("-n must be at least 1") }
@@ -62,7 +71,7 @@ struct Similar: ParsableCommand {
         }
 
         if let like, let (name, label) = SimilarTracks.taxonomyLabel(like, taxonomies: ((try? TaxonomyQuery(store: store).list()) ?? []).map(\.name)) {
-            return try likeTaxonomyLabel(name, label, store: store, index: index, under: underPath)
+            return try likeTaxonomyLabel(name, label, store: store, index: index, under: underPath, config: config)
         }
         let matches: [SimilarityIndex.Match]
         var header: String
@@ -78,8 +87,9 @@ struct Similar: ParsableCommand {
             header = "Similar to: \(query.path)" + describe(artist: query.artist, title: query.title).map { " (\($0))" }.orEmpty
         }
 
-        if !json { print(header) }
         let t = index.tracks
+        if mpdPaths { return try printMPDPaths(matches.map { t.paths[$0.index] }, config: config) }
+        if !json { print(header) }
         for (rank, m) in matches.enumerated() {
             let reason = SimilarTracks.reason(m.shared)
             if json {
@@ -102,7 +112,7 @@ struct Similar: ParsableCommand {
     }
 
     /// `--like NAME:LABEL`: the tracks the taxonomy gives that label, most probable first.
-    private func likeTaxonomyLabel(_ name: String, _ label: String, store: LibraryStore, index: SimilarityIndex, under: String?) throws {
+    private func likeTaxonomyLabel(_ name: String, _ label: String, store: LibraryStore, index: SimilarityIndex, under: String?, config: Configuration) throws {
         let matches: [SimilarTracks.TaxonomyMatch]
         do {
             let labels = try TaxonomyQuery(store: store).labels(taxonomy: name)
@@ -114,6 +124,7 @@ struct Similar: ParsableCommand {
         } catch {
             throw CommandFailure(error, status: 1)
         }
+        if mpdPaths { return try printMPDPaths(matches.map(\.path), config: config) }
         // Titles and artists from the similarity index, where the track is in it.
         let t = index.tracks
         var row: [Int64: Int] = [:]
@@ -158,6 +169,32 @@ struct Similar: ParsableCommand {
                 throw CommandFailure(error, status: 1)
             }
         }
+    }
+
+    /// `--mpd-paths`: each path relative to MPD's music directory, its exact bytes, one a line.
+    private func printMPDPaths(_ paths: [String], config: Configuration) throws {
+        let (address, password, configured) = try mpdOptions.resolve(config)
+        var root = configured
+        if root == nil {
+            do {
+                guard address.isLocal else { throw MPDError(address.description, .noMusicDirectory) }
+                root = try MPDConnection(address: address, password: password).musicDirectory()
+                if root == nil { throw MPDError(address.description, .noMusicDirectory) }
+            } catch {
+                throw CommandFailure(error, status: 1)
+            }
+        }
+        var out: [UInt8] = []
+        var outside = 0
+        for path in paths {
+            guard let relative = GenredKit.Radio.relative(path, to: root!) else {
+                outside += 1
+                continue
+            }
+            out += FilePath.bytes(relative) + [UInt8(ascii: "\n")]
+        }
+        FileHandle.standardOutput.write(Data(out))
+        if outside > 0 { printError("genred: \(outside) of the tracks are outside MPD's music directory \(root!), left out") }
     }
 
     private func describe(artist: String?, title: String?) -> String? {

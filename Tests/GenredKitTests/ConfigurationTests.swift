@@ -91,6 +91,41 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(try Configuration.parse("", path: "x.toml"), Configuration())
     }
 
+    func testMPDAndPlaylistSettings() throws {
+        let c = try Configuration.parse("""
+            [mpd]
+            address = "music.lan:6601"
+            password = "pw"
+            music_directory = "/srv/music"
+
+            [playlists]
+            enabled = true
+            folder = "/srv/music/Playlists"
+            min_size = 4
+            max_size = 50
+            more_like = ["/srv/music/a.flac"]
+            """, path: "c.toml")
+        XCTAssertEqual(c.mpd.address, "music.lan:6601")
+        XCTAssertEqual(c.mpd.password, "pw")
+        XCTAssertEqual(c.mpd.musicDirectory, "/srv/music")
+        XCTAssertTrue(c.playlists.enabled)
+        XCTAssertEqual(c.playlists.folder, "/srv/music/Playlists")
+        XCTAssertEqual(c.playlists.minSize, 4)
+        XCTAssertEqual(c.playlists.maxSize, 50)
+        XCTAssertEqual(c.playlists.moreLike, ["/srv/music/a.flac"])
+        XCTAssertFalse(Configuration().playlists.enabled, "off by default")
+
+        XCTAssertThrowsError(try Configuration.parse("[playlists]\nenabled = true\n", path: "c.toml")) { error in
+            XCTAssertTrue("\(error)".contains("needs folder"), "\(error)")
+        }
+        XCTAssertThrowsError(try Configuration.parse("[mpd]\nmusic_directory = \"music\"\n", path: "c.toml")) { error in
+            XCTAssertTrue("\(error)".contains("absolute"), "\(error)")
+        }
+        XCTAssertThrowsError(try Configuration.parse("[mpd]\nadress = \"x\"\n", path: "c.toml")) { error in
+            XCTAssertEqual((error as! ConfigError).key, "mpd.adress")
+        }
+    }
+
     func testUnknownKeyIsNamedWithItsLine() {
         let text = "[tags]\npolicy = \"fill\"\ngenre_treshold = 0.3\n"
         XCTAssertThrowsError(try Configuration.parse(text, path: "/etc/genred/genred.toml")) { error in

@@ -80,6 +80,34 @@ public struct WatchSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Where `genred radio` (and `genred similar --mpd-paths`) finds MPD.
+public struct MPDSettings: Sendable, Equatable {
+    /// `HOST:PORT`, `HOST` (port 6600) or a unix socket's path; nil: $MPD_HOST, else
+    /// `$XDG_RUNTIME_DIR/mpd/socket` when it exists, else localhost:6600.
+    public var address: String?
+    public var password: String?
+    /// The folder MPD's paths are relative to, as genred sees it; nil: asked from MPD (only
+    /// possible over a unix socket).
+    public var musicDirectory: String?
+
+    public init() {}
+}
+
+/// The `.m3u8` playlists genred keeps in the music folder (`genred playlists`, and the daemon).
+public struct PlaylistSettings: Sendable, Equatable {
+    public var enabled = false
+    /// Where the playlists go (inside the library, so media servers find them).
+    public var folder: String?
+    /// A genre, mood or taxonomy label gets a playlist once this many tracks have it.
+    public var minSize = 10
+    /// The most tracks in one playlist (the most probable ones).
+    public var maxSize = 200
+    /// Tracks (paths) that get a "More like" playlist each.
+    public var moreLike: [String] = []
+
+    public init() {}
+}
+
 /// genred's settings, from a TOML file (see config/genred.toml) and the command line.
 public struct Configuration: Sendable, Equatable {
     public var roots: [String] = []
@@ -94,6 +122,8 @@ public struct Configuration: Sendable, Equatable {
     public var workerMaps: [String] = []
     public var tags = TagSettings()
     public var watch = WatchSettings()
+    public var mpd = MPDSettings()
+    public var playlists = PlaylistSettings()
     /// The file the settings came from, if any.
     public var source: String?
 
@@ -147,7 +177,7 @@ public struct Configuration: Sendable, Equatable {
         }
         let reader = Reader(text: text, path: path, unknown: unknown)
         var c = Configuration()
-        try reader.allow(root, ["library", "analysis", "tags", "watch", "worker"], in: nil)
+        try reader.allow(root, ["library", "analysis", "tags", "watch", "worker", "mpd", "playlists"], in: nil)
 
         if let library = try reader.table(root, "library", in: nil) {
             try reader.allow(library, ["roots", "database", "store"], in: "library")
@@ -217,6 +247,32 @@ public struct Configuration: Sendable, Equatable {
                     throw reader.error("worker", "map", "\"\(m)\" is not FROM=TO with two absolute folders")
                 }
                 c.workerMaps = maps
+            }
+        }
+        if let mpd = try reader.table(root, "mpd", in: nil) {
+            try reader.allow(mpd, ["address", "password", "music_directory"], in: "mpd")
+            if let a = try reader.string(mpd, "address", in: "mpd") {
+                guard !a.isEmpty else { throw reader.error("mpd", "address", "must be HOST:PORT or a socket's path, not empty") }
+                c.mpd.address = a
+            }
+            c.mpd.password = try reader.string(mpd, "password", in: "mpd")
+            if let d = try reader.string(mpd, "music_directory", in: "mpd") {
+                guard d.hasPrefix("/") else { throw reader.error("mpd", "music_directory", "must be an absolute folder (got \"\(d)\")") }
+                c.mpd.musicDirectory = d
+            }
+        }
+        if let playlists = try reader.table(root, "playlists", in: nil) {
+            try reader.allow(playlists, ["enabled", "folder", "min_size", "max_size", "more_like"], in: "playlists")
+            if let e = try reader.bool(playlists, "enabled", in: "playlists") { c.playlists.enabled = e }
+            if let f = try reader.string(playlists, "folder", in: "playlists") {
+                guard f.hasPrefix("/") else { throw reader.error("playlists", "folder", "must be an absolute folder (got \"\(f)\")") }
+                c.playlists.folder = f
+            }
+            if let n = try reader.int(playlists, "min_size", in: "playlists", range: 1...100_000) { c.playlists.minSize = n }
+            if let n = try reader.int(playlists, "max_size", in: "playlists", range: 1...100_000) { c.playlists.maxSize = n }
+            if let m = try reader.strings(playlists, "more_like", in: "playlists") { c.playlists.moreLike = m }
+            if c.playlists.enabled && c.playlists.folder == nil {
+                throw reader.error("playlists", "enabled", "needs folder, the playlists' folder inside the library")
             }
         }
         if let watch = try reader.table(root, "watch", in: nil) {

@@ -30,14 +30,19 @@ public struct TagPlanner: Sendable {
     /// The values genred would write for these scores (mean probabilities, in label order).
     /// Labels mapped to the same name count once, with the higher score.
     func propose(scores: [Float]) -> [TagField: [String]] {
-        var out: [TagField: [String]] = [.genre: pick(genreCandidates, scores, settings.genreThreshold, settings.maxGenres)]
+        proposeScored(scores: scores).mapValues { $0.map(\.name) }
+    }
+
+    /// `propose`, with the score of each value (the highest of the labels that map to it).
+    public func proposeScored(scores: [Float]) -> [TagField: [(name: String, score: Float)]] {
+        var out: [TagField: [(name: String, score: Float)]] = [.genre: pick(genreCandidates, scores, settings.genreThreshold, settings.maxGenres)]
         if settings.moods {
             out[.mood] = pick(moodCandidates, scores, settings.moodThreshold, settings.maxMoods)
         }
         return out
     }
 
-    private func pick(_ candidates: [(index: Int, name: String)], _ scores: [Float], _ threshold: Float, _ limit: Int) -> [String] {
+    private func pick(_ candidates: [(index: Int, name: String)], _ scores: [Float], _ threshold: Float, _ limit: Int) -> [(name: String, score: Float)] {
         var best: [String: Float] = [:]
         var order: [String] = []
         for c in candidates where c.index < scores.count {
@@ -49,7 +54,7 @@ public struct TagPlanner: Sendable {
             .filter { best[$0.lowercased()]! >= threshold }
             .sorted { best[$0.lowercased()]! > best[$1.lowercased()]! }
             .prefix(limit)
-            .map { $0 }
+            .map { ($0, best[$0.lowercased()]!) }
     }
 
     /// The values to write for one field under `policy`, or nil to leave the field alone.

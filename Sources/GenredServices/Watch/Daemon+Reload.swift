@@ -74,6 +74,7 @@ extension Daemon {
             }
             let before = (processor.bundle.manifest.name, processor.bundle.manifest.version, processor.planKey)
             configuration = fresh
+            playlists.planned = false  // the settings may call for other playlists
             Log.threshold = fresh.watch.logLevel
             settle.settleSeconds = fresh.watch.settleSeconds
             try setUpProcessor()

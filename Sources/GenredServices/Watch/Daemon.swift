@@ -68,6 +68,7 @@ public final class Daemon {
     var lastRescan = Date.distantPast
     var lastRootCheck = Date()
     var lastStatus = ""
+    var playlists = PlaylistState()
     var analysedCount = 0
     var failedCount = 0
 
@@ -162,6 +163,7 @@ public final class Daemon {
             rescan(reason: forced ? "requested" : "periodic")
         }
         housekeeping()
+        updatePlaylists(now: now)
     }
 
     func housekeeping() {
