@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Linux calls Swift cannot make directly (syscall wrappers, statfs).
         .target(name: "CGenredLinux"),
+        // oneDNN (libdnnl-dev) for the reduced-precision products; OpenMP is its thread runtime.
+        .target(name: "CGenredDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // TagLib's PropertyMap API is C++ only in TagLib 1.13: a small shim gives it a C face.
         .target(
             name: "CTagLib",
@@ -40,7 +42,7 @@ let package = Package(
         // systemd, doctor) over both. `GenredKit` re-exports the three for the front ends.
         .target(
             name: "GenredEngine",
-            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CGenredLinux", "CCrypto"]
+            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CGenredLinux", "CCrypto", "CGenredDNNL"]
         ),
         .target(
             name: "GenredLibrary",

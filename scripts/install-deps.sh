@@ -11,6 +11,8 @@ build=(
   # native libraries the build links
   pkg-config libsndfile1-dev libmpg123-dev libfftw3-dev libsoxr-dev libopenblas-dev
   libtag1-dev libinotifytools0-dev libsqlite3-dev libssl-dev libpq-dev
+  # oneDNN: the bf16 products (precision = "bf16")
+  libdnnl-dev
   # make install writes the man pages with a Python script
   python3
 )

@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
             --similarity N, --learn N, --learn-set FOLDER, --make-library N, --queue N) still work, \
             as the subcommands machine, similarity, learn, learn-set, make-library and queue.
             """,
-        subcommands: [Speed.self, Machine.self, Similarity.self, Learn.self, LearnSet.self, MakeLibrary.self, Queue.self],
+        subcommands: [Speed.self, Machine.self, Agreement.self, Similarity.self, Learn.self, LearnSet.self, MakeLibrary.self, Queue.self],
         defaultSubcommand: Speed.self
     )
 }
@@ -69,6 +69,9 @@ extension Bench {
 
         @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
         var jobs: Int?
+
+        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision (bf16), beside fp32 in the same run, and print the ratios.", valueName: "bf16"))
+        var precision: Precision?
 
         @Flag(name: .long, help: ArgumentHelp("Same as `genred bench machine`.", visibility: .hidden))
         var cpu = false
@@ -161,6 +164,24 @@ extension Bench {
             print(String(format: "inference at %.0f%% of the measured FP32 peak on %d threads (%.1f effective GFLOP/s of %.1f); sgemm at %.0f%% of it",
                          100 * alone * flops / peak.allCores, peak.threads, alone * flops / 1e9,
                          peak.allCores / 1e9, 100 * gemm / peak.allCores))
+            if let precision, precision != .fp32 {
+                let choice = Precision.resolve(precision)
+                print("precision        \(precision): \(choice.used == precision ? "runs, " : "falls back to fp32: ")\(choice.detail)")
+                guard choice.used == precision else { return }
+                var reduced: Pass?
+                for _ in 0..<max(1, repeats) {
+                    let pass = analyseSet(bundle: bundle, jobs: chosen.jobs, threads: threads, precision: precision)
+                    if reduced == nil || pass.wall < reduced!.wall { reduced = pass }
+                }
+                let fast = Benchmark.inferenceRate(bundle, precision: precision, threads: threads)
+                print(String(format: "end to end %@  %7.3f s  %.0fx realtime (%d file(s) at a time): %.2fx fp32's %.3f s",
+                             precision.rawValue, reduced!.wall, reduced!.audio / reduced!.wall, chosen.jobs,
+                             chosen.pass.wall / reduced!.wall, chosen.pass.wall))
+                print(String(format: "inference alone %@  %.1f windows/s on %d threads, %.0fx realtime: %.2fx fp32's %.1f windows/s",
+                             precision.rawValue, fast, threads, fast * windowSeconds, fast / alone, alone))
+                print(String(format: "inference %@ stage  %.3f thread-seconds (fp32 %.3f)", precision.rawValue,
+                             reduced!.timings.inference, t.inference))
+            }
         }
 
         /// One analysis of every file: summed stage timings, wall time, windows, audio seconds.
@@ -173,11 +194,11 @@ extension Bench {
 
         /// Analyses `files` on `jobs` threads that each take the next file, with an analyzer of
         /// `threads / jobs` inference threads (at least one).
-        private func analyseSet(bundle: ModelBundle, jobs: Int, threads: Int) -> Pass {
+        private func analyseSet(bundle: ModelBundle, jobs: Int, threads: Int, precision: Precision = .fp32) -> Pass {
             let paths = files
             let results = PassAccumulator()
             let start = Date()
-            let pool = AnalysisPool(count: jobs, innerThreads: max(1, threads / jobs)) { _, slot in
+            let pool = AnalysisPool(count: jobs, innerThreads: max(1, threads / jobs), precision: precision) { _, slot in
                 let analyzer = slot.analyzer(for: bundle)
                 while let path = results.nextPath(paths) {
                     do {
@@ -446,5 +467,70 @@ extension Bench.Speed {
     static func forward(_ arguments: [String]) throws {
         var command = try parse(arguments)
         try command.run()
+    }
+}
+
+extension Bench {
+    struct Agreement: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "precision",
+            abstract: "How far a reduced precision's analyses are from fp32's, on real files, against the targets it must meet to be offered.",
+            discussion: """
+                Each file is analysed in fp32 and in PRECISION. Per track: whether the five most probable labels \
+                are the same and in the same order, the largest difference of a label's mean probability, the \
+                cosine of the two embeddings, and whether the genre and mood tags genred would write (default \
+                settings) are the same. The targets: the same top five in 99% of tracks, every difference at \
+                most 0.01, every cosine at least 0.999, the same tags in 99% of tracks. Printed per format and in \
+                all; the exit status is 1 when a target is missed. Use 100 tracks or more, in every format.
+                """
+        )
+        @Option(name: .long, help: "The precision to compare with fp32.") var precision: Precision = .bf16
+        @Option(name: .long, help: "Model bundle name or directory.") var model: String = ModelBundle.defaultName
+        @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
+        @Flag(name: .long, help: "Also print one line per track.") var tracks = false
+        @Argument(help: "Audio files.") var files: [String]
+
+        func run() throws {
+            let bundle = try ModelBundle.load(model)
+            let choice = Precision.resolve(precision)
+            print("cpu              \(CPUInfo.current.summary)")
+            print("precision        \(precision): \(choice.used == precision ? "runs, " : "falls back to fp32: ")\(choice.detail)")
+            guard choice.used == precision, precision != .fp32 else {
+                throw CommandFailure("bench precision", "\(precision) does not run natively on this CPU: nothing to compare")
+            }
+            let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+            let reference = Analyzer(bundle: bundle, threads: threads, precision: .fp32)
+            let reduced = Analyzer(bundle: bundle, threads: threads, precision: precision)
+            var agreement = PrecisionAgreement(manifest: bundle.manifest)
+            var failed = 0
+            for (i, path) in files.enumerated() {
+                do {
+                    let a = try reference.analyze(path)
+                    let b = try reduced.analyze(path)
+                    agreement.add(reference: a, reduced: b)
+                    if tracks, let t = agreement.tracks.last {
+                        print(String(format: "%@  top5 %@  max|dmean| %.5f  cos %.6f  tags %@", FilePath.display(path),
+                                     t.sameTopFive ? "same" : "DIFF", t.maxMeanDifference, t.embeddingCosine, t.sameTags ? "same" : "DIFF"))
+                    }
+                } catch {
+                    failed += 1
+                    printError("genred: \(error)")
+                }
+                if !tracks && (i + 1) % 25 == 0 { printError("\(i + 1) of \(files.count) files") }
+            }
+            func line(_ name: String, _ s: PrecisionAgreement.Summary) {
+                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %6d  %8.1f%%  %10.5f  %8.6f  %8.1f%%", s.count, 100 * s.topFiveShare,
+                             s.worstMeanDifference, s.worstCosine, 100 * s.sameTagsShare))
+            }
+            print("format       tracks  same top5  max|dmean|   min cos  same tags")
+            for (container, list) in agreement.byContainer { line(container, agreement.summary(list)) }
+            let all = agreement.summary()
+            line("all", all)
+            print(String(format: "targets             %8.1f%%  %10.5f  %8.6f  %8.1f%%", 100 * PrecisionAgreement.Target.topFiveShare,
+                         PrecisionAgreement.Target.maxMeanDifference, PrecisionAgreement.Target.embeddingCosine,
+                         100 * PrecisionAgreement.Target.sameTagsShare))
+            print("\(precision) \(all.meetsTargets ? "meets" : "MISSES") the targets on \(all.count) tracks" + (failed > 0 ? " (\(failed) file(s) failed)" : ""))
+            if !all.meetsTargets { throw ExitCode(1) }
+        }
     }
 }

@@ -13,13 +13,17 @@ public final class AnalysisPool: Sendable {
     /// daemon's jobs name their model, and a reload brings a new one).
     public struct AnalyzerSlot {
         let innerThreads: Int
+        let precision: Precision
         private var current: Analyzer?
 
-        init(innerThreads: Int) { self.innerThreads = innerThreads }
+        init(innerThreads: Int, precision: Precision) {
+            self.innerThreads = innerThreads
+            self.precision = precision
+        }
 
         public mutating func analyzer(for bundle: ModelBundle) -> Analyzer {
             if let current, current.bundle.isSameModel(as: bundle) { return current }
-            let made = Analyzer(bundle: bundle, threads: innerThreads)
+            let made = Analyzer(bundle: bundle, threads: innerThreads, precision: precision)
             current = made
             return made
         }
@@ -29,8 +33,9 @@ public final class AnalysisPool: Sendable {
     public let count: Int
 
     /// Starts `count` threads. Each runs its windows on `innerThreads` inference threads;
-    /// `background` lowers their priority (nice 10, batch scheduling) below the caller's.
-    public init(count: Int, innerThreads: Int, background: Bool = false, name: String = "genred-analysis",
+    /// `background` lowers their priority (nice 10, batch scheduling) below the caller's;
+    /// `precision` is the network's number format (see `Precision.resolve`).
+    public init(count: Int, innerThreads: Int, precision: Precision = .fp32, background: Bool = false, name: String = "genred-analysis",
                 _ body: @escaping @Sendable (_ index: Int, _ slot: inout AnalyzerSlot) -> Void) {
         self.count = count
         let group = finished
@@ -39,7 +44,7 @@ public final class AnalysisPool: Sendable {
             let thread = Thread {
                 defer { group.leave() }
                 if background { _ = genred_background_thread(10) }
-                var slot = AnalyzerSlot(innerThreads: max(1, innerThreads))
+                var slot = AnalyzerSlot(innerThreads: max(1, innerThreads), precision: precision)
                 body(index, &slot)
             }
             thread.name = "\(name)-\(index)"

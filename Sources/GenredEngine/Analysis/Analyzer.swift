@@ -21,16 +21,23 @@ public struct StageTimings: Sendable {
 public final class Analyzer {
     public let bundle: ModelBundle
     public let threads: Int
+    /// The precision the network runs in.
+    public let precision: Precision
     public private(set) var lastTimings = StageTimings()
 
     private let workspaces: [MusicnnWorkspace]
     private let batchSize: Int
 
-    public init(bundle: ModelBundle, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    /// `precision` is what is asked; `precision` below is what runs (see `Precision.resolve`).
+    public init(bundle: ModelBundle, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                precision asked: Precision = .fp32) {
         self.bundle = bundle
         self.threads = max(1, threads)
         batchSize = 4 * self.threads
-        workspaces = (0..<self.threads).map { _ in MusicnnWorkspace(network: bundle.network) }
+        let choice = Precision.resolve(asked)
+        let reduced = ReducedProducts.shared(for: bundle, precision: choice.used)
+        precision = reduced == nil ? .fp32 : choice.used
+        workspaces = (0..<self.threads).map { _ in MusicnnWorkspace(network: bundle.network, reduced: reduced) }
         openblas_set_num_threads(1)
     }
 

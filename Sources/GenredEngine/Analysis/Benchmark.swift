@@ -93,6 +93,16 @@ public enum Benchmark {
     /// `seconds` after a warm-up. The speed does not depend on the values; the windows
     /// are pseudo-random in the range log-mel values take.
     public static func inferenceRate(_ network: MusicnnNetwork, threads: Int, seconds limit: Double = 1.0) -> Double {
+        inferenceRate(network, reduced: nil, threads: threads, seconds: limit)
+    }
+
+    /// `inferenceRate` in `precision` (what it resolves to on this CPU: see `Precision.resolve`).
+    public static func inferenceRate(_ bundle: ModelBundle, precision: Precision, threads: Int, seconds limit: Double = 1.0) -> Double {
+        let reduced = ReducedProducts.shared(for: bundle, precision: Precision.resolve(precision).used)
+        return inferenceRate(bundle.network, reduced: reduced, threads: threads, seconds: limit)
+    }
+
+    static func inferenceRate(_ network: MusicnnNetwork, reduced: ReducedProducts?, threads: Int, seconds limit: Double) -> Double {
         let threads = max(1, threads)
         let size = network.frames * network.bands
         var rng = SeededGenerator(seed: 7)
@@ -102,7 +112,7 @@ public enum Benchmark {
         rates.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
             parallelFor(threads) { worker in
-                let ws = MusicnnWorkspace(network: network)
+                let ws = MusicnnWorkspace(network: network, reduced: reduced)
                 var probabilities = [Float](repeating: 0, count: network.labelCount)
                 var penultimate = [Float](repeating: 0, count: network.embeddingSize)
                 func once(_ i: Int) {

@@ -186,14 +186,17 @@ final class MusicnnWorkspace {
     let winogradOutput: UnsafeMutablePointer<Float>   // m x tiles * positions x outputs
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
     private let network: MusicnnNetwork
+    /// The bf16 products, when the analysis runs in that precision.
+    let reduced: ReducedProducts?
 
     /// The reference (im2col) path's buffers, about 33 MB: made only when that path runs.
     lazy var direct = DirectScratch(network: network)
 
     static let blockTiles = 4
 
-    init(network n: MusicnnNetwork) {
+    init(network n: MusicnnNetwork, reduced: ReducedProducts? = nil) {
         network = n
+        self.reduced = reduced
         var list: [(UnsafeMutablePointer<Float>, Int)] = []
         func alloc(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
@@ -296,11 +299,11 @@ extension MusicnnNetwork {
         let featureRows = ws.features + midPad * channels
 
         var channel = 0
-        for (conv, fast) in zip(timbral, timbralFast) {
+        for (index, (conv, fast)) in zip(timbral, timbralFast).enumerated() {
             let input = ws.timbralInput + (tPad - (conv.kernelTime - 1) / 2) * B
             switch path {
             case .direct: timbralBlock(conv, input: input, ws: ws, output: featureRows + channel, stride: channels)
-            case .fast: timbralWinograd(conv, fast, input: input, ws: ws, output: featureRows + channel, stride: channels)
+            case .fast: timbralWinograd(conv, fast, index: index, input: input, ws: ws, output: featureRows + channel, stride: channels)
             }
             channel += conv.outputs
         }
@@ -319,7 +322,7 @@ extension MusicnnNetwork {
         // Mid end: each convolution reads the previous block's channels through the padded map.
         var inputOffset = 0, inputWidth = channel
         for (index, conv) in midend.enumerated() {
-            midendConv(conv, features: ws.features, inputOffset: inputOffset, inputWidth: inputWidth,
+            midendConv(conv, index: index, features: ws.features, inputOffset: inputOffset, inputWidth: inputWidth,
                        pad: midPad, ws: ws)
             let out = featureRows + channel
             let residual: UnsafeMutablePointer<Float>? = index == 0 ? nil : featureRows + inputOffset
@@ -464,10 +467,18 @@ extension MusicnnNetwork {
 
     /// A mid-end convolution spanning all of its input channels: one GEMM per time tap,
     /// reading the zero-padded feature map in place. Leaves the raw sums in `ws.midOutput`.
-    private func midendConv(_ conv: Conv, features: UnsafePointer<Float>, inputOffset: Int, inputWidth: Int,
+    private func midendConv(_ conv: Conv, index: Int, features: UnsafePointer<Float>, inputOffset: Int, inputWidth: Int,
                             pad: Int, ws: MusicnnWorkspace) {
         let F = frames, channels = featureChannels, N = conv.outputs, K = inputWidth
         let first = pad - (conv.kernelTime - 1) / 2
+        if let reduced = ws.reduced {
+            ws.midOutput.update(repeating: 0, count: F * N)
+            for dt in 0..<conv.kernelTime {
+                ReducedProducts.run(reduced.midend[index][dt], a: features + (first + dt) * channels + inputOffset,
+                                    lda: channels, c: ws.midOutput)
+            }
+            return
+        }
         conv.kernel.withUnsafeBufferPointer { w in
             ws.midOutput.update(repeating: 0, count: F * N)  // then every tap adds (see `sgemmOverwriting`)
             for dt in 0..<conv.kernelTime {

@@ -34,7 +34,7 @@ extension MusicnnNetwork {
                         output: UnsafeMutablePointer<Float>, stride: Int) {
         let F = frames, B = bands
         var channel = 0
-        for (conv, banded) in zip(temporal, temporalFast) {
+        for (index, (conv, banded)) in zip(temporal, temporalFast).enumerated() {
             let N = conv.outputs, J = banded.frames, width = J * N
             let offset = padBefore - (conv.kernelTime - 1) / 2
             let mx = ws.reduceMax, mn = ws.reduceMin, c = ws.temporalBlock
@@ -42,8 +42,12 @@ extension MusicnnNetwork {
                 var t = 0
                 while t < F {
                     // C[band][(j, channel)] = sum over d of input[t + offset + d][band] * kernel[d][(j, channel)].
-                    sgemmOverwriting(transposeA: true, m: B, n: width, k: banded.taps, a: padded + (t + offset) * B, lda: B,
-                                     b: w.baseAddress!, ldb: width, c: c, ldc: width)
+                    if let reduced = ws.reduced {
+                        ReducedProducts.run(reduced.temporal[index], a: padded + (t + offset) * B, lda: B, transposeA: true, c: c)
+                    } else {
+                        sgemmOverwriting(transposeA: true, m: B, n: width, k: banded.taps, a: padded + (t + offset) * B, lda: B,
+                                         b: w.baseAddress!, ldb: width, c: c, ldc: width)
+                    }
                     mx.update(from: c, count: width)
                     mn.update(from: c, count: width)
                     for b in 1..<B {

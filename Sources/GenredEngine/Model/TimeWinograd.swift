@@ -117,7 +117,7 @@ extension MusicnnNetwork {
     /// filtering along time and one GEMM over the frequency taps per transformed point.
     ///
     /// `input` must hold `tiles * m + r - 1` rows (zeros past the padded window).
-    func timbralWinograd(_ conv: Conv, _ fast: WinogradConv, input: UnsafePointer<Float>, ws: MusicnnWorkspace,
+    func timbralWinograd(_ conv: Conv, _ fast: WinogradConv, index: Int, input: UnsafePointer<Float>, ws: MusicnnWorkspace,
                          output: UnsafeMutablePointer<Float>, stride: Int) {
         let F = frames, B = bands, kw = conv.kernelWidth, N = conv.outputs
         let w = fast.transform, m = w.outputs, a = w.points
@@ -157,9 +157,13 @@ extension MusicnnNetwork {
                             row += kw
                         }
                     }
-                    sgemmOverwriting(m: rows, n: N, k: kw, a: ws.winogradColumns, lda: kw,
-                                     b: kernel.baseAddress! + p * kw * N, ldb: N,
-                                     c: ws.winogradProducts + p * rows * N, ldc: N)
+                    if let product = ws.reduced?.winograd[index][p][rows] {
+                        ReducedProducts.run(product, a: ws.winogradColumns, lda: kw, c: ws.winogradProducts + p * rows * N)
+                    } else {
+                        sgemmOverwriting(m: rows, n: N, k: kw, a: ws.winogradColumns, lda: kw,
+                                         b: kernel.baseAddress! + p * kw * N, ldb: N,
+                                         c: ws.winogradProducts + p * rows * N, ldc: N)
+                    }
                 }
                 if w.finitePoints == TimeWinograd.fusedPoints {
                     fusedOutputTransform(conv, products: ws.winogradProducts, rows: rows, firstTile: tile0, tiles: count,

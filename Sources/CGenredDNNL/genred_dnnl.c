@@ -1,0 +1,228 @@
+#include "genred_dnnl.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* oneDNN is built with OpenMP here: each analysis thread runs its products on itself alone. */
+extern void omp_set_num_threads(int);
+
+struct gd_product {
+    int precision, m, n, k, ldc;
+    dnnl_primitive_t primitive;
+    dnnl_memory_desc_t src, weights, dst, scratch;
+    void *packed;          /* the weights in the layout the primitive chose */
+    size_t scratch_size;
+};
+
+static dnnl_engine_t engine(void) {
+    static dnnl_engine_t shared;
+    static int made;
+    if (!__atomic_load_n(&made, __ATOMIC_ACQUIRE)) {
+        static volatile int lock;
+        while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {}
+        if (!made) {
+            if (dnnl_engine_create(&shared, dnnl_cpu, 0) != dnnl_success) shared = NULL;
+            __atomic_store_n(&made, 1, __ATOMIC_RELEASE);
+        }
+        __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+    }
+    return shared;
+}
+
+/* Per thread: a stream, the converted A, and the primitive's scratchpad. */
+static __thread dnnl_stream_t thread_stream;
+static __thread uint16_t *thread_a;
+static __thread size_t thread_a_size;
+static __thread void *thread_scratch;
+static __thread size_t thread_scratch_size;
+
+static inline uint16_t to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float gd_round_bf16(float x) {
+    uint32_t u = (uint32_t)to_bf16(x) << 16;
+    float y;
+    memcpy(&y, &u, 4);
+    return y;
+}
+
+static void say(char *out, size_t size, const char *what) {
+    if (out && size) snprintf(out, size, "%s", what);
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX512-BF16";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX512-VNNI";
+    case dnnl_cpu_isa_avx512_core: return "AVX-512";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX-VNNI";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    default: return "older than AVX2";
+    }
+}
+
+int gd_native(int precision, char *what, size_t what_size) {
+    if (precision != GD_PRECISION_BF16) { say(what, what_size, "unknown precision"); return 0; }
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    char error[160] = "";
+    float b[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) b[i] = 0.5f;
+    gd_product *p = gd_product_create(precision, 64, 64, 64, b, 64, 64, 0, error, sizeof error);
+    if (!p) {
+        char text[256];
+        snprintf(text, sizeof text, "oneDNN on %s: %s", isa_name(isa), error);
+        say(what, what_size, text);
+        return 0;
+    }
+    const char *impl = "";
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_get_primitive_desc(p->primitive, (const_dnnl_primitive_desc_t *)&pd);
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    /* A kernel for the precision names it (…_bf16, …_amx); anything else converts to fp32. */
+    int native = (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
+                 && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
+    char text[256];
+    snprintf(text, sizeof text, "oneDNN on %s, kernel %s", isa_name(isa), impl);
+    say(what, what_size, text);
+    gd_product_destroy(p);
+    return native;
+}
+
+gd_product *gd_product_create(int precision, int m, int n, int k, const float *b, int ldb, int ldc,
+                              int accumulate, char *error, size_t error_size) {
+    dnnl_engine_t e = engine();
+    if (!e) { say(error, error_size, "oneDNN has no CPU engine"); return NULL; }
+    if (precision != GD_PRECISION_BF16) { say(error, error_size, "unknown precision"); return NULL; }
+    gd_product *p = calloc(1, sizeof *p);
+    if (!p) { say(error, error_size, "out of memory"); return NULL; }
+    p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc;
+
+    dnnl_dims_t src_dims = {m, k}, weight_dims = {k, n}, dst_dims = {m, n};
+    dnnl_dims_t dst_strides = {ldc, 1};
+    dnnl_memory_desc_t weights_any, plain;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_stream_t stream = NULL;
+    uint16_t *converted = NULL;
+    dnnl_matmul_desc_t desc;
+    const char *failed = NULL;
+
+#define TRY(call, what) do { if ((call) != dnnl_success) { failed = what; goto fail; } } while (0)
+    TRY(dnnl_memory_desc_init_by_tag(&p->src, 2, src_dims, dnnl_bf16, dnnl_ab), "source layout");
+    TRY(dnnl_memory_desc_init_by_tag(&weights_any, 2, weight_dims, dnnl_bf16, dnnl_format_tag_any), "weights layout");
+    TRY(dnnl_memory_desc_init_by_strides(&p->dst, 2, dst_dims, dnnl_f32, dst_strides), "destination layout");
+    TRY(dnnl_matmul_desc_init(&desc, &p->src, &weights_any, NULL, &p->dst), "matmul");
+    TRY(dnnl_primitive_attr_create(&attr), "attributes");
+    TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad");
+    if (accumulate) {
+        TRY(dnnl_post_ops_create(&ops), "post-ops");
+        TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
+        TRY(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+    }
+    TRY(dnnl_primitive_desc_create(&pd, &desc, attr, e, NULL), "no matmul for this shape");
+    p->weights = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    p->scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    p->scratch_size = dnnl_memory_desc_get_size(&p->scratch);
+    TRY(dnnl_primitive_create(&p->primitive, pd), "primitive");
+
+    /* The weights: to bf16, then into the primitive's layout, once. */
+    converted = malloc(sizeof(uint16_t) * (size_t)k * (size_t)n);
+    p->packed = malloc(dnnl_memory_desc_get_size(&p->weights) + 64);
+    if (!converted || !p->packed) { failed = "out of memory"; goto fail; }
+    for (int r = 0; r < k; r++)
+        for (int c = 0; c < n; c++) converted[(size_t)r * n + c] = to_bf16(b[(size_t)r * ldb + c]);
+    TRY(dnnl_memory_desc_init_by_tag(&plain, 2, weight_dims, dnnl_bf16, dnnl_ab), "weights");
+    TRY(dnnl_memory_create(&from, &plain, e, converted), "weights");
+    TRY(dnnl_memory_create(&to, &p->weights, e, p->packed), "weights");
+    TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &plain, e, &p->weights, e, NULL), "weights reorder");
+    TRY(dnnl_primitive_create(&reorder, reorder_pd), "weights reorder");
+    TRY(dnnl_stream_create(&stream, e, dnnl_stream_default_flags), "stream");
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    TRY(dnnl_primitive_execute(reorder, stream, 2, args), "weights reorder");
+    TRY(dnnl_stream_wait(stream), "weights reorder");
+#undef TRY
+    goto done;
+fail:
+    say(error, error_size, failed);
+    gd_product_destroy(p);
+    p = NULL;
+done:
+    if (stream) dnnl_stream_destroy(stream);
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (reorder_pd) dnnl_primitive_desc_destroy(reorder_pd);
+    if (from) dnnl_memory_destroy(from);
+    if (to) dnnl_memory_destroy(to);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    free(converted);
+    return p;
+}
+
+int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a, float *c) {
+    dnnl_engine_t e = engine();
+    if (!thread_stream) {
+        omp_set_num_threads(1);
+        if (dnnl_stream_create(&thread_stream, e, dnnl_stream_default_flags) != dnnl_success) return -1;
+    }
+    size_t need = (size_t)p->m * (size_t)p->k;
+    if (thread_a_size < need) {
+        free(thread_a);
+        thread_a = malloc(need * sizeof(uint16_t));
+        thread_a_size = thread_a ? need : 0;
+        if (!thread_a) return -1;
+    }
+    if (thread_scratch_size < p->scratch_size) {
+        free(thread_scratch);
+        thread_scratch = malloc(p->scratch_size);
+        thread_scratch_size = thread_scratch ? p->scratch_size : 0;
+        if (!thread_scratch) return -1;
+    }
+    const int m = p->m, k = p->k;
+    if (transpose_a) {
+        for (int r = 0; r < m; r++)
+            for (int q = 0; q < k; q++) thread_a[(size_t)r * k + q] = to_bf16(a[(size_t)q * lda + r]);
+    } else {
+        for (int r = 0; r < m; r++) {
+            const float *row = a + (size_t)r * lda;
+            uint16_t *out = thread_a + (size_t)r * k;
+            for (int q = 0; q < k; q++) out[q] = to_bf16(row[q]);
+        }
+    }
+    dnnl_memory_t src = NULL, weights = NULL, dst = NULL, scratch = NULL;
+    int status = -1;
+    if (dnnl_memory_create(&src, &p->src, e, thread_a) != dnnl_success) goto out;
+    if (dnnl_memory_create(&weights, &p->weights, e, p->packed) != dnnl_success) goto out;
+    if (dnnl_memory_create(&dst, &p->dst, e, c) != dnnl_success) goto out;
+    if (dnnl_memory_create(&scratch, &p->scratch, e, thread_scratch) != dnnl_success) goto out;
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch}};
+    if (dnnl_primitive_execute(p->primitive, thread_stream, 4, args) != dnnl_success) goto out;
+    if (dnnl_stream_wait(thread_stream) != dnnl_success) goto out;
+    status = 0;
+out:
+    if (src) dnnl_memory_destroy(src);
+    if (weights) dnnl_memory_destroy(weights);
+    if (dst) dnnl_memory_destroy(dst);
+    if (scratch) dnnl_memory_destroy(scratch);
+    return status;
+}
+
+void gd_product_destroy(gd_product *p) {
+    if (!p) return;
+    if (p->primitive) dnnl_primitive_destroy(p->primitive);
+    free(p->packed);
+    free(p);
+}

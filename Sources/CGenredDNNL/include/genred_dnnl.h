@@ -1,0 +1,35 @@
+#ifndef GENRED_DNNL_H
+#define GENRED_DNNL_H
+
+#include <stddef.h>
+
+/// Reduced-precision products for the network's GEMMs, through oneDNN's matmul primitive,
+/// which picks its kernels (AMX, AVX512-BF16, ...) from the CPU at run time.
+///
+/// A product is `C = A * B` (or `C += A * B`) where `B` (k x n, the layer's weights) is fixed
+/// and converted once, and `A` (m x k, activations) is converted at each run. `C` is fp32.
+
+enum { GD_PRECISION_BF16 = 1 };
+
+/// 1 when oneDNN runs `precision` with native instructions on this CPU (no emulation), else
+/// 0; `what` receives the oneDNN ISA and the kernel it chose, or why there is none.
+int gd_native(int precision, char *what, size_t what_size);
+
+typedef struct gd_product gd_product;
+
+/// Prepares `C (m x n, ldc) = A (m x k) * B (k x n, ldb)`; `accumulate` adds to C instead.
+/// NULL on failure, with the reason in `error`.
+gd_product *gd_product_create(int precision, int m, int n, int k, const float *b, int ldb, int ldc,
+                              int accumulate, char *error, size_t error_size);
+
+/// Runs the product for `a`: row-major `m x k` with leading dimension `lda`, or, with
+/// `transpose_a`, stored as `k x m` with leading dimension `lda`. Safe to call from several
+/// threads at once; each thread keeps its own scratch memory. 0 on success.
+int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a, float *c);
+
+void gd_product_destroy(gd_product *p);
+
+/// Rounds to bfloat16 (nearest, ties to even) and back: what the bf16 products see.
+float gd_round_bf16(float x);
+
+#endif
