@@ -11,6 +11,7 @@ extern void omp_set_num_threads(int);
 
 struct gd_product {
     int precision, m, n, k, ldc;
+    int id;                /* index of this product's memory objects in each thread's table */
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src, weights, dst, scratch;
     void *packed;          /* the weights in the layout the primitive chose */
@@ -38,6 +39,14 @@ static __thread uint16_t *thread_a;
 static __thread size_t thread_a_size;
 static __thread void *thread_scratch;
 static __thread size_t thread_scratch_size;
+
+/* Per thread and product: the four memory objects of a run, made on the thread's first run of
+ * the product and pointed at each run's buffers after (much cheaper than making them each
+ * time). Products live as long as the process (the bundle's), so these are never freed. */
+typedef struct { dnnl_memory_t src, weights, dst, scratch; } gd_bound;
+static __thread gd_bound *thread_bound;
+static __thread int thread_bound_count;
+static int next_product_id;
 
 static inline uint16_t to_bf16(float x) {
     uint32_t u;
@@ -105,6 +114,7 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     gd_product *p = calloc(1, sizeof *p);
     if (!p) { say(error, error_size, "out of memory"); return NULL; }
     p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc;
+    p->id = __atomic_fetch_add(&next_product_id, 1, __ATOMIC_RELAXED);
 
     dnnl_dims_t src_dims = {m, k}, weight_dims = {k, n}, dst_dims = {m, n};
     dnnl_dims_t dst_strides = {ldc, 1};
@@ -201,23 +211,29 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
             for (int q = 0; q < k; q++) out[q] = to_bf16(row[q]);
         }
     }
-    dnnl_memory_t src = NULL, weights = NULL, dst = NULL, scratch = NULL;
-    int status = -1;
-    if (dnnl_memory_create(&src, &p->src, e, thread_a) != dnnl_success) goto out;
-    if (dnnl_memory_create(&weights, &p->weights, e, p->packed) != dnnl_success) goto out;
-    if (dnnl_memory_create(&dst, &p->dst, e, c) != dnnl_success) goto out;
-    if (dnnl_memory_create(&scratch, &p->scratch, e, thread_scratch) != dnnl_success) goto out;
+    if (p->id >= thread_bound_count) {
+        int count = p->id + 16;
+        gd_bound *grown = realloc(thread_bound, sizeof(gd_bound) * (size_t)count);
+        if (!grown) return -1;
+        memset(grown + thread_bound_count, 0, sizeof(gd_bound) * (size_t)(count - thread_bound_count));
+        thread_bound = grown;
+        thread_bound_count = count;
+    }
+    gd_bound *b = &thread_bound[p->id];
+    if (!b->src) {
+        if (dnnl_memory_create(&b->weights, &p->weights, e, p->packed) != dnnl_success) return -1;
+        if (dnnl_memory_create(&b->dst, &p->dst, e, c) != dnnl_success) return -1;
+        if (dnnl_memory_create(&b->scratch, &p->scratch, e, thread_scratch) != dnnl_success) return -1;
+        if (dnnl_memory_create(&b->src, &p->src, e, thread_a) != dnnl_success) return -1;
+    }
+    if (dnnl_memory_set_data_handle(b->src, thread_a) != dnnl_success
+        || dnnl_memory_set_data_handle(b->dst, c) != dnnl_success
+        || dnnl_memory_set_data_handle(b->scratch, thread_scratch) != dnnl_success) return -1;
     dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch}};
-    if (dnnl_primitive_execute(p->primitive, thread_stream, 4, args) != dnnl_success) goto out;
-    if (dnnl_stream_wait(thread_stream) != dnnl_success) goto out;
-    status = 0;
-out:
-    if (src) dnnl_memory_destroy(src);
-    if (weights) dnnl_memory_destroy(weights);
-    if (dst) dnnl_memory_destroy(dst);
-    if (scratch) dnnl_memory_destroy(scratch);
-    return status;
+        {DNNL_ARG_SRC, b->src}, {DNNL_ARG_WEIGHTS, b->weights}, {DNNL_ARG_DST, b->dst}, {DNNL_ARG_SCRATCHPAD, b->scratch}};
+    if (dnnl_primitive_execute(p->primitive, thread_stream, 4, args) != dnnl_success) return -1;
+    if (dnnl_stream_wait(thread_stream) != dnnl_success) return -1;
+    return 0;
 }
 
 void gd_product_destroy(gd_product *p) {

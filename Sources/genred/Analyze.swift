@@ -56,8 +56,6 @@ struct Analyze: ParsableCommand {
     @Option(name: .long, help: "Worker threads for inference (default: all cores).")
     var threads: Int?
 
-    @OptionGroup var precisionOption: PrecisionOption
-
     @Argument(help: "Audio files to analyse.")
     var files: [String]
 
@@ -72,9 +70,7 @@ struct Analyze: ParsableCommand {
         let bundle: ModelBundle
         bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
         try taxonomy?.check(model: bundle.manifest)
-        let configuration = precisionOption.precision == nil ? try? library.loadConfiguration() : nil
-        let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                precision: precisionOption.resolve(configuration))
+        let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let hopFrames = hop.map { analyzer.hopFrames(seconds: $0) }
         var failures = 0
         for path in files {

@@ -70,7 +70,7 @@ extension Bench {
         @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
         var jobs: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision (bf16), beside fp32 in the same run, and print the ratios.", valueName: "bf16"))
+        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision (bf16), beside fp32 in the same run, and print the ratios. Analysis itself runs in fp32: bf16 is not offered until `genred bench precision` shows it meets the agreement targets (docs/speed.md).", valueName: "bf16"))
         var precision: Precision?
 
         @Flag(name: .long, help: ArgumentHelp("Same as `genred bench machine`.", visibility: .hidden))
@@ -481,7 +481,8 @@ extension Bench {
                 cosine of the two embeddings, and whether the genre and mood tags genred would write (default \
                 settings) are the same. The targets: the same top five in 99% of tracks, every difference at \
                 most 0.01, every cosine at least 0.999, the same tags in 99% of tracks. Printed per format and in \
-                all; the exit status is 1 when a target is missed. Use 100 tracks or more, in every format.
+                all; the exit status is 1 when a target is missed. Use 100 tracks or more, in every format. \
+                A precision that misses a target is not offered for analysis (docs/speed.md).
                 """
         )
         @Option(name: .long, help: "The precision to compare with fp32.") var precision: Precision = .bf16
@@ -496,7 +497,7 @@ extension Bench {
             print("cpu              \(CPUInfo.current.summary)")
             print("precision        \(precision): \(choice.used == precision ? "runs, " : "falls back to fp32: ")\(choice.detail)")
             guard choice.used == precision, precision != .fp32 else {
-                throw CommandFailure("bench precision", "\(precision) does not run natively on this CPU: nothing to compare")
+                throw CommandFailure("bench precision", "\(precision) does not run natively on this CPU: nothing to compare", status: 2)
             }
             let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
             let reference = Analyzer(bundle: bundle, threads: threads, precision: .fp32)
@@ -519,14 +520,14 @@ extension Bench {
                 if !tracks && (i + 1) % 25 == 0 { printError("\(i + 1) of \(files.count) files") }
             }
             func line(_ name: String, _ s: PrecisionAgreement.Summary) {
-                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %6d  %8.1f%%  %10.5f  %8.6f  %8.1f%%", s.count, 100 * s.topFiveShare,
+                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %6d  %8.1f%%  %8.1f%%  %10.5f  %8.6f  %8.1f%%", s.count, 100 * s.topFiveShare, 100 * s.topFiveSetShare,
                              s.worstMeanDifference, s.worstCosine, 100 * s.sameTagsShare))
             }
-            print("format       tracks  same top5  max|dmean|   min cos  same tags")
+            print("format       tracks  same top5  (as a set)  max|dmean|   min cos  same tags")
             for (container, list) in agreement.byContainer { line(container, agreement.summary(list)) }
             let all = agreement.summary()
             line("all", all)
-            print(String(format: "targets             %8.1f%%  %10.5f  %8.6f  %8.1f%%", 100 * PrecisionAgreement.Target.topFiveShare,
+            print(String(format: "targets             %8.1f%%             %10.5f  %8.6f  %8.1f%%", 100 * PrecisionAgreement.Target.topFiveShare,
                          PrecisionAgreement.Target.maxMeanDifference, PrecisionAgreement.Target.embeddingCosine,
                          100 * PrecisionAgreement.Target.sameTagsShare))
             print("\(precision) \(all.meetsTargets ? "meets" : "MISSES") the targets on \(all.count) tracks" + (failed > 0 ? " (\(failed) file(s) failed)" : ""))

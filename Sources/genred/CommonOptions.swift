@@ -94,12 +94,3 @@ var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
 
 extension Precision: ExpressibleByArgument {}
 
-/// `--precision`, for the commands that analyse.
-struct PrecisionOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The network's number format: fp32 (exact, the default) or bf16 (bfloat16 products with fp32 sums: faster where the CPU has AVX512-BF16 or AMX; elsewhere fp32 runs, and a warning says so). Default: [analysis] precision in the config, else fp32.", valueName: "fp32|bf16"))
-    var precision: Precision?
-
-    func resolve(_ configuration: Configuration?) -> Precision {
-        precision ?? configuration?.precision ?? .fp32
-    }
-}

@@ -65,8 +65,6 @@ struct Retag: ParsableCommand {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
-    @OptionGroup var precisionOption: PrecisionOption
-
     func run() throws {
         var config = try library.loadConfiguration()
         if merge { config.tags.policy = .merge }
@@ -81,7 +79,6 @@ struct Retag: ParsableCommand {
         var options = RetagOptions(backupDirectory: library.backupDirectory(config))
         options.dryRun = dryRun
         options.jobs = config.jobs
-        options.precision = precisionOption.resolve(config)
         options.settings = config.tags
         options.rewriteHeld = rewriteUndone
         let stop = stopBetweenFiles()

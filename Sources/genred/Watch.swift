@@ -27,11 +27,8 @@ struct Watch: ParsableCommand {
     @Flag(name: .customLong("check-roots"), help: "Only say whether there are folders to watch: exit 0 if so, 1 if not (genred.service's ExecCondition, so that the unit stays inactive until roots are set).")
     var checkRoots = false
 
-    @OptionGroup var precisionOption: PrecisionOption
-
     func run() throws {
-        var config = try library.loadConfiguration()
-        config.precision = precisionOption.resolve(config)
+        let config = try library.loadConfiguration()
         if checkRoots {
             guard roots.isEmpty && config.roots.isEmpty else { return }
             throw CommandFailure(config.source ?? "config", "no folders to watch: name them in [library] roots of \(config.source ?? "the config file"), then start the daemon again", status: 1)

@@ -99,8 +99,6 @@ struct Worker: ParsableCommand {
     @Flag(name: .long, help: "Print only errors and the summary.")
     var quiet = false
 
-    @OptionGroup var precisionOption: PrecisionOption
-
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for m in map where PathMap(m) == nil {
@@ -115,7 +113,6 @@ struct Worker: ParsableCommand {
         let store = try library.openStore(config)
         var options = AnalysisWorker.Options(jobs: jobs ?? (config.jobs > 0 ? config.jobs : ProcessInfo.processInfo.activeProcessorCount),
                                              name: name)
-        options.precision = precisionOption.resolve(config)
         options.maps = (map + config.workerMaps).compactMap(PathMap.init)
         options.untilEmpty = untilEmpty
         options.lease = lease

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// `--precision` from the command line: bf16 where oneDNN has a native kernel, and where it
-/// has none (capped here with oneDNN's own ONEDNN_MAX_CPU_ISA) fp32, said once, bit for bit.
+/// bf16 from the command line, where it is measured (`genred bench precision`): where oneDNN
+/// has a native kernel it runs; where it has none (capped here with oneDNN's own
+/// ONEDNN_MAX_CPU_ISA) it falls back to fp32, said once, and there is nothing to compare.
 final class PrecisionCommandTests: XCTestCase {
     private let clip = AnalyzeCommandTests.audio.appendingPathComponent("rock.wav").path
 
@@ -13,41 +14,35 @@ final class PrecisionCommandTests: XCTestCase {
         return .init(status: status, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
-    func testWithoutANativeKernelBF16IsFP32AndSaysSo() throws {
-        let fp32 = try genred(["analyze", "--json", "--embedding", clip])
-        XCTAssertEqual(fp32.status, 0, fp32.stderr)
+    func testWithoutANativeKernelBF16FallsBackAndSaysSo() throws {
         for isa in ["AVX2", "AVX512_CORE"] {
-            let capped = try genred(["analyze", "--json", "--embedding", "--precision", "bf16", clip], isa: isa)
-            XCTAssertEqual(capped.status, 0, capped.stderr)
-            XCTAssertEqual(capped.stdout, fp32.stdout, "\(isa): the fallback is fp32, bit for bit")
-            let warnings = capped.stderr.split(separator: "\n").filter { $0.contains("precision bf16") }
+            let capped = try genred(["bench", "precision", clip], isa: isa)
+            XCTAssertEqual(capped.status, 2, "\(isa): \(capped.stdout) \(capped.stderr)")
+            XCTAssertTrue(capped.stdout.contains("bf16: falls back to fp32"), capped.stdout)
+            let warnings = capped.stderr.split(separator: "\n").filter { $0.contains("precision bf16: no native bf16 kernel") }
             XCTAssertEqual(warnings.count, 1, capped.stderr)
-            XCTAssertTrue(warnings.first?.contains("running fp32") == true, capped.stderr)
+            XCTAssertTrue(capped.stderr.contains("nothing to compare"), capped.stderr)
         }
     }
 
-    func testBF16RunsWhereTheCPUHasIt() throws {
+    func testBF16IsComparedWithFP32WhereTheCPUHasIt() throws {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let native = flags.contains(" avx512_bf16") || flags.contains(" amx_bf16")
-        let fp32 = try genred(["analyze", "--json", "--embedding", clip])
-        let bf16 = try genred(["analyze", "--json", "--embedding", "--precision", "bf16", clip])
-        XCTAssertEqual(bf16.status, 0, bf16.stderr)
-        if native {
-            XCTAssertFalse(bf16.stderr.contains("running fp32"), bf16.stderr)
-            XCTAssertNotEqual(bf16.stdout, fp32.stdout, "bf16 really ran")
-            let a = try JSONSerialization.jsonObject(with: Data(fp32.stdout.utf8)) as? [String: Any]
-            let b = try JSONSerialization.jsonObject(with: Data(bf16.stdout.utf8)) as? [String: Any]
-            let ma = try XCTUnwrap(a?["mean"] as? [Double]), mb = try XCTUnwrap(b?["mean"] as? [Double])
-            XCTAssertLessThanOrEqual(zip(ma, mb).map { abs($0 - $1) }.max() ?? 1, 0.01)
-        } else {
-            XCTAssertEqual(bf16.stdout, fp32.stdout)
-            XCTAssertTrue(bf16.stderr.contains("running fp32"), bf16.stderr)
+        guard flags.contains(" avx512_bf16") || flags.contains(" amx_bf16") else {
+            let run = try genred(["bench", "precision", clip])
+            XCTAssertEqual(run.status, 2, run.stderr)
+            return
         }
+        let run = try genred(["bench", "precision", "--tracks", clip])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        XCTAssertTrue(run.stdout.contains("bf16: runs"), run.stdout)
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix(clip) })
+        XCTAssertTrue(line.contains("top5 same") && line.contains("tags same"), String(line))
+        XCTAssertTrue(run.stdout.contains("bf16 meets the targets on 1 tracks"), run.stdout)
     }
 
-    func testAnUnknownPrecisionIsRefusedByName() throws {
-        let run = try genred(["analyze", "--precision", "int4", clip])
+    func testAnalysisHasNoPrecisionOption() throws {
+        let run = try genred(["analyze", "--precision", "bf16", clip])
         XCTAssertNotEqual(run.status, 0)
-        XCTAssertTrue(run.stderr.contains("int4") && run.stderr.contains("precision"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("--precision"), run.stderr)
     }
 }

@@ -76,12 +76,11 @@ final class PrecisionTests: XCTestCase {
         XCTAssertEqual(same.container, "wav")
     }
 
-    func testTheConfigTakesAPrecisionAndNamesABadOne() throws {
-        XCTAssertEqual(try Configuration.parse("", path: "c.toml").precision, .fp32)
-        XCTAssertEqual(try Configuration.parse("[analysis]\nprecision = \"bf16\"\n", path: "c.toml").precision, .bf16)
-        XCTAssertThrowsError(try Configuration.parse("[analysis]\nprecision = \"int8\"\n", path: "c.toml")) { error in
+    func testAnalysisIsNotOfferedInBF16() throws {
+        // bf16 misses the agreement targets on real music, so no setting turns it on.
+        XCTAssertThrowsError(try Configuration.parse("[analysis]\nprecision = \"bf16\"\n", path: "c.toml")) { error in
             let text = "\(error)"
-            XCTAssertTrue(text.contains("precision") && text.contains("int8") && text.contains("c.toml"), text)
+            XCTAssertTrue(text.contains("precision") && text.contains("c.toml"), text)
         }
     }
 }

@@ -4,6 +4,10 @@ import Foundation
 /// The number format of the network's products: `fp32` (the default, bit for bit the
 /// reference) or `bf16` (bfloat16 inputs, fp32 sums, through oneDNN where the CPU has native
 /// bf16 instructions: AVX512-BF16 or AMX).
+///
+/// Analyses run in fp32: bf16 is measured by `genred bench` and `genred bench precision`, and
+/// is offered for analysis only once it meets `PrecisionAgreement.Target` on real music,
+/// which it does not yet (docs/speed.md).
 public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     case fp32, bf16
 

@@ -116,8 +116,6 @@ public struct Configuration: Sendable, Equatable {
     public var model = ModelBundle.defaultName
     /// Files analysed at once; 0 means one per core.
     public var jobs = 0
-    /// The network's number format; a CPU without native bf16 runs fp32 (`Precision.resolve`).
-    public var precision: Precision = .fp32
     /// Where the daemon's analyses run: on this machine, or by `genred worker`s sharing the store.
     public var analyse: AnalyseMode = .local
     /// `genred worker`'s path rewrites (`FROM=TO`), before those of `--map`.
@@ -192,13 +190,7 @@ public struct Configuration: Sendable, Equatable {
             c.database = store ?? database
         }
         if let analysis = try reader.table(root, "analysis", in: nil) {
-            try reader.allow(analysis, ["model", "jobs", "analyse", "precision"], in: "analysis")
-            if let text = try reader.string(analysis, "precision", in: "analysis") {
-                guard let p = Precision(rawValue: text) else {
-                    throw reader.error("analysis", "precision", "must be fp32 or bf16 (got \"\(text)\")")
-                }
-                c.precision = p
-            }
+            try reader.allow(analysis, ["model", "jobs", "analyse"], in: "analysis")
             if let mode = try reader.string(analysis, "analyse", in: "analysis") {
                 guard let m = AnalyseMode(rawValue: mode) else {
                     throw reader.error("analysis", "analyse", "must be local or workers (got \"\(mode)\")")

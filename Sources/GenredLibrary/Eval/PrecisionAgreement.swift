@@ -17,6 +17,8 @@ public struct PrecisionAgreement: Sendable {
         public let container: String
         /// The five most probable labels, in order, are the same.
         public let sameTopFive: Bool
+        /// The five most probable labels are the same five, in any order.
+        public let sameTopFiveSet: Bool
         /// The largest |difference| of a label's mean probability.
         public let maxMeanDifference: Float
         public let embeddingCosine: Float
@@ -45,6 +47,7 @@ public struct PrecisionAgreement: Sendable {
         let cosine = a > 0 && b > 0 ? Float(dot / (a * b).squareRoot()) : (a == b ? 1 : 0)
         tracks.append(Track(path: reference.path, container: reference.audio.container.rawValue,
                             sameTopFive: topFive(reference.mean) == topFive(reduced.mean),
+                            sameTopFiveSet: Set(topFive(reference.mean)) == Set(topFive(reduced.mean)),
                             maxMeanDifference: difference, embeddingCosine: cosine,
                             sameTags: planner.propose(scores: reference.mean) == planner.propose(scores: reduced.mean)))
     }
@@ -52,7 +55,10 @@ public struct PrecisionAgreement: Sendable {
     /// The figures over `tracks`.
     public struct Summary: Sendable {
         public let count: Int
+        /// Tracks whose top five are the same in the same order (what the targets ask).
         public let topFiveShare: Double
+        /// Tracks whose top five are the same five labels in any order.
+        public let topFiveSetShare: Double
         public let sameTagsShare: Double
         public let worstMeanDifference: Float
         public let worstCosine: Float
@@ -72,6 +78,7 @@ public struct PrecisionAgreement: Sendable {
         let n = list.count
         return Summary(count: n,
                        topFiveShare: n == 0 ? 0 : Double(list.filter(\.sameTopFive).count) / Double(n),
+                       topFiveSetShare: n == 0 ? 0 : Double(list.filter(\.sameTopFiveSet).count) / Double(n),
                        sameTagsShare: n == 0 ? 0 : Double(list.filter(\.sameTags).count) / Double(n),
                        worstMeanDifference: list.map(\.maxMeanDifference).max() ?? 0,
                        worstCosine: list.map(\.embeddingCosine).min() ?? 1,
