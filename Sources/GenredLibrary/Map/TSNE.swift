@@ -24,6 +24,9 @@ public struct TSNEOptions: Sendable {
     public var learningRate: Float? = nil
     var momentum: Double = 0.5
     var finalMomentum: Double = 0.8
+    /// Optimisations from different starts, the one with the lowest KL kept; nil: 8 up to
+    /// `TSNE.restartLimit` points, 1 above.
+    public var restarts: Int? = nil
     /// Seeds the power iteration of the PCA start and the random start used when PCA degenerates.
     public var seed: UInt64 = 1
     public var method: Method = .auto
@@ -64,6 +67,8 @@ public enum TSNE {
     static let exactLimit = 1000
     /// Largest N for which the reported KL divergence is computed exactly.
     static let exactDivergenceLimit = 10_000
+    /// Largest N for which `.auto` restarts run several optimisations.
+    static let restartLimit = 250
 
     /// Embeds `count` rows of `dimensions` features (row-major) into two dimensions.
     static func embed(_ data: [Float], count n: Int, dimensions d: Int, options: TSNEOptions) -> TSNEResult {
@@ -96,8 +101,30 @@ public enum TSNE {
         let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: neighbours, threads: threads)
         let p = Affinities.joint(graph, perplexity: perplexity, threads: threads)
 
-        var y = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
+        let pca = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
         let gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        let restarts = max(1, options.restarts ?? automaticRestarts(n))
+        var best: (y: [Double], kl: Double)?
+        for restart in 0..<restarts {
+            var start = pca
+            if restart > 0 {
+                // The PCA start with seeded noise as large as its spread: a different basin, the same broad layout.
+                var rng = SeededGenerator(seed: options.seed &+ UInt64(restart) &* 0x9E37_79B9_7F4A_7C15)
+                for k in start.indices { start[k] += Initialisation.scale * rng.gaussian() }
+            }
+            let run = optimise(start, gradient: gradient, affinities: p, options: options, threads: threads)
+            if best == nil || run.kl < best!.kl { best = run }
+        }
+        let (y, kl) = best!
+        return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
+                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+    }
+
+    /// Gradient descent from `start`; returns the embedding and its KL(P‖Q).
+    static func optimise(_ start: [Double], gradient: Gradient, affinities p: SparseAffinities, options: TSNEOptions,
+                         threads: Int) -> (y: [Double], kl: Double) {
+        let n = start.count / 2
+        var y = start
         var update = [Double](repeating: 0, count: 2 * n)
         var gains = [Double](repeating: 1, count: 2 * n)
         var grad = [Double](repeating: 0, count: 2 * n)
@@ -110,7 +137,6 @@ public enum TSNE {
             _ = gradient.evaluate(y, exaggeration: exaggeration, into: &grad)
             step(&y, grad: grad, update: &update, gains: &gains, momentum: momentum, rate: rate)
         }
-
         let kl: Double
         if n <= exactDivergenceLimit {
             kl = Divergence.exact(y, affinities: p, count: n, threads: threads)
@@ -118,8 +144,13 @@ public enum TSNE {
             let z = gradient.evaluate(y, exaggeration: 1, into: &grad)
             kl = Divergence.withNormalisation(y, affinities: p, z: z)
         }
-        return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
-                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+        return (y, kl)
+    }
+
+    /// Optimisations run from different starts, the lowest KL kept: several for small sets, where
+    /// an exact run costs little and one run's local minimum shows most.
+    static func automaticRestarts(_ n: Int) -> Int {
+        n <= restartLimit ? 8 : 1
     }
 
     /// One gradient-descent step with momentum and per-coordinate gains, then re-centring.
