@@ -25,9 +25,10 @@ public struct TSNEOptions: Sendable {
     var momentum: Double = 0.5
     var finalMomentum: Double = 0.8
     /// Optimisations from different starts, the one with the lowest KL kept; nil: 8 up to
-    /// `TSNE.restartLimit` points, 1 above.
+    /// `TSNE.restartLimit` points, 2 up to `TSNE.exactLimit`, 1 above.
     public var restarts: Int? = nil
-    /// Seeds the power iteration of the PCA start and the random start used when PCA degenerates.
+    /// Seeds the power iteration of the PCA start, the noise of the restarts and the random start
+    /// used when PCA degenerates.
     public var seed: UInt64 = 1
     public var method: Method = .auto
     /// Worker count; 0 uses every active core. The output does not depend on it.
@@ -67,7 +68,7 @@ public enum TSNE {
     static let exactLimit = 1000
     /// Largest N for which the reported KL divergence is computed exactly.
     static let exactDivergenceLimit = 10_000
-    /// Largest N for which `.auto` restarts run several optimisations.
+    /// Largest N for which the automatic restarts run 8 optimisations.
     static let restartLimit = 250
 
     /// Embeds `count` rows of `dimensions` features (row-major) into two dimensions.
@@ -148,9 +149,9 @@ public enum TSNE {
     }
 
     /// Optimisations run from different starts, the lowest KL kept: several for small sets, where
-    /// an exact run costs little and one run's local minimum shows most.
+    /// an exact run costs little and one run's local minimum shows most; two up to `exactLimit`.
     static func automaticRestarts(_ n: Int) -> Int {
-        n <= restartLimit ? 8 : 1
+        n <= restartLimit ? 8 : n <= exactLimit ? 2 : 1
     }
 
     /// One gradient-descent step with momentum and per-coordinate gains, then re-centring.
