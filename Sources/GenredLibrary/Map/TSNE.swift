@@ -106,12 +106,13 @@ public enum TSNE {
         let gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
         let restarts = max(1, options.restarts ?? automaticRestarts(n))
         var best: (y: [Double], kl: Double)?
+        // One stream for every restart's noise, drawn in restart order.
+        var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)
         for restart in 0..<restarts {
             var start = pca
             if restart > 0 {
                 // The PCA start with seeded noise as large as its spread: a different basin, the same broad layout.
-                var rng = SeededGenerator(seed: options.seed &+ UInt64(restart) &* 0x9E37_79B9_7F4A_7C15)
-                for k in start.indices { start[k] += Initialisation.scale * rng.gaussian() }
+                for k in start.indices { start[k] += Initialisation.scale * noise.gaussian() }
             }
             let run = optimise(start, gradient: gradient, affinities: p, options: options, threads: threads)
             if best == nil || run.kl < best!.kl { best = run }
