@@ -198,7 +198,7 @@ def main():
             if "genred" in wanted:
                 y, secs, own, report = run_genred(args, x, n, seed, args.workdir)
                 perplexity_used = report.get("perplexity", args.perplexity)
-                if report.get("note"):
+                if report.get("note") and seed == seeds[0] and x is xs[0]:
                     print(f"# N={n}: genred: {report['note']}", file=sys.stderr)
                 results.append(("genred", y, secs, own))
             if "openTSNE" in wanted:
