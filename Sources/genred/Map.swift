@@ -59,6 +59,28 @@ struct Map: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
     var out: String?
 
+    // With --bench-input only, for the comparison with reference implementations (docs/map.md).
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var method: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var learningRate: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var exaggeration: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var exaggerationIterations: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var momentum: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var restarts: String?
+
     func validate() throws {
         if benchInput == nil && csv == nil { throw ValidationError("--csv FILE is required") }
         if !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
@@ -71,7 +93,15 @@ struct Map: ParsableCommand {
             // Used by tools/tsne_reference.py to compare with a reference implementation.
             let args = ["--bench-input", benchInput, "--out", out ?? "/dev/null", "--perplexity", String(perplexity),
                         "--iterations", String(iterations), "--seed", String(seed)]
-            throw ExitCode(TSNE.benchmarkMain(arguments: args))
+            var extra: [String] = []
+            if let threads { extra += ["--threads", String(threads)] }
+            if let method { extra += ["--method", method] }
+            if let learningRate { extra += ["--learning-rate", learningRate] }
+            if let exaggeration { extra += ["--exaggeration", exaggeration] }
+            if let exaggerationIterations { extra += ["--exaggeration-iterations", exaggerationIterations] }
+            if let momentum { extra += ["--momentum", momentum] }
+            if let restarts { extra += ["--restarts", restarts] }
+            throw ExitCode(TSNE.benchmarkMain(arguments: args + extra))
         }
         let config = try library.loadConfiguration()
         let store = try library.openStore(config)

@@ -24,7 +24,11 @@ public struct TSNEOptions: Sendable {
     public var learningRate: Float? = nil
     var momentum: Double = 0.5
     var finalMomentum: Double = 0.8
-    /// Seeds the power iteration of the PCA start and the random start used when PCA degenerates.
+    /// Optimisations from different starts, the one with the lowest KL kept; nil: 8 up to
+    /// `TSNE.restartLimit` points, 2 up to `TSNE.exactLimit`, 1 above.
+    public var restarts: Int? = nil
+    /// Seeds the power iteration of the PCA start, the noise of the restarts and the random start
+    /// used when PCA degenerates.
     public var seed: UInt64 = 1
     public var method: Method = .auto
     /// Worker count; 0 uses every active core. The output does not depend on it.
@@ -64,6 +68,8 @@ public enum TSNE {
     static let exactLimit = 1000
     /// Largest N for which the reported KL divergence is computed exactly.
     static let exactDivergenceLimit = 10_000
+    /// Largest N for which the automatic restarts run 8 optimisations.
+    static let restartLimit = 250
 
     /// Embeds `count` rows of `dimensions` features (row-major) into two dimensions.
     static func embed(_ data: [Float], count n: Int, dimensions d: Int, options: TSNEOptions) -> TSNEResult {
@@ -96,8 +102,31 @@ public enum TSNE {
         let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: neighbours, threads: threads)
         let p = Affinities.joint(graph, perplexity: perplexity, threads: threads)
 
-        var y = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
+        let pca = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
         let gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        let restarts = max(1, options.restarts ?? automaticRestarts(n))
+        var best: (y: [Double], kl: Double)?
+        // One stream for every restart's noise, drawn in restart order.
+        var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)
+        for restart in 0..<restarts {
+            var start = pca
+            if restart > 0 {
+                // The PCA start with seeded noise as large as its spread: a different basin, the same broad layout.
+                for k in start.indices { start[k] += Initialisation.scale * noise.gaussian() }
+            }
+            let run = optimise(start, gradient: gradient, affinities: p, options: options, threads: threads)
+            if best == nil || run.kl < best!.kl { best = run }
+        }
+        let (y, kl) = best!
+        return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
+                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+    }
+
+    /// Gradient descent from `start`; returns the embedding and its KL(P‖Q).
+    static func optimise(_ start: [Double], gradient: Gradient, affinities p: SparseAffinities, options: TSNEOptions,
+                         threads: Int) -> (y: [Double], kl: Double) {
+        let n = start.count / 2
+        var y = start
         var update = [Double](repeating: 0, count: 2 * n)
         var gains = [Double](repeating: 1, count: 2 * n)
         var grad = [Double](repeating: 0, count: 2 * n)
@@ -110,7 +139,6 @@ public enum TSNE {
             _ = gradient.evaluate(y, exaggeration: exaggeration, into: &grad)
             step(&y, grad: grad, update: &update, gains: &gains, momentum: momentum, rate: rate)
         }
-
         let kl: Double
         if n <= exactDivergenceLimit {
             kl = Divergence.exact(y, affinities: p, count: n, threads: threads)
@@ -118,8 +146,13 @@ public enum TSNE {
             let z = gradient.evaluate(y, exaggeration: 1, into: &grad)
             kl = Divergence.withNormalisation(y, affinities: p, z: z)
         }
-        return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
-                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+        return (y, kl)
+    }
+
+    /// Optimisations run from different starts, the lowest KL kept: several for small sets, where
+    /// an exact run costs little and one run's local minimum shows most; two up to `exactLimit`.
+    static func automaticRestarts(_ n: Int) -> Int {
+        n <= restartLimit ? 8 : n <= exactLimit ? 2 : 1
     }
 
     /// One gradient-descent step with momentum and per-coordinate gains, then re-centring.

@@ -5,8 +5,9 @@ extension TSNE {
     /// Embeds a feature file for comparison with other implementations; returns an exit status.
     ///
     /// Arguments: `--bench-input FILE --out FILE [--perplexity P] [--iterations N] [--seed S]
-    /// [--threads T] [--method auto|exact|bh]`. Both files are little-endian: two Int32 (rows,
-    /// columns) then rows × columns Float32. One JSON line on standard output reports
+    /// [--threads T] [--method auto|exact|bh] [--learning-rate R] [--exaggeration E]
+    /// [--exaggeration-iterations K] [--momentum M] [--restarts R]`. Both files are little-endian:
+    /// two Int32 (rows, columns) then rows × columns Float32. One JSON line on standard output reports
     /// `n`, `seconds` (the whole embedding, neighbour search included), `kl`, `perplexity` and `note`.
     public static func benchmarkMain(arguments: [String]) -> Int32 {
         var input: String?
@@ -25,6 +26,12 @@ extension TSNE {
             case "--iterations": options.iterations = value().flatMap(Int.init) ?? options.iterations
             case "--seed": options.seed = value().flatMap(UInt64.init) ?? options.seed
             case "--threads": options.threads = value().flatMap(Int.init) ?? options.threads
+            case "--learning-rate": options.learningRate = value().flatMap(Float.init)
+            case "--exaggeration": options.earlyExaggeration = value().flatMap(Double.init) ?? options.earlyExaggeration
+            case "--momentum": options.momentum = value().flatMap(Double.init) ?? options.momentum
+            case "--restarts": options.restarts = value().flatMap(Int.init)
+            case "--exaggeration-iterations":
+                options.exaggerationIterations = value().flatMap(Int.init) ?? options.exaggerationIterations
             case "--method":
                 switch value() {
                 case "exact": options.method = .exact
