@@ -1,6 +1,7 @@
 #include "genred_dnnl.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +19,16 @@ struct gd_product {
     size_t scratch_size;
 };
 
+static dnnl_engine_t shared_engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void make_engine(void) {
+    if (dnnl_engine_create(&shared_engine, dnnl_cpu, 0) != dnnl_success) shared_engine = NULL;
+}
+
 static dnnl_engine_t engine(void) {
-    static dnnl_engine_t shared;
-    static int made;
-    if (!__atomic_load_n(&made, __ATOMIC_ACQUIRE)) {
-        static volatile int lock;
-        while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {}
-        if (!made) {
-            if (dnnl_engine_create(&shared, dnnl_cpu, 0) != dnnl_success) shared = NULL;
-            __atomic_store_n(&made, 1, __ATOMIC_RELEASE);
-        }
-        __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
-    }
-    return shared;
+    pthread_once(&engine_once, make_engine);
+    return shared_engine;
 }
 
 /* Per thread: a stream, the converted A, and the primitive's scratchpad. */

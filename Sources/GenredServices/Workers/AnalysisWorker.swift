@@ -12,8 +12,6 @@ import GenredLibrary
 public final class AnalysisWorker: @unchecked Sendable {
     public struct Options: Sendable {
         public var jobs: Int
-        /// The network's number format (see `Precision.resolve`).
-        public var precision: Precision = .fp32
         /// Path prefixes rewritten from the owner's view to this machine's, in order: the first match wins.
         public var maps: [PathMap] = []
         /// Stop once the queue holds no job of this worker's model.
@@ -98,7 +96,7 @@ public final class AnalysisWorker: @unchecked Sendable {
         heartbeat.start()
         let split = AnalysisPool.split(requested: options.jobs)
         let bundle = bundle
-        let pool = AnalysisPool(count: split.threads, innerThreads: split.inner, precision: options.precision) { [self] index, slot in
+        let pool = AnalysisPool(count: split.threads, innerThreads: split.inner) { [self] index, slot in
             work(index: index, analyzer: slot.analyzer(for: bundle))
         }
         // Wake idle threads now and then: for leases that ran out (nobody notifies those) and
