@@ -41,7 +41,7 @@ end=$(date +%s.%N)
 kill -TERM $pid; wait $pid || true
 audio=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT SUM(duration) FROM track").fetchone()[0] or 0)' "$work/state/library.sqlite")
 
-# The tags alone, rewritten under other settings: no analysis, the before and after decodes.
+# The tags alone, rewritten under other settings: no analysis; each write decodes the file before it (and Ogg and Opus after it).
 printf '[tags]\npolicy = "overwrite"\n[tags.genre_map]\nambient = "Ambient (rewritten)"\nelectronic = "Electronic (rewritten)"\n' > "$work/rewrite.toml"
 rw_start=$(date +%s.%N)
 "$bin" retag --config "$work/rewrite.toml" --db "$work/state/library.sqlite" "$work/music" > "$work/rewrite.out" 2>&1 || true

@@ -448,27 +448,118 @@ final class TagWriterTests: XCTestCase {
     }
 
     func testAKnownAudioHashIsUsedOnlyForTheFileItWasMadeFrom() throws {
-        let url = try make(.flac)
-        let stat = try XCTUnwrap(FileStat.of(url.path))
-        let real = try writer().audioDigest(url.path, when: "in the test")
-        // A hash for another state of the file is not taken.
-        var stale = stat
-        stale.ctimeNs -= 1
-        let prepared = try writer().prepare(url.path, container: .flac, values: [.genre: ["Rock"]],
-                                            knownAudio: KnownAudio(digest: "wrong", stat: stale))
-        XCTAssertEqual(prepared.audioDigest, real)
-        // Even a wrong hash for the right stat cannot let a write through unchecked: the file is
-        // decoded after the save and compared with it, so the write is undone.
-        let original = try bytes(url)
-        let misled = try writer().prepare(url.path, container: .flac, values: [.genre: ["Rock"]],
-                                          knownAudio: KnownAudio(digest: "wrong", stat: stat))
-        XCTAssertEqual(misled.audioDigest, "wrong")
-        let copy = try writer().backup(misled)
-        defer { copy.remove() }
-        assertTagError({ _ = try writer().commit(misled, backup: copy) }) {
-            if case .verificationFailed(let what) = $0 { what.contains("audio") } else { false }
+        for format in [Format.flac, .ogg] {
+            let url = try make(format, "known-\(format.rawValue)")
+            let stat = try XCTUnwrap(FileStat.of(url.path))
+            let real = try writer().audioDigest(url.path, when: "in the test")
+            // A hash for another state of the file is not taken.
+            var stale = stat
+            stale.ctimeNs -= 1
+            let prepared = try writer().prepare(url.path, container: format.container, values: [.genre: ["Rock"]],
+                                                knownAudio: KnownAudio(digest: "wrong", stat: stale))
+            XCTAssertEqual(prepared.audioDigest, real, format.rawValue)
+            // Even a wrong hash for the right stat cannot let a write through unchecked. FLAC keeps
+            // its audio bytes apart from its tags: they are hashed while preparing and again after
+            // the save, so the write stands on them and is right. Ogg has no such bytes: the file
+            // is decoded after the save and compared with the wrong hash, so the write is undone.
+            let original = try bytes(url), audio = try samples(url)
+            let misled = try writer().prepare(url.path, container: format.container, values: [.genre: ["Rock"]],
+                                              knownAudio: KnownAudio(digest: "wrong", stat: stat))
+            XCTAssertEqual(misled.audioDigest, "wrong", format.rawValue)
+            let copy = try writer().backup(misled)
+            defer { copy.remove() }
+            if format == .flac {
+                XCTAssertNotNil(misled.audioBytes)
+                XCTAssertEqual(try writer().commit(misled, backup: copy).audioProof, .bytes)
+                XCTAssertEqual(try samples(url), audio)
+                XCTAssertEqual(try TagInspector.read(url).comments("GENRE"), ["Rock"])
+            } else {
+                XCTAssertNil(misled.audioBytes)
+                assertTagError({ _ = try writer().commit(misled, backup: copy) }) {
+                    if case .verificationFailed(let what) = $0 { what.contains("audio") } else { false }
+                }
+                XCTAssertEqual(try bytes(url), original)
+            }
         }
-        XCTAssertEqual(try bytes(url), original)
+    }
+
+    // MARK: - The audio's bytes
+
+    func testAWriteProvesTheAudioByItsBytesWhereTheContainerKeepsThemApart() throws {
+        for format in Format.allCases {
+            let url = try make(format, "proof-\(format.rawValue)")
+            let audio = try samples(url)
+            let before = AudioRegions.digest(url.path, container: format.container)
+            let result = try writer().write(url.path, container: format.container, values: [.genre: ["Rock"], .mood: ["Calm"]])
+            XCTAssertEqual(try samples(url), audio, format.rawValue)
+            switch format {
+            case .ogg, .opus:
+                XCTAssertNil(before, format.rawValue)
+                XCTAssertEqual(result.audioProof, .decoded, format.rawValue)
+            default:
+                XCTAssertNotNil(before, format.rawValue)
+                XCTAssertEqual(AudioRegions.digest(url.path, container: format.container), before, format.rawValue)
+                XCTAssertEqual(result.audioProof, .bytes, format.rawValue)
+            }
+        }
+    }
+
+    /// Flips one byte `back` bytes before the end of the file.
+    private func flip(_ url: URL, back: Int) throws {
+        var data = try bytes(url)
+        data[data.count - back] ^= 0x01
+        try data.write(to: url)
+    }
+
+    func testTheAudioBytesLeaveOutTheTagsAndNothingElse() throws {
+        func digest(_ url: URL, _ format: Format) -> String? { AudioRegions.digest(url.path, container: format.container) }
+
+        // MP3: ID3v2 before, APEv2 and ID3v1 after the frames.
+        let mp3 = try make(.mp3, "regions")
+        let plain = try XCTUnwrap(digest(mp3, .mp3))
+        try TagInspector.edit(mp3, "t = ID3(); t.add(TIT2(encoding=3, text='A title')); t.save(path)")
+        try TagInspector.edit(mp3, "from mutagen.apev2 import APEv2; a = APEv2(); a['Title'] = 'ape'; a.save(path)")
+        try TagInspector.edit(mp3, "t = ID3(path); t.save(path, v1=2)")
+        let tagged = try bytes(mp3)
+        XCTAssertEqual(String(decoding: tagged.suffix(128).prefix(3), as: UTF8.self), "TAG")
+        XCTAssertEqual(digest(mp3, .mp3), plain, "tags before and after the frames are left out")
+        try flip(mp3, back: 1200)
+        XCTAssertNotEqual(digest(mp3, .mp3), plain, "a byte of the last frame counts")
+
+        // FLAC: a changed comment is left out; STREAMINFO and the frames count.
+        let flac = try make(.flac, "regions")
+        let flacPlain = try XCTUnwrap(digest(flac, .flac))
+        try TagInspector.edit(flac, "f = FLAC(path); f['TITLE'] = 'T' * 5000; f.save()")
+        XCTAssertEqual(digest(flac, .flac), flacPlain)
+        var data = try bytes(flac)
+        data[8 + 10] ^= 0x01   // inside STREAMINFO (after "fLaC" and its 4-byte header)
+        try data.write(to: flac)
+        XCTAssertNotEqual(digest(flac, .flac), flacPlain)
+
+        // WAV: a LIST chunk after the data is left out; the samples count.
+        let wav = try make(.wav, "regions")
+        let wavPlain = try XCTUnwrap(digest(wav, .wav))
+        data = try bytes(wav)
+        data.append(contentsOf: Array("LIST".utf8) + [8, 0, 0, 0] + Array("INFOxxxx".utf8))
+        data.replaceSubrange(4..<8, with: withUnsafeBytes(of: UInt32(data.count - 8).littleEndian) { Array($0) })
+        try data.write(to: wav)
+        XCTAssertEqual(digest(wav, .wav), wavPlain)
+        try flip(wav, back: 16 + 100)
+        XCTAssertNotEqual(digest(wav, .wav), wavPlain)
+
+        // AIFF: the sound data counts.
+        let aiff = try make(.aiff, "regions")
+        let aiffPlain = try XCTUnwrap(digest(aiff, .aiff))
+        try flip(aiff, back: 100)
+        XCTAssertNotEqual(digest(aiff, .aiff), aiffPlain)
+
+        // Not a FLAC file after all, and a chunk that runs past the end: no digest, so the writer decodes.
+        XCTAssertNil(digest(mp3, .flac))
+        data = try bytes(try make(.wav, "short"))
+        data.replaceSubrange(16..<20, with: [0xFF, 0xFF, 0, 0])   // the fmt chunk claims 65535 bytes
+        let broken = directory.appendingPathComponent("broken.wav")
+        try data.prefix(2000).write(to: broken)
+        XCTAssertNil(digest(broken, .wav))
     }
 
     // MARK: - Undo

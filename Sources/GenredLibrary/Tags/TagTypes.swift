@@ -155,6 +155,8 @@ public struct TagWriteResult: Sendable {
     public var size: Int64
     var mtimeNanoseconds: Int64
     public var inode: UInt64
+    /// How the write proved the audio unchanged.
+    public var audioProof: AudioProof = .decoded
 
     public init(before: TagSnapshot, after: TagSnapshot, size: Int64, mtimeNanoseconds: Int64, inode: UInt64) {
         self.before = before
@@ -163,6 +165,14 @@ public struct TagWriteResult: Sendable {
         self.mtimeNanoseconds = mtimeNanoseconds
         self.inode = inode
     }
+}
+
+/// How a tag write proved that it left the audio as it was.
+public enum AudioProof: String, Sendable {
+    /// The bytes that hold the audio (`AudioRegions`) are the same as before the write.
+    case bytes
+    /// The audio decodes to the same samples as before the write.
+    case decoded
 }
 
 extension Substring {

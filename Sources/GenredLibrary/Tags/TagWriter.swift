@@ -31,6 +31,9 @@ public struct PreparedTagWrite: Sendable {
     let id3v2Version: Int
     /// The decoded audio's shape and SHA-256, which the write must leave unchanged.
     let audioDigest: String
+    /// The SHA-256 of the bytes that hold the audio (`AudioRegions`), where the container has
+    /// them apart from its tags: the same bytes after the write prove the same audio without a decode.
+    var audioBytes: String? = nil
     let original: FileOps.Status
 
     /// What the file's tag must hold once the write is done: `before` with the staged keys replaced.
@@ -122,7 +125,7 @@ public struct TagWriter: Sendable {
             audio = try audioDigest(path, when: "before writing")
         }
         return PreparedTagWrite(path: path, container: container, before: before, staged: staged, id3v2Version: version,
-                                audioDigest: audio, original: original)
+                                audioDigest: audio, audioBytes: AudioRegions.digest(path, container: container), original: original)
     }
 
     /// A flushed copy of the file's original bytes, under a fresh name in `backupDirectory`.
@@ -155,17 +158,19 @@ public struct TagWriter: Sendable {
         }
         afterSave?(path)
 
-        let after: TagSnapshot
+        let after: TagSnapshot, proof: AudioProof
         do {
-            after = try verify(prepared)
+            (after, proof) = try verify(prepared)
             try FileOps.flush(path)
         } catch let failure {
             try backup.restore()
             throw failure
         }
         let written = try FileOps.status(path)
-        return TagWriteResult(before: prepared.before, after: after, size: written.size,
-                              mtimeNanoseconds: written.mtimeNanoseconds, inode: written.inode)
+        var result = TagWriteResult(before: prepared.before, after: after, size: written.size,
+                                    mtimeNanoseconds: written.mtimeNanoseconds, inode: written.inode)
+        result.audioProof = proof
+        return result
     }
 
     /// The backup folder, created if needed and kept readable by its owner only (the backups are
@@ -215,9 +220,9 @@ public struct TagWriter: Sendable {
         }
     }
 
-    /// The re-read snapshot if the file holds exactly the prepared write's result, or
-    /// `.verificationFailed` naming every difference from what was intended.
-    func verify(_ prepared: PreparedTagWrite) throws(TagError) -> TagSnapshot {
+    /// The re-read snapshot, and how the audio was proved unchanged, if the file holds exactly the
+    /// prepared write's result; or `.verificationFailed` naming every difference from what was intended.
+    func verify(_ prepared: PreparedTagWrite) throws(TagError) -> (TagSnapshot, AudioProof) {
         let (path, before, staged, version) = (prepared.path, prepared.before, prepared.staged, prepared.id3v2Version)
         let (audio, original) = (prepared.audioDigest, prepared.original)
         func failed(_ what: String) -> TagError { TagError(path: path, reason: .verificationFailed(what)) }
@@ -257,14 +262,21 @@ public struct TagWriter: Sendable {
         } catch {
             problems.append(error.reasonText)
         }
-        do {
-            let now = try audioDigest(path, when: "after writing")
-            if now != audio { problems.append("the decoded audio changed (\(audio) -> \(now))") }
-        } catch {
-            problems.append(error.reasonText)
+        // The audio's bytes as they were prove the audio unchanged; otherwise (they moved within
+        // the file, or the container has none apart from its tags) the decoded audio decides.
+        var proof = AudioProof.decoded
+        if let bytes = prepared.audioBytes, AudioRegions.digest(path, container: prepared.container) == bytes {
+            proof = .bytes
+        } else {
+            do {
+                let now = try audioDigest(path, when: "after writing")
+                if now != audio { problems.append("the decoded audio changed (\(audio) -> \(now))") }
+            } catch {
+                problems.append(error.reasonText)
+            }
         }
         if !problems.isEmpty { throw failed(problems.joined(separator: "; ")) }
-        return after
+        return (after, proof)
     }
 
     private static func show(_ values: [String]?) -> String {
