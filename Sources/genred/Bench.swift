@@ -23,7 +23,9 @@ extension Bench {
             discussion: """
                 Prints the CPU, its vector extensions, the BLAS kernels in use and the FP32 peak as \
                 measured on this machine; then the end-to-end time and realtime factor, one file at a \
-                time and several at once; per-stage seconds (decode, resample+mel, inference); the \
+                time and several at once; per-stage seconds (decode, resample, mel, inference); a first \
+                import of copies of the files, as retag runs it, with the seconds and share of every \
+                stage (decode, resample, mel, inference, store, tag write) and how busy the cores were; the \
                 network's speed alone in windows per second, and, in the same run, the sgemm rate of \
                 the model's largest convolution shape, so inference speed can be read as a fraction \
                 of the FP32 peak and of what GEMM allows.
@@ -73,6 +75,10 @@ extension Bench {
         @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision (bf16), beside fp32 in the same run, and print the ratios. Analysis itself runs in fp32: bf16 is not offered until `genred bench precision` shows it meets the agreement targets (docs/speed.md).", valueName: "bf16"))
         var precision: Precision?
 
+        @Flag(name: .customLong("import", withSingleDash: false), inversion: .prefixedNo,
+              help: "Also time a first import of copies of the files (retag: analyse, store, write tags), with each stage's share.")
+        var importStages = true
+
         @Flag(name: .long, help: ArgumentHelp("Same as `genred bench machine`.", visibility: .hidden))
         var cpu = false
 
@@ -104,16 +110,6 @@ extension Bench {
             let bundle: ModelBundle
             bundle = try ModelBundle.load(model)
             let rate = bundle.manifest.audio.sampleRate
-
-            // Decoding alone (no resampling): the decoders' share of the decode stage.
-            var decodeOnly = Double.infinity
-            for _ in 0..<max(1, repeats) {
-                let start = Date()
-                for path in files {
-                    _ = try? AudioDecoding.stream(path, targetRate: nil) { _ in }
-                }
-                decodeOnly = min(decodeOnly, Date().timeIntervalSince(start))
-            }
 
             // End to end, one file at a time (all threads on its windows) and several files at
             // once (each with a share of the threads, as retag runs), unless --jobs picks one.
@@ -150,11 +146,25 @@ extension Bench {
                 print(String(format: "end to end       %7.3f s  %.0fx realtime (%@)%@", pass.wall, pass.audio / pass.wall, how,
                              passes.count > 1 && mode == chosen.jobs ? "  <- faster" : ""))
             }
-            print("stages           thread-seconds, summed over files (they overlap: decoding runs beside the network)")
-            print(String(format: "decode           %7.3f s  (decoders alone %.3f s, so resampling about %.3f s)",
-                         t.decode, decodeOnly, max(0, t.decode - decodeOnly)))
-            print(String(format: "resample+mel     %7.3f s  (mel alone %.3f s)", max(0, t.decode - decodeOnly) + t.features, t.features))
-            print(String(format: "inference        %7.3f s  waiting on the network, beside decoding", t.inference))
+            print("stages           analysis alone: seconds summed over files (decoding runs beside the network)")
+            print(String(format: "decode           %7.3f s", t.decode))
+            print(String(format: "resample         %7.3f s", t.resample))
+            print(String(format: "mel              %7.3f s", t.features))
+            print(String(format: "inference        %7.3f s", t.inference))
+            if importStages {
+                let imported = try importSet(bundle: bundle)
+                let i = imported.timings, sum = max(i.total, 1e-9)
+                print(String(format: "import           %7.3f s  %.0fx realtime: retag of copies in a temporary folder (analyse, store, write tags), %d file(s) at a time",
+                             imported.wall, best.audio / imported.wall, imported.jobs))
+                print("stages           import: seconds summed over files, and each stage's share of their sum")
+                for (name, value) in [("decode", i.decode), ("resample", i.resample), ("mel", i.features), ("inference", i.inference),
+                                      ("store", i.store), ("tag write", i.tagWrite)] {
+                    print("  " + name.padding(toLength: 15, withPad: " ", startingAt: 0)
+                          + String(format: "%7.3f s  %5.1f%%", value, 100 * value / sum))
+                }
+                print(String(format: "cores busy       %.0f%% of %d cores over the import (stage seconds / wall time)",
+                             100 * i.total / (imported.wall * Double(imported.cores)), imported.cores))
+            }
             print(String(format: "inference alone  %.1f windows/s on %d threads, %.2f GFLOP/window (direct convolution), %.1f effective GFLOP/s; %.0fx realtime",
                          alone, threads, flops / 1e9, alone * flops / 1e9, alone * windowSeconds))
             print(String(format: "sgemm %@: %.1f GFLOP/s on %d threads -> GEMM-limited %.1f windows/s",
@@ -182,6 +192,32 @@ extension Bench {
                 print(String(format: "inference %@ stage  %.3f thread-seconds (fp32 %.3f)", precision.rawValue,
                              reduced!.timings.inference, t.inference))
             }
+        }
+
+        /// `genred retag` of copies of `files` in a temporary folder with a fresh database, as a
+        /// first import runs: stage seconds summed over files, and the wall time.
+        private func importSet(bundle: ModelBundle) throws -> (timings: StageTimings, wall: Double, jobs: Int, cores: Int) {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("genred-bench-import-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let music = root.appendingPathComponent("music")
+            try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+            for (i, path) in files.enumerated() {
+                let name = "\(i)-" + URL(fileURLWithPath: path).lastPathComponent
+                try FileManager.default.copyItem(at: URL(fileURLWithPath: path), to: music.appendingPathComponent(name))
+            }
+            let store = try LibraryStore(path: root.appendingPathComponent("library.sqlite").path)
+            var options = RetagOptions(backupDirectory: root.appendingPathComponent("backup"))
+            options.jobs = jobs ?? 0
+            let retagger = try Retagger(store: store, bundle: bundle, options: options)
+            var total = StageTimings()
+            let start = Date()
+            let summary = try retagger.run(roots: [music.path]) { event in
+                if case .finished(let report) = event { total = total + report.timings }
+            }
+            let wall = Date().timeIntervalSince(start)
+            for (path, reason) in summary.failures { printError("genred: \(path): \(reason)") }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            return (total, wall, AnalysisPool.split(requested: options.jobs, jobs: files.count, cores: cores).threads, cores)
         }
 
         /// One analysis of every file: summed stage timings, wall time, windows, audio seconds.
@@ -389,9 +425,7 @@ private final class PassAccumulator: Sendable {
 
     func add(_ t: StageTimings, windows: Int, audio: Double) {
         state.withLock { s in
-            s.total.timings.decode += t.decode
-            s.total.timings.features += t.features
-            s.total.timings.inference += t.inference
+            s.total.timings = s.total.timings + t
             s.total.windows += windows
             s.total.audio += audio
         }

@@ -92,6 +92,32 @@ final class RetagTests: XCTestCase {
         XCTAssertTrue(entries.allSatisfy { $0.previousValues["GENRE"] == [] })
     }
 
+    func testEachAnalysedFileReportsWhereItsTimeWent() throws {
+        // At 44.1 kHz, so the resampler has work; as MP3, so the write proves the audio by its bytes.
+        let wav = root.appendingPathComponent("44k.wav")
+        try TestAudio.run("sox", [Fixtures.audio("groove"), "-r", "44100", wav.path])
+        try TestAudio.run("lame", ["--quiet", "-b", "128", wav.path, root.appendingPathComponent("groove44.mp3").path])
+        try FileManager.default.removeItem(at: wav)
+        var options = RetagOptions(backupDirectory: state.appendingPathComponent("backup"))
+        options.jobs = 1
+        var reports: [FileReport] = []
+        let summary = try Retagger(store: store(), bundle: Fixtures.bundle("msd-musicnn"), options: options)
+            .run(roots: [root.path]) { if case .finished(let r) = $0 { reports.append(r) } }
+        XCTAssertEqual(summary.tagged, 1, "\(summary.failures)")
+        let t = try XCTUnwrap(reports.first).timings
+        for (stage, seconds) in [("decode", t.decode), ("resample", t.resample), ("mel", t.features),
+                                 ("inference", t.inference), ("store", t.store), ("tag write", t.tagWrite)] {
+            XCTAssertGreaterThan(seconds, 0, stage)
+        }
+        XCTAssertEqual(t.total, t.decode + t.resample + t.features + t.inference + t.store + t.tagWrite, accuracy: 1e-12)
+
+        // A second run analyses nothing and reports no time.
+        reports.removeAll()
+        _ = try Retagger(store: store(), bundle: Fixtures.bundle("msd-musicnn"), options: options)
+            .run(roots: [root.path]) { if case .finished(let r) = $0 { reports.append(r) } }
+        XCTAssertEqual(reports.map(\.timings.total).reduce(0, +), 0)
+    }
+
     func testSecondRunOverAnUnchangedFolderAnalysesAndWritesNothing() throws {
         try add("x/one.flac")
         try add("x/two.mp3", clip: "ballad")

@@ -2,15 +2,35 @@ import COpenBLAS
 import Dispatch
 import Foundation
 
-/// Seconds spent in each stage of an analysis.
+/// Seconds spent in each stage of an import. The analyzer fills the first four; the library
+/// adds storing the analysis and writing the tags.
 public struct StageTimings: Sendable {
-    /// Decoding and resampling (everything before the spectrogram).
+    /// Reading and decoding the file, and mixing it to mono.
     public var decode: Double = 0
+    /// Resampling to the model's rate.
+    public var resample: Double = 0
+    /// The log-mel spectrogram.
     public var features: Double = 0
+    /// The network.
     public var inference: Double = 0
-    public var total: Double { decode + features + inference }
+    /// Storing the analysis.
+    public var store: Double = 0
+    /// Reading the tags, writing them (backup, journal, save, verify) and recording the write.
+    public var tagWrite: Double = 0
+    public var total: Double { decode + resample + features + inference + store + tagWrite }
 
     public init() {}
+
+    public static func + (a: StageTimings, b: StageTimings) -> StageTimings {
+        var s = a
+        s.decode += b.decode
+        s.resample += b.resample
+        s.features += b.features
+        s.inference += b.inference
+        s.store += b.store
+        s.tagWrite += b.tagWrite
+        return s
+    }
 }
 
 /// Runs the pipeline for one file at a time: decode -> log-mel -> windows -> network.
@@ -170,7 +190,8 @@ public final class Analyzer {
         guard let audio = produced.audio else { throw DecodeError(path: path, reason: .noAudio) }
         let fingerprint = produced.fingerprint, padded = produced.padded, nextWindow = produced.windows
         timings.features = produced.featureSeconds
-        timings.decode = produced.decodeSeconds
+        timings.resample = audio.resampleSeconds
+        timings.decode = max(0, produced.decodeSeconds - audio.resampleSeconds)
         lastTimings = timings
 
         let windows = nextWindow

@@ -1,3 +1,4 @@
+import Dispatch
 /// What `AudioDecoding.stream` found and delivered.
 public struct DecodedAudio: Sendable, Equatable {
     public var container: AudioContainer
@@ -19,7 +20,15 @@ public struct DecodedAudio: Sendable, Equatable {
     /// and a SHA-256 of the float samples. The tag writer proves a write left the audio alone by
     /// it; an analysis that computed it spares the writer one decode.
     package var sourceDigest: String?
+    /// Seconds spent resampling (not part of what was decoded: `==` leaves it out).
+    public var resampleSeconds = 0.0
     public var duration: Double { Double(sourceFrames) / Double(sourceSampleRate) }
+
+    public static func == (a: DecodedAudio, b: DecodedAudio) -> Bool {
+        a.container == b.container && a.sourceSampleRate == b.sourceSampleRate && a.channels == b.channels
+            && a.sourceFrames == b.sourceFrames && a.outputSamples == b.outputSamples && a.damage == b.damage
+            && a.sourceDigest == b.sourceDigest
+    }
 
     public init(container: AudioContainer, sourceSampleRate: Int, channels: Int, sourceFrames: Int, outputSamples: Int,
                 damage: String? = nil) {
@@ -97,6 +106,7 @@ public enum AudioDecoding {
         let delivered = try output.finish(to: body)
         var decoded = DecodedAudio(container: container, sourceSampleRate: source.sampleRate, channels: channels,
                                    sourceFrames: sourceFrames, outputSamples: delivered, damage: DamageNote.summary(notes))
+        decoded.resampleSeconds = output.resampleSeconds
         if digest != nil {
             decoded.sourceDigest = "\(container.rawValue) \(source.sampleRate) Hz \(channels) ch \(sourceFrames) frames "
                 + digest!.finalizeHex()
@@ -164,6 +174,8 @@ private struct MonoOutput {
     private let resampler: Resampler?
     private var framesIn = 0
     private var delivered = 0
+    /// Seconds inside the resampler, leaving out the time `body` took.
+    private(set) var resampleSeconds = 0.0
     /// Resampled samples beyond what the input so far guarantees the final length will include.
     private var pending: [Float] = []
 
@@ -195,11 +207,18 @@ private struct MonoOutput {
             return
         }
         let limit = expectedLength(framesIn)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var inBody: UInt64 = 0
         do {
-            try resampler.process(samples) { offer($0, limit: limit, to: body) }
+            try resampler.process(samples) { chunk in
+                let t = DispatchTime.now().uptimeNanoseconds
+                offer(chunk, limit: limit, to: body)
+                inBody += DispatchTime.now().uptimeNanoseconds - t
+            }
         } catch {
             throw DecodeError(path: path, reason: .corrupt("resampling failed: \(error.message)"))
         }
+        resampleSeconds += Double(DispatchTime.now().uptimeNanoseconds - start - inBody) / 1e9
     }
 
     /// Flushes the resampler and pads to the exact length; returns the number of samples delivered.

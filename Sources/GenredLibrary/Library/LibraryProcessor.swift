@@ -74,7 +74,7 @@ package final class LibraryProcessor {
 
     package enum JobResult: Sendable {
         /// `known`: the decode's audio hash, when the file kept one stat throughout the decode.
-        case analysed(Job, TrackAnalysis, seconds: Double, known: KnownAudio?)
+        case analysed(Job, TrackAnalysis, seconds: Double, known: KnownAudio?, timings: StageTimings)
         case sameAudio(Job, fingerprint: String, audio: DecodedAudio, known: KnownAudio?)
         case failed(Job, String)
     }
@@ -159,7 +159,8 @@ package final class LibraryProcessor {
         do {
             let before = FileStat.of(job.path)
             let analysis = try analyzer.analyze(job.path)
-            return .analysed(job, analysis, seconds: Date().timeIntervalSince(start), known: known(analysis.audio, before: before))
+            return .analysed(job, analysis, seconds: Date().timeIntervalSince(start), known: known(analysis.audio, before: before),
+                             timings: analyzer.lastTimings)
         } catch {
             return .failed(job, error.reasonText)
         }
@@ -194,10 +195,12 @@ package final class LibraryProcessor {
             }
             return r
 
-        case .analysed(let job, let analysis, let seconds, let knownAudio):
+        case .analysed(let job, let analysis, let seconds, let knownAudio, let timings):
             var r = FileReport(path: job.path)
             r.analysed = true
+            r.timings = timings
             do {
+                let storeStart = DispatchTime.now()
                 let known = try job.track ?? movedTrack(fingerprint: analysis.fingerprint)
                 if let known, ExactPath(known.path) != ExactPath(job.path) { r.moved = true }
                 let (path, stat) = (job.path, job.stat)
@@ -205,18 +208,25 @@ package final class LibraryProcessor {
                                                    new: TrackRecord(path: path, stat: stat)) { t in
                     t.take(analysis, path: path, stat: stat)
                 }
+                r.timings.store = Self.seconds(since: storeStart)
                 // A job made before a reload carries the old model: its results are kept, but
                 // tags come only from the current model's scores (the file is queued again).
                 guard let current = try currentAnalysis(track) else {
                     r.stale = true
                     return r
                 }
+                let tagStart = DispatchTime.now()
                 tag(&track, analysis: current, container: analysis.audio.container, knownAudio: knownAudio, report: &r)
+                r.timings.tagWrite = Self.seconds(since: tagStart)
             } catch {
                 r.error = "\(error)"
             }
             return r
         }
+    }
+
+    private static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
     /// Reads the file's tags, decides what the policy writes, and writes it (unless a dry run).

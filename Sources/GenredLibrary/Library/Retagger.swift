@@ -30,6 +30,8 @@ public struct FileReport: Sendable {
     /// Analysed with a model that a reload has since replaced: stored, not tagged; the file
     /// needs another look.
     package var stale = false
+    /// Where the time went, for a file that was analysed (zero otherwise).
+    public var timings = StageTimings()
 
     init(path: String) { self.path = path }
 }
