@@ -156,14 +156,14 @@ extension Bench {
                 let i = imported.timings, sum = max(i.total, 1e-9)
                 print(String(format: "import           %7.3f s  %.0fx realtime: retag of copies in a temporary folder (analyse, store, write tags), %d file(s) at a time",
                              imported.wall, best.audio / imported.wall, imported.jobs))
-                print("stages           import: seconds summed over files, and each stage's share of their sum")
+                print("stages           import: seconds on each stage's thread, summed over files, and each stage's share of their sum")
                 for (name, value) in [("decode", i.decode), ("resample", i.resample), ("mel", i.features), ("inference", i.inference),
                                       ("store", i.store), ("tag write", i.tagWrite)] {
                     print("  " + name.padding(toLength: 15, withPad: " ", startingAt: 0)
                           + String(format: "%7.3f s  %5.1f%%", value, 100 * value / sum))
                 }
-                print(String(format: "cores busy       %.0f%% of %d cores over the import (stage seconds / wall time)",
-                             100 * i.total / (imported.wall * Double(imported.cores)), imported.cores))
+                print(String(format: "cores busy       %.0f%% of %d cores over the import (the process's CPU time / wall time; the stages' threads share the cores, so their seconds add up to more)",
+                             100 * imported.cpu / (imported.wall * Double(imported.cores)), imported.cores))
             }
             print(String(format: "inference alone  %.1f windows/s on %d threads, %.2f GFLOP/window (direct convolution), %.1f effective GFLOP/s; %.0fx realtime",
                          alone, threads, flops / 1e9, alone * flops / 1e9, alone * windowSeconds))
@@ -196,7 +196,7 @@ extension Bench {
 
         /// `genred retag` of copies of `files` in a temporary folder with a fresh database, as a
         /// first import runs: stage seconds summed over files, and the wall time.
-        private func importSet(bundle: ModelBundle) throws -> (timings: StageTimings, wall: Double, jobs: Int, cores: Int) {
+        private func importSet(bundle: ModelBundle) throws -> (timings: StageTimings, wall: Double, cpu: Double, jobs: Int, cores: Int) {
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("genred-bench-import-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: root) }
             let music = root.appendingPathComponent("music")
@@ -210,14 +210,22 @@ extension Bench {
             options.jobs = jobs ?? 0
             let retagger = try Retagger(store: store, bundle: bundle, options: options)
             var total = StageTimings()
-            let start = Date()
+            let start = Date(), cpuStart = Self.processCPUSeconds()
             let summary = try retagger.run(roots: [music.path]) { event in
                 if case .finished(let report) = event { total = total + report.timings }
             }
-            let wall = Date().timeIntervalSince(start)
+            let wall = Date().timeIntervalSince(start), cpu = Self.processCPUSeconds() - cpuStart
             for (path, reason) in summary.failures { printError("genred: \(path): \(reason)") }
             let cores = ProcessInfo.processInfo.activeProcessorCount
-            return (total, wall, AnalysisPool.split(requested: options.jobs, jobs: files.count, cores: cores).threads, cores)
+            return (total, wall, cpu, AnalysisPool.split(requested: options.jobs, jobs: files.count, cores: cores).threads, cores)
+        }
+
+        /// User and system CPU seconds of this process so far.
+        private static func processCPUSeconds() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+            return seconds(usage.ru_utime) + seconds(usage.ru_stime)
         }
 
         /// One analysis of every file: summed stage timings, wall time, windows, audio seconds.
