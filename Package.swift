@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "GenredLibrary",
             dependencies: [
-                "GenredEngine", "COpenBLAS", "CTagLib", "CLibPQ",
+                "GenredEngine", "COpenBLAS", "CTagLib", "CLibPQ", "CGenredLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
