@@ -507,7 +507,7 @@ extension Bench {
 extension Bench.Speed {
     /// Parses the older flags and runs, as `genred bench --FLAG` would.
     static func forward(_ arguments: [String]) throws {
-        var command = try parse(arguments)
+        let command = try parse(arguments)
         try command.run()
     }
 }

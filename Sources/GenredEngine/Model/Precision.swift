@@ -34,7 +34,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     private static let bf16Choice: Choice = {
         var text = [CChar](repeating: 0, count: 256)
         let native = gd_native(Int32(GD_PRECISION_BF16), &text, text.count) == 1
-        let what = String(cString: text)
+        let what = message(text)
         if native { return Choice(asked: .bf16, used: .bf16, detail: what) }
         Log.warning("precision bf16: no native bf16 kernel on this CPU (\(what)); running fp32")
         return Choice(asked: .bf16, used: .fp32, detail: "no native bf16 kernel (\(what))")
@@ -64,7 +64,7 @@ final class ReducedProducts: @unchecked Sendable {
             guard let p = gd_product_create(Int32(GD_PRECISION_BF16), Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
                                             accumulate ? 1 : 0, &error, error.count) else {
                 for p in made { gd_product_destroy(p) }
-                throw Failure(description: "bf16 product \(m)x\(n)x\(k): \(String(cString: error))")
+                throw Failure(description: "bf16 product \(m)x\(n)x\(k): \(message(error))")
             }
             made.append(p)
             return p
@@ -147,4 +147,9 @@ final class ReducedProducts: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The text a C function wrote into `buffer`, up to its terminating zero.
+private func message(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
