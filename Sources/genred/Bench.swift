@@ -147,20 +147,18 @@ extension Bench {
                              passes.count > 1 && mode == chosen.jobs ? "  <- faster" : ""))
             }
             print("stages           analysis alone: seconds summed over files (decoding runs beside the network)")
-            print(String(format: "decode           %7.3f s", t.decode))
-            print(String(format: "resample         %7.3f s", t.resample))
-            print(String(format: "mel              %7.3f s", t.features))
-            print(String(format: "inference        %7.3f s", t.inference))
+            for stage in t.stages.prefix(4) {
+                print(stage.name.padding(toLength: 17, withPad: " ", startingAt: 0) + String(format: "%7.3f s", stage.seconds))
+            }
             if importStages {
                 let imported = try importSet(bundle: bundle)
                 let i = imported.timings, sum = max(i.total, 1e-9)
                 print(String(format: "import           %7.3f s  %.0fx realtime: retag of copies in a temporary folder (analyse, store, write tags), %d file(s) at a time",
                              imported.wall, best.audio / imported.wall, imported.jobs))
                 print("stages           import: seconds on each stage's thread, summed over files, and each stage's share of their sum")
-                for (name, value) in [("decode", i.decode), ("resample", i.resample), ("mel", i.features), ("inference", i.inference),
-                                      ("store", i.store), ("tag write", i.tagWrite)] {
-                    print("  " + name.padding(toLength: 15, withPad: " ", startingAt: 0)
-                          + String(format: "%7.3f s  %5.1f%%", value, 100 * value / sum))
+                for stage in i.stages {
+                    print("  " + stage.name.padding(toLength: 15, withPad: " ", startingAt: 0)
+                          + String(format: "%7.3f s  %5.1f%%", stage.seconds, 100 * stage.seconds / sum))
                 }
                 print(String(format: "cores busy       %.0f%% of %d cores over the import (the process's CPU time / wall time; the stages' threads share the cores, so their seconds add up to more)",
                              100 * imported.cpu / (imported.wall * Double(imported.cores)), imported.cores))

@@ -19,6 +19,12 @@ public struct StageTimings: Sendable {
     public var tagWrite: Double = 0
     public var total: Double { decode + resample + features + inference + store + tagWrite }
 
+    /// Each stage's name, as `genred bench` prints it, and its seconds, in pipeline order.
+    public var stages: [(name: String, seconds: Double)] {
+        [("decode", decode), ("resample", resample), ("mel", features), ("inference", inference),
+         ("store", store), ("tag write", tagWrite)]
+    }
+
     public init() {}
 
     public static func + (a: StageTimings, b: StageTimings) -> StageTimings {
@@ -246,6 +252,7 @@ public final class Analyzer {
     }
 }
 
-func seconds(since start: DispatchTime) -> Double {
+/// Seconds from `start` to now.
+package func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }

@@ -1,4 +1,5 @@
 import Dispatch
+
 /// What `AudioDecoding.stream` found and delivered.
 public struct DecodedAudio: Sendable, Equatable {
     public var container: AudioContainer

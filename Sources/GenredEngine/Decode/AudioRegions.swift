@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The bytes of a file that hold its audio, with the tags left out: what a tag write must leave
 /// exactly as it was.
 ///
@@ -22,18 +16,15 @@ package enum AudioRegions {
         guard let file = try? InputFile(path), let ranges = try? ranges(file, container: container) else { return nil }
         var hash = SHA256()
         var total = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for range in ranges {
             // Each range's length goes in first, so moving a byte across a boundary changes the digest.
             withUnsafeBytes(of: UInt64(range.count).littleEndian) { hash.update($0) }
             var offset = range.lowerBound
             while offset < range.upperBound {
-                let want = min(buffer.count, range.upperBound - offset)
-                let n = buffer.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress!, want, off_t(offset)) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return nil }
-                buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                offset += n
+                guard let chunk = try? file.bytes(at: offset, count: min(1 << 20, range.upperBound - offset)),
+                      !chunk.isEmpty else { return nil }
+                chunk.withUnsafeBytes { hash.update($0) }
+                offset += chunk.count
             }
             total += range.count
         }

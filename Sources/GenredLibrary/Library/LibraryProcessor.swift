@@ -208,7 +208,7 @@ package final class LibraryProcessor {
                                                    new: TrackRecord(path: path, stat: stat)) { t in
                     t.take(analysis, path: path, stat: stat)
                 }
-                r.timings.store = Self.seconds(since: storeStart)
+                r.timings.store = GenredEngine.seconds(since: storeStart)
                 // A job made before a reload carries the old model: its results are kept, but
                 // tags come only from the current model's scores (the file is queued again).
                 guard let current = try currentAnalysis(track) else {
@@ -217,16 +217,12 @@ package final class LibraryProcessor {
                 }
                 let tagStart = DispatchTime.now()
                 tag(&track, analysis: current, container: analysis.audio.container, knownAudio: knownAudio, report: &r)
-                r.timings.tagWrite = Self.seconds(since: tagStart)
+                r.timings.tagWrite = GenredEngine.seconds(since: tagStart)
             } catch {
                 r.error = "\(error)"
             }
             return r
         }
-    }
-
-    private static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
     /// Reads the file's tags, decides what the policy writes, and writes it (unless a dry run).
