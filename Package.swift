@@ -47,10 +47,12 @@ let package = Package(
         .target(
             name: "GenredLibrary",
             dependencies: [
-                "GenredEngine", "COpenBLAS", "CTagLib", "CLibPQ", "CGenredLinux",
+                "GenredEngine", "COpenBLAS", "CTagLib", "CLibPQ", "CGenredLinux", "CFFTW",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            // FFTW in double precision, for the map's interpolated repulsion (CFFTW links the float library).
+            linkerSettings: [.linkedLibrary("fftw3")]
         ),
         .target(
             name: "GenredServices",

@@ -112,11 +112,103 @@ final class TSNETests: XCTestCase {
         XCTAssertLessThan(error / norm, 0.05)
     }
 
+    /// The grid-interpolated repulsion against the exact O(N²) sums, on a spread like a finished map's
+    /// (clusters tens of units apart) and on a compact one like the early-exaggeration phase's.
+    func testInterpolatedRepulsionMatchesExactSums() {
+        let n = 3000
+        var rng = SeededGenerator(seed: 9)
+        for spread in [0.5, 30.0] {
+            let centres = (0..<20).map { _ in (spread * rng.gaussian(), spread * rng.gaussian()) }
+            var y = [Double](repeating: 0, count: 2 * n)
+            for i in 0..<n {
+                let c = centres[i % 20]
+                y[2 * i] = c.0 + 0.1 * spread * rng.gaussian()
+                y[2 * i + 1] = c.1 + 0.1 * spread * rng.gaussian()
+            }
+            y[2] = y[0]; y[3] = y[1]  // a coincident pair
+            var exactForces = [Double](repeating: 0, count: 2 * n), exactZ = [Double](repeating: 0, count: n)
+            for i in 0..<n {
+                for j in 0..<n where j != i {
+                    let dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1]
+                    let q = 1 / (1 + dx * dx + dy * dy)
+                    exactZ[i] += q
+                    exactForces[2 * i] += q * q * dx
+                    exactForces[2 * i + 1] += q * q * dy
+                }
+            }
+            var forces = [Double](repeating: 0, count: 2 * n), z = [Double](repeating: 0, count: n)
+            InterpolatedRepulsion(threads: 2).repulsion(y, forces: &forces, z: &z)
+            let error = zip(exactForces, forces).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+            let norm = exactForces.map { $0 * $0 }.reduce(0, +).squareRoot()
+            // Compact: boxes far narrower than the kernel, nearly exact. Spread: nodes 0.2 apart, about 0.4%.
+            XCTAssertLessThan(error / norm, spread < 1 ? 1e-4 : 1e-2, "spread \(spread)")
+            let totalExact = exactZ.reduce(0, +), total = z.reduce(0, +)
+            XCTAssertEqual(total, totalExact, accuracy: (spread < 1 ? 1e-6 : 1e-3) * totalExact, "spread \(spread)")
+            // The same sums whatever the worker count.
+            var forces1 = [Double](repeating: 0, count: 2 * n), z1 = [Double](repeating: 0, count: n)
+            InterpolatedRepulsion(threads: 1).repulsion(y, forces: &forces1, z: &z1)
+            XCTAssertEqual(forces, forces1)
+            XCTAssertEqual(z, z1)
+        }
+    }
+
+    func testInterpolationGridSizes() {
+        let ladder = InterpolatedRepulsion.boxLadder
+        XCTAssertEqual(ladder.first, 50)
+        XCTAssertLessThanOrEqual(ladder.last!, InterpolatedRepulsion.maximumBoxes)
+        XCTAssertLessThan(ladder.count, 20)
+        for (a, b) in zip(ladder, ladder.dropFirst()) { XCTAssertGreaterThanOrEqual(Double(b), 1.08 * Double(a)) }
+        let widest = InterpolatedRepulsion.defaultBoxWidth
+        XCTAssertEqual(InterpolatedRepulsion.grid(span: 100).width, widest)
+        for span in [1e-6, 0.01, 3.7, 49.9, 50, 120, 199, 250, 1e4] {
+            let (width, boxes) = InterpolatedRepulsion.grid(span: span)
+            XCTAssertGreaterThan(Double(boxes) * width, span + 0.99 * width, "span \(span)")  // covered, with room to centre
+            if span <= 150 { XCTAssertLessThanOrEqual(width, widest, "span \(span)") }
+            XCTAssertGreaterThanOrEqual(boxes, 50, "span \(span)")
+            XCTAssertLessThanOrEqual(boxes, InterpolatedRepulsion.maximumBoxes, "span \(span)")
+            XCTAssertTrue(InterpolatedRepulsion.boxLadder.contains(boxes), "span \(span)")
+            var m = boxes
+            for f in [2, 3, 5, 7] { while m % f == 0 { m /= f } }
+            XCTAssertEqual(m, 1, "span \(span)")
+            // Widths sit on the ladder, so a slowly growing spread keeps its kernel.
+            let step = log(width / widest) / log(InterpolatedRepulsion.widthStep)
+            XCTAssertEqual(step, step.rounded(), accuracy: 1e-9)
+        }
+    }
+
+    func testInterpolationGridKeepsItsSizeWhileTheSpreadWavers() {
+        // A spread growing by 1% per iteration from 0.5 to 300, with a ±0.5% waver on every step.
+        var current: (width: Double, boxes: Int)?
+        var previousIdeal: (width: Double, boxes: Int)?
+        var changes = 0, idealChanges = 0, span = 0.5, k = 0
+        while span < 300 {
+            let wavering = span * (k % 2 == 0 ? 1.005 : 0.995)
+            let ideal = InterpolatedRepulsion.grid(span: wavering)
+            let chosen = InterpolatedRepulsion.grid(span: wavering, current: current)
+            XCTAssertGreaterThanOrEqual(chosen.width * Double(chosen.boxes - 1), wavering)  // covers
+            // Never coarser than the grid for a 10% larger spread, nor wider than the default below 140.
+            XCTAssertLessThanOrEqual(chosen.width,
+                                     InterpolatedRepulsion.grid(span: wavering * InterpolatedRepulsion.widthStep).width * (1 + 1e-9))
+            if wavering < 140 { XCTAssertLessThanOrEqual(chosen.width, InterpolatedRepulsion.defaultBoxWidth) }
+            if let current, chosen != current {
+                changes += 1
+                XCTAssertGreaterThanOrEqual(chosen.width, current.width, "iteration \(k): back to a finer grid")
+            }
+            if let previousIdeal, ideal != previousIdeal { idealChanges += 1 }
+            current = chosen; previousIdeal = ideal
+            span *= 1.01; k += 1
+        }
+        // Without the hysteresis the waver switches grids back and forth at every threshold; with it
+        // the grid only moves forward, about once per 10% of growth while the spread is small.
+        XCTAssertGreaterThan(k, 600)
+        XCTAssertLessThan(Double(changes), 0.7 * Double(idealChanges), "grid changes over \(k) iterations")
+    }
+
     func testFixedSeedIsReproducibleAcrossThreadCounts() {
-        for (n, iterations) in [(300, 120), (1200, 60)] {
+        for (n, iterations, method) in [(300, 120, TSNEOptions.Method.auto), (1200, 60, .auto), (1200, 60, .interpolation)] {
             let d = 6
             let (data, _) = clusters(4, perCluster: n / 4, dimensions: d, separation: 4, seed: 4)
-            var options = TSNEOptions(iterations: iterations, exaggerationIterations: iterations / 2, seed: 42)
+            var options = TSNEOptions(iterations: iterations, exaggerationIterations: iterations / 2, seed: 42, method: method)
             options.threads = 2
             let first = TSNE.embed(data, count: n, dimensions: d, options: options)
             let second = TSNE.embed(data, count: n, dimensions: d, options: options)
@@ -171,6 +263,10 @@ final class TSNETests: XCTestCase {
         let (big, bigLabels) = clusters(8, perCluster: 200, dimensions: 20, separation: 2, seed: 18)
         let tree = TSNE.embed(big, count: bigLabels.count, dimensions: 20, options: TSNEOptions(iterations: 400))
         XCTAssertGreaterThan(purity(tree.points, bigLabels), 0.95)
+        let grid = TSNE.embed(big, count: bigLabels.count, dimensions: 20,
+                              options: TSNEOptions(iterations: 400, method: .interpolation))
+        XCTAssertGreaterThan(purity(grid.points, bigLabels), 0.95)
+        XCTAssertEqual(grid.klDivergence, tree.klDivergence, accuracy: 0.02 * tree.klDivergence)
     }
 
     func testSmallSetsKeepTheBestOfSeveralStartsDeterministically() {

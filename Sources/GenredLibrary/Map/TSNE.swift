@@ -5,12 +5,15 @@ import GenredEngine
 public struct TSNEOptions: Sendable {
     /// How the repulsive part of the gradient is computed.
     public enum Method: Sendable, Equatable {
-        /// Exact O(N²) gradient for up to `TSNE.exactLimit` points, Barnes-Hut above.
+        /// Exact O(N²) gradient up to `TSNE.exactLimit` points, Barnes-Hut up to
+        /// `TSNE.interpolationThreshold`, interpolation from there on.
         case auto
         /// Exact O(N²) gradient at any size.
         case exact
         /// Barnes-Hut quadtree; a cell is summarised when its side over its distance is below `theta`.
         case barnesHut(theta: Double)
+        /// Repulsion interpolated on a regular grid and applied by FFT convolution, O(N) per step.
+        case interpolation
     }
 
     /// Target perplexity; lowered to (N - 1) / 3 for small collections.
@@ -66,6 +69,8 @@ struct TSNEResult: Sendable {
 public enum TSNE {
     /// Largest N for which `.auto` uses the exact gradient.
     static let exactLimit = 1000
+    /// Smallest N for which `.auto` interpolates the repulsion instead of using Barnes-Hut.
+    static let interpolationThreshold = 10_000
     /// Largest N for which the reported KL divergence is computed exactly.
     static let exactDivergenceLimit = 10_000
     /// Largest N for which the automatic restarts run 8 optimisations.
@@ -92,10 +97,12 @@ public enum TSNE {
 
         let exact: Bool
         let theta: Double
+        var interpolate = false
         switch options.method {
-        case .auto: exact = n <= exactLimit; theta = 0.5
+        case .auto: exact = n <= exactLimit; theta = 0.5; interpolate = n >= interpolationThreshold
         case .exact: exact = true; theta = 0
         case .barnesHut(let t): exact = false; theta = max(0, t)
+        case .interpolation: exact = false; theta = 0; interpolate = true
         }
         // Every other point when there are at most 3 · perplexity of them, else the 3 · perplexity nearest.
         let neighbours = min(n - 1, max(1, Int((3 * perplexity).rounded(.down))))
@@ -103,7 +110,8 @@ public enum TSNE {
         let p = Affinities.joint(graph, perplexity: perplexity, threads: threads)
 
         let pca = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
-        let gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        var gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        if interpolate { gradient.interpolation = InterpolatedRepulsion(threads: threads) }
         let restarts = max(1, options.restarts ?? automaticRestarts(n))
         var best: (y: [Double], kl: Double)?
         // One stream for every restart's noise, drawn in restart order.

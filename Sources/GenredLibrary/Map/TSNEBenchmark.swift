@@ -5,7 +5,7 @@ extension TSNE {
     /// Embeds a feature file for comparison with other implementations; returns an exit status.
     ///
     /// Arguments: `--bench-input FILE --out FILE [--perplexity P] [--iterations N] [--seed S]
-    /// [--threads T] [--method auto|exact|bh] [--learning-rate R] [--exaggeration E]
+    /// [--threads T] [--method auto|exact|bh|fft] [--learning-rate R] [--exaggeration E]
     /// [--exaggeration-iterations K] [--momentum M] [--restarts R]`. Both files are little-endian:
     /// two Int32 (rows, columns) then rows × columns Float32. One JSON line on standard output reports
     /// `n`, `seconds` (the whole embedding, neighbour search included), `kl`, `perplexity` and `note`.
@@ -36,6 +36,7 @@ extension TSNE {
                 switch value() {
                 case "exact": options.method = .exact
                 case "bh": options.method = .barnesHut(theta: 0.5)
+                case "fft": options.method = .interpolation
                 default: options.method = .auto
                 }
             default:

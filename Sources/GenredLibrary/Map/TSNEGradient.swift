@@ -13,6 +13,8 @@ struct Gradient {
     let exact: Bool
     let theta: Double
     let threads: Int
+    /// Set when the repulsion is interpolated on a grid (`TSNEOptions.Method.interpolation`).
+    var interpolation: InterpolatedRepulsion? = nil
 
     /// Fills `grad` (N × 2) and returns Z.
     func evaluate(_ y: [Double], exaggeration: Double, into grad: inout [Double]) -> Double {
@@ -41,6 +43,8 @@ struct Gradient {
                     }
                 }
             }
+        } else if let interpolation {
+            interpolation.repulsion(y, forces: &repulsive, z: &partialZ)
         } else {
             let tree = QuadTree(y)
             tree.repulsion(y, theta: theta, parts: parts, forces: &repulsive, z: &partialZ)
