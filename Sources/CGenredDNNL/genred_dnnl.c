@@ -12,6 +12,7 @@ extern void omp_set_num_threads(int);
 
 struct gd_product {
     int precision, m, n, k, ldc;
+    int terms;             /* bf16 parts summed along K: 1 (plain bf16) or 3 (split bf16) */
     int id;                /* index of this product's memory objects in each thread's table */
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src, weights, dst, scratch;
@@ -61,6 +62,29 @@ float gd_round_bf16(float x) {
     return y;
 }
 
+/* What x leaves over after its bf16 rounding, itself in bf16: x ≈ hi + lo to about 16 bits. */
+static inline uint16_t bf16_rest(float x, uint16_t hi) {
+    uint32_t u = (uint32_t)hi << 16;
+    float h;
+    memcpy(&h, &u, 4);
+    float rest = x - h;
+    if (rest != rest) return 0; /* infinity or NaN: hi holds it */
+    return to_bf16(rest);
+}
+
+/* The split form's K blocks: A's part and B's part of each term (0 the rounded value, 1 what
+ * it leaves over). a_hi·b_hi + a_hi·b_lo + a_lo·b_hi; a_lo·b_lo (about 2^-18 of the product)
+ * is left out. */
+static const int term_a[3] = {0, 0, 1}, term_b[3] = {0, 1, 0};
+
+static int precision_terms(int precision) {
+    switch (precision) {
+    case GD_PRECISION_BF16: return 1;
+    case GD_PRECISION_BF16_SPLIT: return 3;
+    default: return 0;
+    }
+}
+
 static void say(char *out, size_t size, const char *what) {
     if (out && size) snprintf(out, size, "%s", what);
 }
@@ -78,7 +102,7 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 }
 
 int gd_native(int precision, char *what, size_t what_size) {
-    if (precision != GD_PRECISION_BF16) { say(what, what_size, "unknown precision"); return 0; }
+    if (!precision_terms(precision)) { say(what, what_size, "unknown precision"); return 0; }
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     char error[160] = "";
     float b[64 * 64];
@@ -108,13 +132,15 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
                               int accumulate, char *error, size_t error_size) {
     dnnl_engine_t e = engine();
     if (!e) { say(error, error_size, "oneDNN has no CPU engine"); return NULL; }
-    if (precision != GD_PRECISION_BF16) { say(error, error_size, "unknown precision"); return NULL; }
+    const int terms = precision_terms(precision);
+    if (!terms) { say(error, error_size, "unknown precision"); return NULL; }
     gd_product *p = calloc(1, sizeof *p);
     if (!p) { say(error, error_size, "out of memory"); return NULL; }
-    p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc;
+    p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc; p->terms = terms;
+    const int kk = terms * k;  /* the product's K: the terms side by side */
     p->id = __atomic_fetch_add(&next_product_id, 1, __ATOMIC_RELAXED);
 
-    dnnl_dims_t src_dims = {m, k}, weight_dims = {k, n}, dst_dims = {m, n};
+    dnnl_dims_t src_dims = {m, kk}, weight_dims = {kk, n}, dst_dims = {m, n};
     dnnl_dims_t dst_strides = {ldc, 1};
     dnnl_memory_desc_t weights_any, plain;
     dnnl_primitive_attr_t attr = NULL;
@@ -146,11 +172,15 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     TRY(dnnl_primitive_create(&p->primitive, pd), "primitive");
 
     /* The weights: to bf16, then into the primitive's layout, once. */
-    converted = malloc(sizeof(uint16_t) * (size_t)k * (size_t)n);
+    converted = malloc(sizeof(uint16_t) * (size_t)kk * (size_t)n);
     p->packed = malloc(dnnl_memory_desc_get_size(&p->weights) + 64);
     if (!converted || !p->packed) { failed = "out of memory"; goto fail; }
     for (int r = 0; r < k; r++)
-        for (int c = 0; c < n; c++) converted[(size_t)r * n + c] = to_bf16(b[(size_t)r * ldb + c]);
+        for (int c = 0; c < n; c++) {
+            float x = b[(size_t)r * ldb + c];
+            uint16_t hi = to_bf16(x), lo = terms > 1 ? bf16_rest(x, hi) : 0;
+            for (int t = 0; t < terms; t++) converted[((size_t)t * k + r) * n + c] = term_b[t] ? lo : hi;
+        }
     TRY(dnnl_memory_desc_init_by_tag(&plain, 2, weight_dims, dnnl_bf16, dnnl_ab), "weights");
     TRY(dnnl_memory_create(&from, &plain, e, converted), "weights");
     TRY(dnnl_memory_create(&to, &p->weights, e, p->packed), "weights");
@@ -185,7 +215,8 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         omp_set_num_threads(1);
         if (dnnl_stream_create(&thread_stream, e, dnnl_stream_default_flags) != dnnl_success) return -1;
     }
-    size_t need = (size_t)p->m * (size_t)p->k;
+    const int m = p->m, k = p->k, terms = p->terms, kk = terms * k;
+    size_t need = (size_t)m * (size_t)kk;
     if (thread_a_size < need) {
         free(thread_a);
         thread_a = malloc(need * sizeof(uint16_t));
@@ -198,15 +229,24 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         thread_scratch_size = thread_scratch ? p->scratch_size : 0;
         if (!thread_scratch) return -1;
     }
-    const int m = p->m, k = p->k;
-    if (transpose_a) {
+    if (terms == 1 && transpose_a) {
         for (int r = 0; r < m; r++)
             for (int q = 0; q < k; q++) thread_a[(size_t)r * k + q] = to_bf16(a[(size_t)q * lda + r]);
-    } else {
+    } else if (terms == 1) {
         for (int r = 0; r < m; r++) {
             const float *row = a + (size_t)r * lda;
             uint16_t *out = thread_a + (size_t)r * k;
             for (int q = 0; q < k; q++) out[q] = to_bf16(row[q]);
+        }
+    } else {
+        /* Row r: [a_hi | a_hi | a_lo], each k wide, to meet B's [b_hi; b_lo; b_hi]. */
+        for (int r = 0; r < m; r++) {
+            uint16_t *out = thread_a + (size_t)r * kk;
+            for (int q = 0; q < k; q++) {
+                float x = transpose_a ? a[(size_t)q * lda + r] : a[(size_t)r * lda + q];
+                uint16_t hi = to_bf16(x), lo = bf16_rest(x, hi);
+                for (int t = 0; t < terms; t++) out[(size_t)t * k + q] = term_a[t] ? lo : hi;
+            }
         }
     }
     if (p->id >= thread_bound_count) {

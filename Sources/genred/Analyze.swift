@@ -56,6 +56,8 @@ struct Analyze: ParsableCommand {
     @Option(name: .long, help: "Worker threads for inference (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Argument(help: "Audio files to analyse.")
     var files: [String]
 
@@ -70,7 +72,8 @@ struct Analyze: ParsableCommand {
         let bundle: ModelBundle
         bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
         try taxonomy?.check(model: bundle.manifest)
-        let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let asked = try precision.precision == nil ? library.loadConfiguration().precision : precision.resolve(Configuration())
+        let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, precision: asked)
         let hopFrames = hop.map { analyzer.hopFrames(seconds: $0) }
         var failures = 0
         for path in files {

@@ -72,7 +72,7 @@ extension Bench {
         @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
         var jobs: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision (bf16), beside fp32 in the same run, and print the ratios. Analysis itself runs in fp32: bf16 is not offered until `genred bench precision` shows it meets the agreement targets (docs/speed.md).", valueName: "bf16"))
+        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision, beside fp32 in the same run, and print the ratios: bf16 (split bfloat16, offered for analysis) or bf16-plain (one bfloat16 per value; faster, but it misses the agreement targets, so it is measured only). It runs wherever oneDNN has a native kernel, faster than fp32 or not, and the line 'for analysis' says whether analysis would use it here (docs/speed.md).", valueName: "bf16|bf16-plain"))
         var precision: Precision?
 
         @Flag(name: .customLong("import", withSingleDash: false), inversion: .prefixedNo,
@@ -173,9 +173,15 @@ extension Bench {
                          100 * alone * flops / peak.allCores, peak.threads, alone * flops / 1e9,
                          peak.allCores / 1e9, 100 * gemm / peak.allCores))
             if let precision, precision != .fp32 {
-                let choice = Precision.resolve(precision)
+                let choice = Precision.resolve(precision, for: bundle, requireFaster: false)
                 print("precision        \(precision): \(choice.used == precision ? "runs, " : "falls back to fp32: ")\(choice.detail)")
                 guard choice.used == precision else { return }
+                if precision.offered {
+                    let analysis = Precision.resolve(precision, for: bundle)
+                    print("for analysis     \(analysis.used == precision ? "\(precision) runs" : "fp32 runs"): \(analysis.detail)")
+                } else {
+                    print("for analysis     not offered (it misses the agreement targets: docs/speed.md)")
+                }
                 var reduced: Pass?
                 for _ in 0..<max(1, repeats) {
                     let pass = analyseSet(bundle: bundle, jobs: chosen.jobs, threads: threads, precision: precision)
@@ -240,7 +246,7 @@ extension Bench {
             let paths = files
             let results = PassAccumulator()
             let start = Date()
-            let pool = AnalysisPool(count: jobs, innerThreads: max(1, threads / jobs), precision: precision) { _, slot in
+            let pool = AnalysisPool(count: jobs, innerThreads: max(1, threads / jobs), precision: precision, requireFaster: false) { _, slot in
                 let analyzer = slot.analyzer(for: bundle)
                 while let path = results.nextPath(paths) {
                     do {
@@ -525,7 +531,7 @@ extension Bench {
                 A precision that misses a target is not offered for analysis (docs/speed.md).
                 """
         )
-        @Option(name: .long, help: "The precision to compare with fp32.") var precision: Precision = .bf16
+        @Option(name: .long, help: ArgumentHelp("The precision to compare with fp32 (bf16 or bf16-plain). It runs wherever oneDNN has a native kernel for it, faster than fp32 or not.", valueName: "bf16|bf16-plain")) var precision: Precision = .bf16
         @Option(name: .long, help: "Model bundle name or directory.") var model: String = ModelBundle.defaultName
         @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
         @Flag(name: .long, help: "Also print one line per track.") var tracks = false
@@ -533,7 +539,7 @@ extension Bench {
 
         func run() throws {
             let bundle = try ModelBundle.load(model)
-            let choice = Precision.resolve(precision)
+            let choice = Precision.resolve(precision, for: bundle, requireFaster: false)
             print("cpu              \(CPUInfo.current.summary)")
             print("precision        \(precision): \(choice.used == precision ? "runs, " : "falls back to fp32: ")\(choice.detail)")
             guard choice.used == precision, precision != .fp32 else {
@@ -541,7 +547,7 @@ extension Bench {
             }
             let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
             let reference = Analyzer(bundle: bundle, threads: threads, precision: .fp32)
-            let reduced = Analyzer(bundle: bundle, threads: threads, precision: precision)
+            let reduced = Analyzer(bundle: bundle, threads: threads, precision: precision, requireFaster: false)
             var agreement = PrecisionAgreement(manifest: bundle.manifest)
             var failed = 0
             for (i, path) in files.enumerated() {

@@ -39,6 +39,22 @@ struct LibraryOptions: ParsableArguments {
     }
 }
 
+/// `--precision` of the commands that analyse (analyze, retag, watch, worker).
+struct PrecisionOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The network's number format: fp32 (the reference, bit for bit) or bf16 (split bfloat16: agrees with fp32 on real music, and runs only where the CPU has native bf16 and it is faster than fp32 there; elsewhere fp32 runs and a log line says why). Default: [analysis] precision in the config, else fp32.", valueName: "fp32|bf16"))
+    var precision: String?
+
+    func validate() throws {
+        if let precision { _ = try Configuration.precision(precision) { ValidationError("--precision: \($0)") } }
+    }
+
+    /// The precision asked for: the option, else the config's.
+    func resolve(_ configuration: Configuration) throws -> Precision {
+        guard let precision else { return configuration.precision }
+        return try Configuration.precision(precision) { ValidationError("--precision: \($0)") }
+    }
+}
+
 /// SIGINT (Ctrl-C) and SIGTERM stop a command that writes tags between two files: the write
 /// in progress always finishes, however often they come.
 func stopBetweenFiles() -> StopRequest {

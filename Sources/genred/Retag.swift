@@ -51,6 +51,8 @@ struct Retag: ParsableCommand {
     @Option(name: .long, help: "Files analysed at once (default: one per core).")
     var jobs: Int?
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: .long, help: ArgumentHelp("Also write the labels of this taxonomy (learned with genred learn), beside [tags] taxonomies of the config; repeatable.", valueName: "name"))
     var taxonomy: [String] = []
 
@@ -72,6 +74,7 @@ struct Retag: ParsableCommand {
         if noMoods { config.tags.moods = false }
         if let model { config.model = model }
         if let jobs { config.jobs = jobs }
+        config.precision = try precision.resolve(config)
         for name in taxonomy where !config.tags.taxonomies.contains(name) { config.tags.taxonomies.append(name) }
 
         let bundle = try loadBundle(config.model)
@@ -79,6 +82,7 @@ struct Retag: ParsableCommand {
         var options = RetagOptions(backupDirectory: library.backupDirectory(config))
         options.dryRun = dryRun
         options.jobs = config.jobs
+        options.precision = config.precision
         options.settings = config.tags
         options.rewriteHeld = rewriteUndone
         let stop = stopBetweenFiles()

@@ -21,6 +21,8 @@ struct Watch: ParsableCommand {
 
     @OptionGroup var library: LibraryOptions
 
+    @OptionGroup var precision: PrecisionOption
+
     @Argument(help: "Folders to watch; they replace the roots in the config file.")
     var roots: [String] = []
 
@@ -28,14 +30,17 @@ struct Watch: ParsableCommand {
     var checkRoots = false
 
     func run() throws {
-        let config = try library.loadConfiguration()
+        var config = try library.loadConfiguration()
+        config.precision = try precision.resolve(config)
         if checkRoots {
             guard roots.isEmpty && config.roots.isEmpty else { return }
             throw CommandFailure(config.source ?? "config", "no folders to watch: name them in [library] roots of \(config.source ?? "the config file"), then start the daemon again", status: 1)
         }
-        let daemon = Daemon(options: .init(
+        var options = Daemon.Options(
             configuration: config, configPath: library.config ?? config.source,
-            rootsOverride: roots.isEmpty ? nil : roots, databasePath: library.databasePath(config)))
+            rootsOverride: roots.isEmpty ? nil : roots, databasePath: library.databasePath(config))
+        options.precisionOverride = self.precision.precision == nil ? nil : config.precision
+        let daemon = Daemon(options: options)
         let status: Int32
         status = try daemon.run()
         throw ExitCode(status)

@@ -93,6 +93,8 @@ struct Worker: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds a job stays this worker's without renewal; a dead worker's jobs wait this long.", valueName: "seconds"))
     var lease: Double = 60
 
+    @OptionGroup var precision: PrecisionOption
+
     @Option(name: .long, help: "This worker's name in `genred status` (default: host:pid).")
     var name: String?
 
@@ -117,6 +119,7 @@ struct Worker: ParsableCommand {
         options.untilEmpty = untilEmpty
         options.lease = lease
         options.maxClaims = config.watch.maxAttempts
+        options.precision = try precision.resolve(config)
         let stop = StopRequest { _, count in
             printError(count == 1 ? "genred: stopping after the files in progress..." : "genred: still finishing the files in progress")
         }

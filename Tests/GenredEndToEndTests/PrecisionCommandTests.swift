@@ -40,9 +40,38 @@ final class PrecisionCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("bf16 meets the targets on 1 tracks"), run.stdout)
     }
 
-    func testAnalysisHasNoPrecisionOption() throws {
-        let run = try genred(["analyze", "--precision", "bf16", clip])
-        XCTAssertNotEqual(run.status, 0)
-        XCTAssertTrue(run.stderr.contains("--precision"), run.stderr)
+    func testAnalysisRunsInBF16OnlyWhereItPaysAndSaysWhyNot() throws {
+        let other = AnalyzeCommandTests.audio.appendingPathComponent("ballad.wav").path
+        let fp32 = try genred(["analyze", "--json", clip, other])
+        XCTAssertEqual(fp32.status, 0, fp32.stderr)
+        for isa in [nil, "AVX2"] {
+            let run = try genred(["analyze", "--json", "--precision", "bf16", clip, other], isa: isa)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let notes = run.stderr.split(separator: "\n").filter { $0.contains("precision bf16:") }
+            XCTAssertLessThanOrEqual(notes.count, 1, "said once at most: \(run.stderr)")
+            if let note = notes.first {
+                // It fell back: fp32's output, to the bit, and the reason.
+                XCTAssertTrue(note.contains("running fp32"), String(note))
+                XCTAssertTrue(note.contains("no native bf16 kernel") || note.contains("not faster"), String(note))
+                XCTAssertEqual(run.stdout, fp32.stdout)
+            } else {
+                XCTAssertNil(isa, "capped to AVX2 it cannot run bf16")
+                XCTAssertEqual(run.stdout.split(separator: "\n").count, 2)
+            }
+        }
+        let capped = try genred(["analyze", "--precision", "bf16", clip], isa: "AVX2")
+        XCTAssertTrue(capped.stderr.contains("precision bf16: no native bf16 kernel"), capped.stderr)
+    }
+
+    func testPrecisionsThatMissTheTargetsAreRefused() throws {
+        for (name, why) in [("bf16-plain", "not offered"), ("int8", "must be one of fp32, bf16")] {
+            let run = try genred(["analyze", "--precision", name, clip])
+            XCTAssertEqual(run.status, 64, run.stderr)
+            XCTAssertTrue(run.stderr.contains("--precision") && run.stderr.contains(why), run.stderr)
+        }
+        for command in [["retag"], ["watch"], ["worker"], ["analyze"]] {
+            let help = try genred(command + ["--help"])
+            XCTAssertTrue(help.stdout.contains("--precision <fp32|bf16>"), "\(command): \(help.stdout)")
+        }
     }
 }

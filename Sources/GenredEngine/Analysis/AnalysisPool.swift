@@ -14,16 +14,18 @@ public final class AnalysisPool: Sendable {
     public struct AnalyzerSlot {
         let innerThreads: Int
         let precision: Precision
+        let requireFaster: Bool
         private var current: Analyzer?
 
-        init(innerThreads: Int, precision: Precision) {
+        init(innerThreads: Int, precision: Precision, requireFaster: Bool) {
             self.innerThreads = innerThreads
             self.precision = precision
+            self.requireFaster = requireFaster
         }
 
         public mutating func analyzer(for bundle: ModelBundle) -> Analyzer {
             if let current, current.bundle.isSameModel(as: bundle) { return current }
-            let made = Analyzer(bundle: bundle, threads: innerThreads, precision: precision)
+            let made = Analyzer(bundle: bundle, threads: innerThreads, precision: precision, requireFaster: requireFaster)
             current = made
             return made
         }
@@ -34,8 +36,10 @@ public final class AnalysisPool: Sendable {
 
     /// Starts `count` threads. Each runs its windows on `innerThreads` inference threads;
     /// `background` lowers their priority (nice 10, batch scheduling) below the caller's;
-    /// `precision` is the network's number format (see `Precision.resolve`).
-    public init(count: Int, innerThreads: Int, precision: Precision = .fp32, background: Bool = false, name: String = "genred-analysis",
+    /// `precision` is the network's number format (see `Precision.resolve`, and `Analyzer` for
+    /// `requireFaster`).
+    public init(count: Int, innerThreads: Int, precision: Precision = .fp32, requireFaster: Bool = true,
+                background: Bool = false, name: String = "genred-analysis",
                 _ body: @escaping @Sendable (_ index: Int, _ slot: inout AnalyzerSlot) -> Void) {
         self.count = count
         let group = finished
@@ -44,7 +48,7 @@ public final class AnalysisPool: Sendable {
             let thread = Thread {
                 defer { group.leave() }
                 if background { _ = genred_background_thread(10) }
-                var slot = AnalyzerSlot(innerThreads: max(1, innerThreads), precision: precision)
+                var slot = AnalyzerSlot(innerThreads: max(1, innerThreads), precision: precision, requireFaster: requireFaster)
                 body(index, &slot)
             }
             thread.name = "\(name)-\(index)"

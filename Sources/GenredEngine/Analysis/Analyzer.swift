@@ -54,13 +54,15 @@ public final class Analyzer {
     private let workspaces: [MusicnnWorkspace]
     private let batchSize: Int
 
-    /// `precision` is what is asked; `precision` below is what runs (see `Precision.resolve`).
+    /// `precision` is what is asked; `precision` below is what runs (see `Precision.resolve`;
+    /// `requireFaster: false` runs a precision that has a native kernel even where it is not
+    /// faster than fp32, for the benchmarks).
     public init(bundle: ModelBundle, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                precision asked: Precision = .fp32) {
+                precision asked: Precision = .fp32, requireFaster: Bool = true) {
         self.bundle = bundle
         self.threads = max(1, threads)
         batchSize = 4 * self.threads
-        let choice = Precision.resolve(asked)
+        let choice = Precision.resolve(asked, for: bundle, requireFaster: requireFaster)
         let reduced = ReducedProducts.shared(for: bundle, precision: choice.used)
         precision = reduced == nil ? .fp32 : choice.used
         workspaces = (0..<self.threads).map { _ in MusicnnWorkspace(network: bundle.network, reduced: reduced) }

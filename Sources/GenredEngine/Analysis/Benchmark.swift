@@ -96,9 +96,11 @@ public enum Benchmark {
         inferenceRate(network, reduced: nil, threads: threads, seconds: limit)
     }
 
-    /// `inferenceRate` in `precision` (what it resolves to on this CPU: see `Precision.resolve`).
+    /// `inferenceRate` in `precision` where oneDNN has a native kernel for it, faster than fp32
+    /// or not (else fp32: see `Precision.resolve`).
     public static func inferenceRate(_ bundle: ModelBundle, precision: Precision, threads: Int, seconds limit: Double = 1.0) -> Double {
-        let reduced = ReducedProducts.shared(for: bundle, precision: Precision.resolve(precision).used)
+        let used = Precision.resolve(precision, for: bundle, requireFaster: false).used
+        let reduced = ReducedProducts.shared(for: bundle, precision: used)
         return inferenceRate(bundle.network, reduced: reduced, threads: threads, seconds: limit)
     }
 

@@ -1,44 +1,94 @@
 import CGenredDNNL
+import COpenBLAS
 import Foundation
 
-/// The number format of the network's products: `fp32` (the default, bit for bit the
-/// reference) or `bf16` (bfloat16 inputs, fp32 sums, through oneDNN where the CPU has native
-/// bf16 instructions: AVX512-BF16 or AMX).
+/// The number format of the network's products.
 ///
-/// Analyses run in fp32: bf16 is measured by `genred bench` and `genred bench precision`, and
-/// is offered for analysis only once it meets `PrecisionAgreement.Target` on real music,
-/// which it does not yet (docs/speed.md).
+/// - `fp32`: the default, bit for bit the reference.
+/// - `bf16`: split bfloat16. Each activation and weight is the sum of two bfloat16 numbers
+///   (about 16 significant bits); the three products that matter are summed in fp32 by
+///   oneDNN's bf16 kernels (AMX or AVX512-BF16). It meets the agreement targets on real music
+///   (docs/speed.md), at three times the work of plain bf16, so it pays only where bf16 runs
+///   far faster than fp32 (AMX).
+/// - `bf16-plain`: activations and weights rounded to one bfloat16 each. Faster, but it misses
+///   the agreement targets, so it is not offered for analysis; `genred bench` measures it.
+///
+/// A precision runs only where oneDNN has a native kernel for it and where, timed on the
+/// bundle's own network, it beats fp32; elsewhere fp32 runs, and one log line says why.
 public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     case fp32, bf16
+    case bf16Plain = "bf16-plain"
 
     public var description: String { rawValue }
 
-    /// What `asked` runs as on this CPU, decided once per process.
-    public struct Choice: Sendable, Equatable {
-        public let asked: Precision
-        public let used: Precision
-        /// The kernel, or why the asked precision fell back to fp32.
-        public let detail: String
-    }
+    /// Whether analysis may run in it (`[analysis] precision`, `--precision` on analyze, retag,
+    /// watch and worker): it met the agreement targets of `PrecisionAgreement` on real music.
+    public var offered: Bool { self != .bf16Plain }
 
-    /// `fp32` resolves to itself. `bf16` resolves to itself only where oneDNN has a native
-    /// kernel for it (never an emulation, which is slower than fp32); elsewhere to `fp32`,
-    /// with the reason, logged once.
-    public static func resolve(_ asked: Precision) -> Choice {
-        switch asked {
-        case .fp32: return Choice(asked: .fp32, used: .fp32, detail: "OpenBLAS sgemm")
-        case .bf16: return bf16Choice
+    /// The names analysis accepts, for help and errors.
+    public static var offeredNames: String { allCases.filter(\.offered).map(\.rawValue).joined(separator: ", ") }
+
+    /// The C library's name for the products' format.
+    var code: Int32 {
+        switch self {
+        case .fp32: return 0
+        case .bf16: return Int32(GD_PRECISION_BF16_SPLIT)
+        case .bf16Plain: return Int32(GD_PRECISION_BF16)
         }
     }
 
-    private static let bf16Choice: Choice = {
+    /// What `asked` runs as on this CPU.
+    public struct Choice: Sendable, Equatable {
+        public let asked: Precision
+        public let used: Precision
+        /// The kernel and the timing, or why the asked precision fell back to fp32.
+        public let detail: String
+    }
+
+    /// Whether oneDNN has a native kernel for `precision` (never an emulation, which is slower
+    /// than fp32), and which; decided once per process.
+    public static func kernel(_ precision: Precision) -> (native: Bool, detail: String) {
+        switch precision {
+        case .fp32: return (true, "OpenBLAS sgemm")
+        case .bf16: return splitKernel
+        case .bf16Plain: return plainKernel
+        }
+    }
+
+    private static let splitKernel = nativeKernel(.bf16)
+    private static let plainKernel = nativeKernel(.bf16Plain)
+
+    private static func nativeKernel(_ p: Precision) -> (native: Bool, detail: String) {
         var text = [CChar](repeating: 0, count: 256)
-        let native = gd_native(Int32(GD_PRECISION_BF16), &text, text.count) == 1
-        let what = message(text)
-        if native { return Choice(asked: .bf16, used: .bf16, detail: what) }
-        Log.warning("precision bf16: no native bf16 kernel on this CPU (\(what)); running fp32")
-        return Choice(asked: .bf16, used: .fp32, detail: "no native bf16 kernel (\(what))")
-    }()
+        let native = gd_native(p.code, &text, text.count) == 1
+        return (native, message(text))
+    }
+
+    /// What a run of `bundle` that asks for `asked` gets. `fp32` is itself. A reduced precision
+    /// is itself where oneDNN has a native kernel for it and, with `requireFaster`, where one
+    /// window of `bundle`'s network on one thread runs at least `ReducedProducts.minimumSpeedup`
+    /// times as fast as in fp32 (timed once per process and bundle); elsewhere fp32, with the
+    /// reason logged once. `requireFaster: false` is for the benchmarks, which measure a
+    /// precision whether or not it pays.
+    public static func resolve(_ asked: Precision, for bundle: ModelBundle, requireFaster: Bool = true) -> Choice {
+        guard asked != .fp32 else { return Choice(asked: .fp32, used: .fp32, detail: "OpenBLAS sgemm") }
+        let kernel = kernel(asked)
+        guard kernel.native else {
+            ReducedProducts.warnOnce("precision \(asked): no native bf16 kernel on this CPU (\(kernel.detail)); running fp32")
+            return Choice(asked: asked, used: .fp32, detail: "no native bf16 kernel (\(kernel.detail))")
+        }
+        guard let products = ReducedProducts.shared(for: bundle, precision: asked) else {
+            return Choice(asked: asked, used: .fp32, detail: "oneDNN could not prepare the products (\(kernel.detail))")
+        }
+        guard requireFaster else { return Choice(asked: asked, used: asked, detail: kernel.detail) }
+        let speedup = products.speedup(bundle.network)
+        let timing = String(format: "%.2fx fp32's speed on one window", speedup)
+        guard speedup >= ReducedProducts.minimumSpeedup else {
+            ReducedProducts.warnOnce("precision \(asked): \(timing) on this CPU (\(kernel.detail)), not faster; running fp32")
+            return Choice(asked: asked, used: .fp32, detail: "not faster than fp32 here: \(timing) (\(kernel.detail))")
+        }
+        return Choice(asked: asked, used: asked, detail: "\(kernel.detail); \(timing)")
+    }
 }
 
 /// The network's weight products in a reduced precision, prepared once per bundle and
@@ -56,12 +106,12 @@ final class ReducedProducts: @unchecked Sendable {
     }
 
     init(network n: MusicnnNetwork, precision: Precision) throws(Failure) {
-        precondition(precision == .bf16)
+        precondition(precision != .fp32)
         var made: [OpaquePointer] = []
         func product(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, ldc: Int,
                      accumulate: Bool) throws(Failure) -> OpaquePointer {
             var error = [CChar](repeating: 0, count: 200)
-            guard let p = gd_product_create(Int32(GD_PRECISION_BF16), Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
+            guard let p = gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
                                             accumulate ? 1 : 0, &error, error.count) else {
                 for p in made { gd_product_destroy(p) }
                 throw Failure(description: "bf16 product \(m)x\(n)x\(k): \(message(error))")
@@ -130,8 +180,50 @@ final class ReducedProducts: @unchecked Sendable {
     }
 
     private static let cache = LockedValue<[String: ReducedProducts]>([:])
+    private static let warned = LockedValue<Set<String>>([])
 
-    /// The products for `bundle` in `precision`, made on first use; nil for fp32.
+    /// A reduced precision runs for analysis only when it is at least this much faster than fp32.
+    static let minimumSpeedup = 1.1
+
+    /// Logs `line` the first time it comes up in this process.
+    static func warnOnce(_ line: String) {
+        if warned.withLock({ $0.insert(line).inserted }) { Log.warning(line) }
+    }
+
+    private let measured = LockedValue<Double?>(nil)
+
+    /// fp32's time for one window of `network` over this precision's, on this thread: the
+    /// fastest of three alternating runs each after a warm-up; measured once.
+    func speedup(_ network: MusicnnNetwork) -> Double {
+        measured.withLock { value in
+            if let value { return value }
+            let size = network.frames * network.bands
+            var rng = SeededGenerator(seed: 11)
+            let window = (0..<size).map { _ in Float(5 * rng.unit()) }
+            let plain = MusicnnWorkspace(network: network), reduced = MusicnnWorkspace(network: network, reduced: self)
+            var probabilities = [Float](repeating: 0, count: network.labelCount)
+            var penultimate = [Float](repeating: 0, count: network.embeddingSize)
+            openblas_set_num_threads(1)
+            func time(_ ws: MusicnnWorkspace) -> Double {
+                let start = DispatchTime.now()
+                network.forward(window: window, workspace: ws, probabilities: &probabilities, penultimate: &penultimate)
+                return seconds(since: start)
+            }
+            _ = time(plain)
+            _ = time(reduced)
+            var best = (fp32: Double.infinity, reduced: Double.infinity)
+            for _ in 0..<3 {
+                best.fp32 = min(best.fp32, time(plain))
+                best.reduced = min(best.reduced, time(reduced))
+            }
+            let ratio = best.fp32 / max(best.reduced, 1e-9)
+            value = ratio
+            return ratio
+        }
+    }
+
+    /// The products for `bundle` in `precision`, made on first use; nil for fp32, and where
+    /// oneDNN cannot make them (logged once).
     static func shared(for bundle: ModelBundle, precision: Precision) -> ReducedProducts? {
         guard precision != .fp32 else { return nil }
         let key = "\(bundle.directory.path)|\(bundle.manifest.name)|\(bundle.manifest.version)|\(precision)"
@@ -142,7 +234,7 @@ final class ReducedProducts: @unchecked Sendable {
                 cache[key] = made
                 return made
             } catch {
-                Log.warning("precision \(precision): \(error); running fp32")
+                warnOnce("precision \(precision): \(error); running fp32")
                 return nil
             }
         }

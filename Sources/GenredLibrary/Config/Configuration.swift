@@ -118,6 +118,9 @@ public struct Configuration: Sendable, Equatable {
     public var jobs = 0
     /// Where the daemon's analyses run: on this machine, or by `genred worker`s sharing the store.
     public var analyse: AnalyseMode = .local
+    /// The network's number format (`Precision`); a reduced one runs only where it is native
+    /// and faster than fp32, else fp32 runs and the log says why.
+    public var precision: Precision = .fp32
     /// `genred worker`'s path rewrites (`FROM=TO`), before those of `--map`.
     public var workerMaps: [String] = []
     public var tags = TagSettings()
@@ -128,6 +131,17 @@ public struct Configuration: Sendable, Equatable {
     public var source: String?
 
     public init() {}
+
+    /// The precision `name` names, if analysis may run in it; else `failure`'s error, with why.
+    public static func precision<E: Error>(_ name: String, failure: (String) -> E) throws(E) -> Precision {
+        guard let p = Precision(rawValue: name) else {
+            throw failure("must be one of \(Precision.offeredNames) (got \"\(name)\")")
+        }
+        guard p.offered else {
+            throw failure("\(name) is measured by genred bench but not offered for analysis: it misses the agreement targets with fp32 (docs/speed.md); use \(Precision.offeredNames)")
+        }
+        return p
+    }
 
     /// Config files looked for when none is named, in order; the first that exists is used.
     public static func searchPaths(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
@@ -190,7 +204,10 @@ public struct Configuration: Sendable, Equatable {
             c.database = store ?? database
         }
         if let analysis = try reader.table(root, "analysis", in: nil) {
-            try reader.allow(analysis, ["model", "jobs", "analyse"], in: "analysis")
+            try reader.allow(analysis, ["model", "jobs", "analyse", "precision"], in: "analysis")
+            if let name = try reader.string(analysis, "precision", in: "analysis") {
+                c.precision = try Self.precision(name) { reader.error("analysis", "precision", $0) }
+            }
             if let mode = try reader.string(analysis, "analyse", in: "analysis") {
                 guard let m = AnalyseMode(rawValue: mode) else {
                     throw reader.error("analysis", "analyse", "must be local or workers (got \"\(mode)\")")

@@ -62,6 +62,8 @@ public struct RetagOptions: Sendable {
     public var dryRun = false
     /// Files analysed at once (0: one per core).
     public var jobs = 0
+    /// The network's number format asked for (see `Precision.resolve`).
+    public var precision: Precision = .fp32
     public var settings = TagSettings()
     /// Where the tag writer keeps a file's original bytes until a write is verified.
     public var backupDirectory: URL
@@ -145,7 +147,7 @@ public final class Retagger {
         pending.close()
         let split = AnalysisPool.split(requested: options.jobs, jobs: jobs.count)
         let bundle = processor.bundle
-        let pool = AnalysisPool(count: jobs.isEmpty ? 0 : split.threads, innerThreads: split.inner) { _, slot in
+        let pool = AnalysisPool(count: jobs.isEmpty ? 0 : split.threads, innerThreads: split.inner, precision: options.precision) { _, slot in
             while let job = pending.pop() { results.push(LibraryProcessor.work(job, analyzer: slot.analyzer(for: bundle))) }
         }
         var handled = 0

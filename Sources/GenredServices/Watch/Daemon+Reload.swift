@@ -67,10 +67,14 @@ extension Daemon {
         let previous = (configuration: configuration, processor: processor, logThreshold: Log.threshold,
                         settleSeconds: settle.settleSeconds)
         do {
-            let fresh = try Configuration.load(path: path)
+            var fresh = try Configuration.load(path: path)
+            if let precision = options.precisionOverride { fresh.precision = precision }
             let rootsChanged = options.rootsOverride == nil && fresh.roots != configuration.roots
             if fresh.watch.workers != configuration.watch.workers {
                 Log.warning("a change of [watch] workers takes effect at the next restart")
+            }
+            if fresh.precision != configuration.precision {
+                Log.warning("a change of [analysis] precision takes effect at the next restart")
             }
             let before = (processor.bundle.manifest.name, processor.bundle.manifest.version, processor.planKey)
             configuration = fresh

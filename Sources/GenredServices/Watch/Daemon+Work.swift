@@ -10,7 +10,7 @@ extension Daemon {
         let (jobs, results) = (jobs, results)
         // Background priority for analysis; the coordinator keeps its own. Each job names its
         // model: after a reload the next job brings the new one.
-        analysisPool = AnalysisPool(count: workerCount, innerThreads: 1, background: true) { _, slot in
+        analysisPool = AnalysisPool(count: workerCount, innerThreads: 1, precision: configuration.precision, background: true) { _, slot in
             while let job = jobs.pop() { results.push(LibraryProcessor.work(job, analyzer: slot.analyzer(for: job.bundle))) }
         }
     }

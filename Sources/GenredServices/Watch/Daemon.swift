@@ -18,6 +18,8 @@ public final class Daemon {
         public var configPath: String?
         /// Roots given on the command line; they replace the configured ones, also on reload.
         public var rootsOverride: [String]?
+        /// The precision given on the command line; it replaces the configured one, also on reload.
+        public var precisionOverride: Precision?
         public var databasePath: String
 
         public init(configuration: Configuration, configPath: String?, rootsOverride: [String]?, databasePath: String) {

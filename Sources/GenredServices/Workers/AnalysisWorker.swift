@@ -22,6 +22,8 @@ public final class AnalysisWorker: @unchecked Sendable {
         public var maxClaims = 3
         /// Seconds before a failed job is tried again (doubling with each try).
         package var retryBackoff: TimeInterval = 30
+        /// The network's number format asked for (see `Precision.resolve`).
+        public var precision: Precision = .fp32
         /// The worker's name in the store (default `host:pid`).
         public var name: String
 
@@ -96,7 +98,7 @@ public final class AnalysisWorker: @unchecked Sendable {
         heartbeat.start()
         let split = AnalysisPool.split(requested: options.jobs)
         let bundle = bundle
-        let pool = AnalysisPool(count: split.threads, innerThreads: split.inner) { [self] index, slot in
+        let pool = AnalysisPool(count: split.threads, innerThreads: split.inner, precision: options.precision) { [self] index, slot in
             work(index: index, analyzer: slot.analyzer(for: bundle))
         }
         // Wake idle threads now and then: for leases that ran out (nobody notifies those) and
