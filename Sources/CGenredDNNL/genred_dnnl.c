@@ -1,5 +1,6 @@
 #include "genred_dnnl.h"
 
+#include <immintrin.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -36,6 +37,8 @@ static dnnl_engine_t engine(void) {
 static __thread dnnl_stream_t thread_stream;
 static __thread uint16_t *thread_a;
 static __thread size_t thread_a_size;
+static __thread uint16_t *thread_column;
+static __thread size_t thread_column_size;
 static __thread void *thread_scratch;
 static __thread size_t thread_scratch_size;
 
@@ -72,10 +75,57 @@ static inline uint16_t bf16_rest(float x, uint16_t hi) {
     return to_bf16(rest);
 }
 
-/* The split form's K blocks: A's part and B's part of each term (0 the rounded value, 1 what
- * it leaves over). a_hi·b_hi + a_hi·b_lo + a_lo·b_hi; a_lo·b_lo (about 2^-18 of the product)
+/* The split form's K blocks: a_hi·b_hi + a_hi·b_lo + a_lo·b_hi, so A's rows are
+ * [a_hi | a_hi | a_lo] and B's rows [b_hi; b_lo; b_hi]; term_b says which part of B each block
+ * holds (0 the rounded value, 1 what it leaves over). a_lo·b_lo (about 2^-18 of the product)
  * is left out. */
-static const int term_a[3] = {0, 0, 1}, term_b[3] = {0, 1, 0};
+static const int term_b[3] = {0, 1, 0};
+
+/* Converts x[0..<count] to bf16 parts: hi[i] = bf16(x[i]) and, if lo is not NULL,
+ * lo[i] = bf16(x[i] - hi[i]); the same values as to_bf16 and bf16_rest, element by element. */
+static void convert_scalar(const float *x, uint16_t *hi, uint16_t *lo, int count) {
+    for (int i = 0; i < count; i++) {
+        hi[i] = to_bf16(x[i]);
+        if (lo) lo[i] = bf16_rest(x[i], hi[i]);
+    }
+}
+
+/* to_bf16 on 16 lanes: round to nearest even; NaN becomes a quiet NaN. */
+__attribute__((target("avx512f")))
+static inline __m512i round16(__m512i u) {
+    const __m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(abs, _mm512_set1_epi32(0x7f800000));
+    const __m512i top = _mm512_srli_epi32(u, 16);
+    const __m512i odd = _mm512_and_si512(top, _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd)), 16);
+    return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(top, _mm512_set1_epi32(0x40)));
+}
+
+__attribute__((target("avx512f")))
+static void convert_avx512(const float *x, uint16_t *hi, uint16_t *lo, int count) {
+    int i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512i h = round16(_mm512_castps_si512(v));
+        _mm256_storeu_si256((__m256i *)(hi + i), _mm512_cvtepi32_epi16(h));
+        if (lo) {
+            const __m512 rest = _mm512_sub_ps(v, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+            /* infinity or NaN leave a NaN: their rest is 0 (hi holds them) */
+            const __mmask16 ok = _mm512_cmp_ps_mask(rest, rest, _CMP_ORD_Q);
+            const __m512i l = _mm512_maskz_mov_epi32(ok, round16(_mm512_castps_si512(rest)));
+            _mm256_storeu_si256((__m256i *)(lo + i), _mm512_cvtepi32_epi16(l));
+        }
+    }
+    convert_scalar(x + i, hi + i, lo ? lo + i : NULL, count - i);
+}
+
+static void (*convert)(const float *, uint16_t *, uint16_t *, int);
+static pthread_once_t convert_once = PTHREAD_ONCE_INIT;
+
+static void choose_convert(void) {
+    __builtin_cpu_init();
+    convert = __builtin_cpu_supports("avx512f") ? convert_avx512 : convert_scalar;
+}
 
 static int precision_terms(int precision) {
     switch (precision) {
@@ -229,23 +279,30 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         thread_scratch_size = thread_scratch ? p->scratch_size : 0;
         if (!thread_scratch) return -1;
     }
-    if (terms == 1 && transpose_a) {
-        for (int r = 0; r < m; r++)
-            for (int q = 0; q < k; q++) thread_a[(size_t)r * k + q] = to_bf16(a[(size_t)q * lda + r]);
-    } else if (terms == 1) {
-        for (int r = 0; r < m; r++) {
-            const float *row = a + (size_t)r * lda;
-            uint16_t *out = thread_a + (size_t)r * k;
-            for (int q = 0; q < k; q++) out[q] = to_bf16(row[q]);
-        }
-    } else {
-        /* Row r: [a_hi | a_hi | a_lo], each k wide, to meet B's [b_hi; b_lo; b_hi]. */
+    pthread_once(&convert_once, choose_convert);
+    /* Row r of the product's A: [a_hi | a_hi | a_lo] (split, each k wide, to meet B's
+     * [b_hi; b_lo; b_hi]) or a_hi alone (plain). */
+    if (!transpose_a) {
         for (int r = 0; r < m; r++) {
             uint16_t *out = thread_a + (size_t)r * kk;
-            for (int q = 0; q < k; q++) {
-                float x = transpose_a ? a[(size_t)q * lda + r] : a[(size_t)r * lda + q];
-                uint16_t hi = to_bf16(x), lo = bf16_rest(x, hi);
-                for (int t = 0; t < terms; t++) out[(size_t)t * k + q] = term_a[t] ? lo : hi;
+            convert(a + (size_t)r * lda, out, terms > 1 ? out + 2 * (size_t)k : NULL, k);
+            if (terms > 1) memcpy(out + k, out, sizeof(uint16_t) * (size_t)k);
+        }
+    } else {
+        /* A is stored k x m: convert each stored row (one q for every r), then spread it. */
+        if (thread_column_size < 2 * (size_t)m) {
+            free(thread_column);
+            thread_column = malloc(2 * (size_t)m * sizeof(uint16_t));
+            thread_column_size = thread_column ? 2 * (size_t)m : 0;
+            if (!thread_column) return -1;
+        }
+        uint16_t *hi = thread_column, *lo = thread_column + m;
+        for (int q = 0; q < k; q++) {
+            convert(a + (size_t)q * lda, hi, terms > 1 ? lo : NULL, m);
+            for (int r = 0; r < m; r++) {
+                uint16_t *out = thread_a + (size_t)r * kk + q;
+                out[0] = hi[r];
+                if (terms > 1) { out[k] = hi[r]; out[2 * (size_t)k] = lo[r]; }
             }
         }
     }
