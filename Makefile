@@ -66,7 +66,7 @@ install: build
 install-files: generated
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/genred
 	for m in models/*/; do \
-	  install -Dm644 -t $(DESTDIR)$(PREFIX)/share/genred/models/$$(basename $$m) $$m/manifest.json $$m/weights.safetensors $$m/LICENSE; \
+	  install -Dm644 -t $(DESTDIR)$(PREFIX)/share/genred/models/$$(basename $$m) $$m/manifest.json $$m/weights.safetensors $$m/int8-scales.json $$m/LICENSE; \
 	done
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m644 $(GENERATED)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

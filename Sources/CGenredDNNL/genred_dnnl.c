@@ -1,6 +1,7 @@
 #include "genred_dnnl.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@ extern void omp_set_num_threads(int);
 struct gd_product {
     int precision, m, n, k, ldc;
     int terms;             /* bf16 parts summed along K: 1 (plain bf16) or 3 (split bf16) */
+    float a_inverse;       /* int8: 1 / A's calibrated scale */
     int id;                /* index of this product's memory objects in each thread's table */
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src, weights, dst, scratch;
@@ -119,18 +121,46 @@ static void convert_avx512(const float *x, uint16_t *hi, uint16_t *lo, int count
     convert_scalar(x + i, hi + i, lo ? lo + i : NULL, count - i);
 }
 
+/* q[i] = x[i] * inverse rounded to nearest (ties to even) and clamped to [-127, 127]; NaN to 0. */
+static void quantize_scalar(const float *x, int8_t *q, float inverse, int count) {
+    for (int i = 0; i < count; i++) {
+        float v = x[i] * inverse;
+        if (v != v) v = 0;
+        v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+        q[i] = (int8_t)lrintf(v);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void quantize_avx512(const float *x, int8_t *q, float inverse, int count) {
+    const __m512 scale = _mm512_set1_ps(inverse), high = _mm512_set1_ps(127.0f), low = _mm512_set1_ps(-127.0f);
+    int i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), scale);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+        v = _mm512_min_ps(_mm512_max_ps(v, low), high);
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+    }
+    quantize_scalar(x + i, q + i, inverse, count - i);
+}
+
+static void (*quantize)(const float *, int8_t *, float, int);
+
 static void (*convert)(const float *, uint16_t *, uint16_t *, int);
 static pthread_once_t convert_once = PTHREAD_ONCE_INIT;
 
 static void choose_convert(void) {
     __builtin_cpu_init();
     convert = __builtin_cpu_supports("avx512f") ? convert_avx512 : convert_scalar;
+    quantize = __builtin_cpu_supports("avx512f") ? quantize_avx512 : quantize_scalar;
 }
+
 
 static int precision_terms(int precision) {
     switch (precision) {
     case GD_PRECISION_BF16: return 1;
     case GD_PRECISION_BF16_SPLIT: return 3;
+    case GD_PRECISION_INT8: return 1;
     default: return 0;
     }
 }
@@ -157,7 +187,7 @@ int gd_native(int precision, char *what, size_t what_size) {
     char error[160] = "";
     float b[64 * 64];
     for (int i = 0; i < 64 * 64; i++) b[i] = 0.5f;
-    gd_product *p = gd_product_create(precision, 64, 64, 64, b, 64, 64, 0, error, sizeof error);
+    gd_product *p = gd_product_create(precision, 64, 64, 64, b, 64, 64, 0, 1.0f, error, sizeof error);
     if (!p) {
         char text[256];
         snprintf(text, sizeof text, "oneDNN on %s: %s", isa_name(isa), error);
@@ -168,9 +198,12 @@ int gd_native(int precision, char *what, size_t what_size) {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_get_primitive_desc(p->primitive, (const_dnnl_primitive_desc_t *)&pd);
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    /* A kernel for the precision names it (…_bf16, …_amx); anything else converts to fp32. */
-    int native = (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
-                 && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
+    /* A bf16 kernel names it (…_bf16, …_amx); anything else converts to fp32. int8 has
+     * integer kernels from AVX2 on (VNNI, AMX where there); only the reference one is slow. */
+    int native = precision == GD_PRECISION_INT8
+                 ? strstr(impl, "ref") == NULL && isa >= dnnl_cpu_isa_avx2
+                 : (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
+                   && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
     char text[256];
     snprintf(text, sizeof text, "oneDNN on %s, kernel %s", isa_name(isa), impl);
     say(what, what_size, text);
@@ -179,7 +212,7 @@ int gd_native(int precision, char *what, size_t what_size) {
 }
 
 gd_product *gd_product_create(int precision, int m, int n, int k, const float *b, int ldb, int ldc,
-                              int accumulate, char *error, size_t error_size) {
+                              int accumulate, float a_scale, char *error, size_t error_size) {
     dnnl_engine_t e = engine();
     if (!e) { say(error, error_size, "oneDNN has no CPU engine"); return NULL; }
     const int terms = precision_terms(precision);
@@ -187,6 +220,12 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     gd_product *p = calloc(1, sizeof *p);
     if (!p) { say(error, error_size, "out of memory"); return NULL; }
     p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc; p->terms = terms;
+    const int int8 = precision == GD_PRECISION_INT8;
+    const dnnl_data_type_t type = int8 ? dnnl_s8 : dnnl_bf16;
+    const size_t element = int8 ? 1 : 2;
+    float *column_scales = NULL;
+    if (int8 && !(a_scale > 0)) { say(error, error_size, "int8 needs a positive scale for A"); free(p); return NULL; }
+    p->a_inverse = int8 ? 1.0f / a_scale : 1.0f;
     const int kk = terms * k;  /* the product's K: the terms side by side */
     p->id = __atomic_fetch_add(&next_product_id, 1, __ATOMIC_RELAXED);
 
@@ -199,17 +238,34 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
     dnnl_stream_t stream = NULL;
-    uint16_t *converted = NULL;
+    void *converted = NULL;
     dnnl_matmul_desc_t desc;
     const char *failed = NULL;
 
 #define TRY(call, what) do { if ((call) != dnnl_success) { failed = what; goto fail; } } while (0)
-    TRY(dnnl_memory_desc_init_by_tag(&p->src, 2, src_dims, dnnl_bf16, dnnl_ab), "source layout");
-    TRY(dnnl_memory_desc_init_by_tag(&weights_any, 2, weight_dims, dnnl_bf16, dnnl_format_tag_any), "weights layout");
+    TRY(dnnl_memory_desc_init_by_tag(&p->src, 2, src_dims, type, dnnl_ab), "source layout");
+    TRY(dnnl_memory_desc_init_by_tag(&weights_any, 2, weight_dims, type, dnnl_format_tag_any), "weights layout");
     TRY(dnnl_memory_desc_init_by_strides(&p->dst, 2, dst_dims, dnnl_f32, dst_strides), "destination layout");
     TRY(dnnl_matmul_desc_init(&desc, &p->src, &weights_any, NULL, &p->dst), "matmul");
     TRY(dnnl_primitive_attr_create(&attr), "attributes");
     TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad");
+    if (int8) {
+        /* Weights per output column, symmetric: w = scale[c] * q with q in [-127, 127]; C's
+         * column c is scaled back by A's scale times scale[c]. */
+        column_scales = malloc(sizeof(float) * (size_t)n);
+        if (!column_scales) { failed = "out of memory"; goto fail; }
+        for (int c = 0; c < n; c++) {
+            float largest = 0;
+            for (int r = 0; r < k; r++) { float v = fabsf(b[(size_t)r * ldb + c]); if (v > largest) largest = v; }
+            column_scales[c] = largest > 0 ? largest / 127.0f : 1.0f;
+        }
+        float *output_scales = malloc(sizeof(float) * (size_t)n);
+        if (!output_scales) { failed = "out of memory"; goto fail; }
+        for (int c = 0; c < n; c++) output_scales[c] = a_scale * column_scales[c];
+        dnnl_status_t set = dnnl_primitive_attr_set_output_scales(attr, n, 1 << 1, output_scales);
+        free(output_scales);
+        TRY(set, "output scales");
+    }
     if (accumulate) {
         TRY(dnnl_post_ops_create(&ops), "post-ops");
         TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
@@ -222,16 +278,21 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     TRY(dnnl_primitive_create(&p->primitive, pd), "primitive");
 
     /* The weights: to bf16, then into the primitive's layout, once. */
-    converted = malloc(sizeof(uint16_t) * (size_t)kk * (size_t)n);
+    converted = malloc(element * (size_t)kk * (size_t)n);
     p->packed = malloc(dnnl_memory_desc_get_size(&p->weights) + 64);
     if (!converted || !p->packed) { failed = "out of memory"; goto fail; }
     for (int r = 0; r < k; r++)
         for (int c = 0; c < n; c++) {
             float x = b[(size_t)r * ldb + c];
+            if (int8) {
+                float q = nearbyintf(x / column_scales[c]);
+                ((int8_t *)converted)[(size_t)r * n + c] = (int8_t)(q > 127 ? 127 : (q < -127 ? -127 : q));
+                continue;
+            }
             uint16_t hi = to_bf16(x), lo = terms > 1 ? bf16_rest(x, hi) : 0;
-            for (int t = 0; t < terms; t++) converted[((size_t)t * k + r) * n + c] = term_b[t] ? lo : hi;
+            for (int t = 0; t < terms; t++) ((uint16_t *)converted)[((size_t)t * k + r) * n + c] = term_b[t] ? lo : hi;
         }
-    TRY(dnnl_memory_desc_init_by_tag(&plain, 2, weight_dims, dnnl_bf16, dnnl_ab), "weights");
+    TRY(dnnl_memory_desc_init_by_tag(&plain, 2, weight_dims, type, dnnl_ab), "weights");
     TRY(dnnl_memory_create(&from, &plain, e, converted), "weights");
     TRY(dnnl_memory_create(&to, &p->weights, e, p->packed), "weights");
     TRY(dnnl_reorder_primitive_desc_create(&reorder_pd, &plain, e, &p->weights, e, NULL), "weights reorder");
@@ -256,7 +317,18 @@ done:
     if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
     free(converted);
+    free(column_scales);
     return p;
+}
+
+/* This thread's buffer for one stored row of a transposed A: 2 * count bf16 values. */
+static uint16_t *column_buffer(size_t count) {
+    if (thread_column_size < 2 * count) {
+        free(thread_column);
+        thread_column = malloc(2 * count * sizeof(uint16_t));
+        thread_column_size = thread_column ? 2 * count : 0;
+    }
+    return thread_column;
 }
 
 int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a, float *c) {
@@ -280,9 +352,21 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         if (!thread_scratch) return -1;
     }
     pthread_once(&convert_once, choose_convert);
-    /* Row r of the product's A: [a_hi | a_hi | a_lo] (split, each k wide, to meet B's
-     * [b_hi; b_lo; b_hi]) or a_hi alone (plain). */
-    if (!transpose_a) {
+    if (p->precision == GD_PRECISION_INT8) {
+        int8_t *q = (int8_t *)thread_a;
+        if (!transpose_a) {
+            for (int r = 0; r < m; r++) quantize(a + (size_t)r * lda, q + (size_t)r * k, p->a_inverse, k);
+        } else {
+            int8_t *row = (int8_t *)column_buffer((size_t)m);
+            if (!row) return -1;
+            for (int s = 0; s < k; s++) {
+                quantize(a + (size_t)s * lda, row, p->a_inverse, m);
+                for (int r = 0; r < m; r++) q[(size_t)r * k + s] = row[r];
+            }
+        }
+    } else if (!transpose_a) {
+        /* Row r of the product's A: [a_hi | a_hi | a_lo] (split, each k wide, to meet B's
+         * [b_hi; b_lo; b_hi]) or a_hi alone (plain). */
         for (int r = 0; r < m; r++) {
             uint16_t *out = thread_a + (size_t)r * kk;
             convert(a + (size_t)r * lda, out, terms > 1 ? out + 2 * (size_t)k : NULL, k);
@@ -290,13 +374,8 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         }
     } else {
         /* A is stored k x m: convert each stored row (one q for every r), then spread it. */
-        if (thread_column_size < 2 * (size_t)m) {
-            free(thread_column);
-            thread_column = malloc(2 * (size_t)m * sizeof(uint16_t));
-            thread_column_size = thread_column ? 2 * (size_t)m : 0;
-            if (!thread_column) return -1;
-        }
-        uint16_t *hi = thread_column, *lo = thread_column + m;
+        uint16_t *hi = column_buffer((size_t)m), *lo = hi + m;
+        if (!hi) return -1;
         for (int q = 0; q < k; q++) {
             convert(a + (size_t)q * lda, hi, terms > 1 ? lo : NULL, m);
             for (int r = 0; r < m; r++) {

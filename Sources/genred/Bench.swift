@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
             --similarity N, --learn N, --learn-set FOLDER, --make-library N, --queue N) still work, \
             as the subcommands machine, similarity, learn, learn-set, make-library and queue.
             """,
-        subcommands: [Speed.self, Machine.self, Agreement.self, Similarity.self, Learn.self, LearnSet.self, MakeLibrary.self, Queue.self],
+        subcommands: [Speed.self, Machine.self, Agreement.self, Calibrate.self, Similarity.self, Learn.self, LearnSet.self, MakeLibrary.self, Queue.self],
         defaultSubcommand: Speed.self
     )
 }
@@ -72,7 +72,7 @@ extension Bench {
         @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
         var jobs: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision, beside fp32 in the same run, and print the ratios: bf16 (split bfloat16, offered for analysis) or bf16-plain (one bfloat16 per value; faster, but it misses the agreement targets, so it is measured only). It runs wherever oneDNN has a native kernel, faster than fp32 or not, and the line 'for analysis' says whether analysis would use it here (docs/speed.md).", valueName: "bf16|bf16-plain"))
+        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision, beside fp32 in the same run, and print the ratios: bf16 (split bfloat16, offered for analysis), bf16-plain (one bfloat16 per value) or int8 (calibrated scales kept with the bundle); the last two miss the agreement targets, so they are measured only. It runs wherever oneDNN has a native kernel, faster than fp32 or not, and the line 'for analysis' says whether analysis would use it here (docs/speed.md).", valueName: "bf16|bf16-plain|int8"))
         var precision: Precision?
 
         @Flag(name: .customLong("import", withSingleDash: false), inversion: .prefixedNo,
@@ -531,7 +531,7 @@ extension Bench {
                 A precision that misses a target is not offered for analysis (docs/speed.md).
                 """
         )
-        @Option(name: .long, help: ArgumentHelp("The precision to compare with fp32 (bf16 or bf16-plain). It runs wherever oneDNN has a native kernel for it, faster than fp32 or not.", valueName: "bf16|bf16-plain")) var precision: Precision = .bf16
+        @Option(name: .long, help: ArgumentHelp("The precision to compare with fp32 (bf16, bf16-plain or int8). It runs wherever oneDNN has a native kernel for it, faster than fp32 or not.", valueName: "bf16|bf16-plain|int8")) var precision: Precision = .bf16
         @Option(name: .long, help: "Model bundle name or directory.") var model: String = ModelBundle.defaultName
         @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
         @Flag(name: .long, help: "Also print one line per track.") var tracks = false
@@ -578,6 +578,51 @@ extension Bench {
                          100 * PrecisionAgreement.Target.sameTagsShare))
             print("\(precision) \(all.meetsTargets ? "meets" : "MISSES") the targets on \(all.count) tracks" + (failed > 0 ? " (\(failed) file(s) failed)" : ""))
             if !all.meetsTargets { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Bench {
+    struct Calibrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "calibrate",
+            abstract: "Measure a model bundle's int8 input scales on real music and write them beside its weights.",
+            discussion: """
+                Each file is analysed in fp32 on one thread. For every product of the network (each Winograd \
+                point of the timbral convolutions, each temporal convolution, each time tap of the mid end), \
+                the largest |input| of each window is kept; the scale is the --quantile of those maxima over \
+                127, and inputs beyond it are clamped. The scales go to int8-scales.json in the bundle's \
+                folder (or --out), tied to the weights by their SHA-256. Use real music that is not the \
+                music the agreement is measured on (genred bench precision).
+                """
+        )
+        @Option(name: .long, help: "Model bundle name or directory.") var model: String = ModelBundle.defaultName
+        @Option(name: .long, help: "Which quantile of the per-window maxima sets each scale (1 = the largest seen).") var quantile: Double = 0.999
+        @Option(name: .long, help: ArgumentHelp("Write here instead of the bundle's int8-scales.json.", valueName: "file")) var out: String?
+        @Argument(help: "Audio files (real music).") var files: [String]
+
+        func validate() throws {
+            if !(quantile > 0 && quantile <= 1) { throw ValidationError("--quantile must be in (0, 1]") }
+            if files.isEmpty { throw ValidationError("name at least one audio file") }
+        }
+
+        func run() throws {
+            let bundle = try ModelBundle.load(model)
+            var failed = 0
+            let scales = Int8Scales.calibrate(bundle: bundle, files: files, quantile: quantile) { path, result in
+                switch result {
+                case .success(let windows): printError("\(FilePath.display(path)): \(windows) windows")
+                case .failure(let error): failed += 1; printError("genred: \(error)")
+                }
+            }
+            guard scales.calibration.windows > 0 else { throw CommandFailure("bench calibrate", "no file could be analysed") }
+            let target = out.map { URL(fileURLWithPath: $0) } ?? bundle.directory.appendingPathComponent(Int8Scales.fileName)
+            do {
+                try scales.encoded().write(to: target, options: .atomic)
+            } catch {
+                throw CommandFailure(target.path, "cannot write the scales: \(error.localizedDescription)")
+            }
+            print("\(target.path): \(scales.calibration.windows) windows of \(scales.calibration.files.count) file(s)" + (failed > 0 ? " (\(failed) failed)" : ""))
         }
     }
 }

@@ -64,7 +64,7 @@ final class PrecisionCommandTests: XCTestCase {
     }
 
     func testPrecisionsThatMissTheTargetsAreRefused() throws {
-        for (name, why) in [("bf16-plain", "not offered"), ("int8", "must be one of fp32, bf16")] {
+        for (name, why) in [("bf16-plain", "not offered"), ("int8", "not offered"), ("fp16", "must be one of fp32, bf16")] {
             let run = try genred(["analyze", "--precision", name, clip])
             XCTAssertEqual(run.status, 64, run.stderr)
             XCTAssertTrue(run.stderr.contains("--precision") && run.stderr.contains(why), run.stderr)

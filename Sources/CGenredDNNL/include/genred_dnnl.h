@@ -12,8 +12,10 @@
 /// `GD_PRECISION_BF16`: A and B rounded to bfloat16, fp32 sums. `GD_PRECISION_BF16_SPLIT`:
 /// each of A and B split into two bfloat16 parts (x = hi + lo, about 16 significant bits), and
 /// the three products that matter (hi·hi, hi·lo, lo·hi) summed in fp32 as one product with
-/// K three times as long; close to fp32, at three times the bf16 work.
-enum { GD_PRECISION_BF16 = 1, GD_PRECISION_BF16_SPLIT = 2 };
+/// K three times as long; close to fp32, at three times the bf16 work. `GD_PRECISION_INT8`:
+/// A quantized with a fixed scale (calibrated per product) to [-127, 127], B per output column,
+/// integer sums scaled back to fp32.
+enum { GD_PRECISION_BF16 = 1, GD_PRECISION_BF16_SPLIT = 2, GD_PRECISION_INT8 = 3 };
 
 /// 1 when oneDNN runs `precision` with native instructions on this CPU (no emulation), else
 /// 0; `what` receives the oneDNN ISA and the kernel it chose, or why there is none.
@@ -22,9 +24,10 @@ int gd_native(int precision, char *what, size_t what_size);
 typedef struct gd_product gd_product;
 
 /// Prepares `C (m x n, ldc) = A (m x k) * B (k x n, ldb)`; `accumulate` adds to C instead.
-/// NULL on failure, with the reason in `error`.
+/// `a_scale` (int8 only) is the step of A's quantization: A's values past 127 steps are
+/// clamped. NULL on failure, with the reason in `error`.
 gd_product *gd_product_create(int precision, int m, int n, int k, const float *b, int ldb, int ldc,
-                              int accumulate, char *error, size_t error_size);
+                              int accumulate, float a_scale, char *error, size_t error_size);
 
 /// Runs the product for `a`: row-major `m x k` with leading dimension `lda`, or, with
 /// `transpose_a`, stored as `k x m` with leading dimension `lda`. Safe to call from several

@@ -51,7 +51,7 @@ public final class Analyzer {
     public let precision: Precision
     public private(set) var lastTimings = StageTimings()
 
-    private let workspaces: [MusicnnWorkspace]
+    let workspaces: [MusicnnWorkspace]
     private let batchSize: Int
 
     /// `precision` is what is asked; `precision` below is what runs (see `Precision.resolve`;

@@ -186,8 +186,10 @@ final class MusicnnWorkspace {
     let winogradOutput: UnsafeMutablePointer<Float>   // m x tiles * positions x outputs
     private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
     private let network: MusicnnNetwork
-    /// The bf16 products, when the analysis runs in that precision.
+    /// The reduced-precision products, when the analysis runs in one.
     let reduced: ReducedProducts?
+    /// Set while calibrating int8: sees every fp32 product's input.
+    var recorder: ActivationRecorder?
 
     /// The reference (im2col) path's buffers, about 33 MB: made only when that path runs.
     lazy var direct = DirectScratch(network: network)
@@ -368,6 +370,7 @@ extension MusicnnNetwork {
                         penultimate, 1, 1, probabilities, 1)
         }
         for l in 0..<labelCount { probabilities[l] = 1 / (1 + exp(-probabilities[l])) }
+        ws.recorder?.endWindow()
     }
 
     /// A timbral convolution (valid in frequency) followed by ReLU, batch norm and max over frequency.
@@ -482,6 +485,7 @@ extension MusicnnNetwork {
         conv.kernel.withUnsafeBufferPointer { w in
             ws.midOutput.update(repeating: 0, count: F * N)  // then every tap adds (see `sgemmOverwriting`)
             for dt in 0..<conv.kernelTime {
+                ws.recorder?.midend(index, tap: dt, features + (first + dt) * channels + inputOffset, rows: F, columns: K, stride: channels)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(F), Int32(N), Int32(K),
                             1, features + (first + dt) * channels + inputOffset, Int32(channels),
                             w.baseAddress! + dt * K * N, Int32(N), 1, ws.midOutput, Int32(N))

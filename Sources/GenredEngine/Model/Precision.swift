@@ -18,12 +18,13 @@ import Foundation
 public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     case fp32, bf16
     case bf16Plain = "bf16-plain"
+    case int8
 
     public var description: String { rawValue }
 
     /// Whether analysis may run in it (`[analysis] precision`, `--precision` on analyze, retag,
     /// watch and worker): it met the agreement targets of `PrecisionAgreement` on real music.
-    public var offered: Bool { self != .bf16Plain }
+    public var offered: Bool { self == .fp32 || self == .bf16 }
 
     /// The names analysis accepts, for help and errors.
     public static var offeredNames: String { allCases.filter(\.offered).map(\.rawValue).joined(separator: ", ") }
@@ -34,6 +35,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         case .fp32: return 0
         case .bf16: return Int32(GD_PRECISION_BF16_SPLIT)
         case .bf16Plain: return Int32(GD_PRECISION_BF16)
+        case .int8: return Int32(GD_PRECISION_INT8)
         }
     }
 
@@ -52,11 +54,13 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         case .fp32: return (true, "OpenBLAS sgemm")
         case .bf16: return splitKernel
         case .bf16Plain: return plainKernel
+        case .int8: return int8Kernel
         }
     }
 
     private static let splitKernel = nativeKernel(.bf16)
     private static let plainKernel = nativeKernel(.bf16Plain)
+    private static let int8Kernel = nativeKernel(.int8)
 
     private static func nativeKernel(_ p: Precision) -> (native: Bool, detail: String) {
         var text = [CChar](repeating: 0, count: 256)
@@ -74,11 +78,12 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         guard asked != .fp32 else { return Choice(asked: .fp32, used: .fp32, detail: "OpenBLAS sgemm") }
         let kernel = kernel(asked)
         guard kernel.native else {
-            ReducedProducts.warnOnce("precision \(asked): no native bf16 kernel on this CPU (\(kernel.detail)); running fp32")
-            return Choice(asked: asked, used: .fp32, detail: "no native bf16 kernel (\(kernel.detail))")
+            let what = asked == .int8 ? "int8" : "bf16"
+            ReducedProducts.warnOnce("precision \(asked): no native \(what) kernel on this CPU (\(kernel.detail)); running fp32")
+            return Choice(asked: asked, used: .fp32, detail: "no native \(what) kernel (\(kernel.detail))")
         }
         guard let products = ReducedProducts.shared(for: bundle, precision: asked) else {
-            return Choice(asked: asked, used: .fp32, detail: "oneDNN could not prepare the products (\(kernel.detail))")
+            return Choice(asked: asked, used: .fp32, detail: "the products could not be prepared (\(kernel.detail)); see the log")
         }
         guard requireFaster else { return Choice(asked: asked, used: asked, detail: kernel.detail) }
         let speedup = products.speedup(bundle.network)
@@ -105,14 +110,16 @@ final class ReducedProducts: @unchecked Sendable {
         let description: String
     }
 
-    init(network n: MusicnnNetwork, precision: Precision) throws(Failure) {
+    /// `scales`: int8's calibrated input steps (required for int8, unused otherwise).
+    init(network n: MusicnnNetwork, precision: Precision, scales: Int8Scales? = nil) throws(Failure) {
         precondition(precision != .fp32)
+        if precision == .int8 && scales == nil { throw Failure(description: "int8 needs calibrated scales") }
         var made: [OpaquePointer] = []
         func product(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, ldc: Int,
-                     accumulate: Bool) throws(Failure) -> OpaquePointer {
+                     accumulate: Bool, scale: Float?) throws(Failure) -> OpaquePointer {
             var error = [CChar](repeating: 0, count: 200)
             guard let p = gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
-                                            accumulate ? 1 : 0, &error, error.count) else {
+                                            accumulate ? 1 : 0, scale ?? 1, &error, error.count) else {
                 for p in made { gd_product_destroy(p) }
                 throw Failure(description: "bf16 product \(m)x\(n)x\(k): \(message(error))")
             }
@@ -125,7 +132,7 @@ final class ReducedProducts: @unchecked Sendable {
         let block = min(tiles, MusicnnWorkspace.blockTiles)
         let blockSizes = Set([block, tiles % block].filter { $0 > 0 })
         var winograd: [[[Int: OpaquePointer]]] = []
-        for (conv, fast) in zip(n.timbral, n.timbralFast) {
+        for (index, (conv, fast)) in zip(n.timbral, n.timbralFast).enumerated() {
             let kw = conv.kernelWidth, N = conv.outputs, positions = n.bands - kw + 1
             var points: [[Int: OpaquePointer]] = []
             for p in 0..<fast.transform.points {
@@ -133,7 +140,8 @@ final class ReducedProducts: @unchecked Sendable {
                 for count in blockSizes {
                     let rows = count * positions
                     byRows[rows] = try fast.kernel.withUnsafeBufferPointer { (w) throws(Failure) in
-                        try product(m: rows, n: N, k: kw, b: w.baseAddress! + p * kw * N, ldb: N, ldc: N, accumulate: false)
+                        try product(m: rows, n: N, k: kw, b: w.baseAddress! + p * kw * N, ldb: N, ldc: N, accumulate: false,
+                                    scale: scales?.winograd[index][p])
                     }
                 }
                 points.append(byRows)
@@ -141,20 +149,22 @@ final class ReducedProducts: @unchecked Sendable {
             winograd.append(points)
         }
         var temporal: [OpaquePointer] = []
-        for banded in n.temporalFast {
+        for (index, banded) in n.temporalFast.enumerated() {
             let width = banded.kernel.count / banded.taps
             temporal.append(try banded.kernel.withUnsafeBufferPointer { (w) throws(Failure) in
-                try product(m: n.bands, n: width, k: banded.taps, b: w.baseAddress!, ldb: width, ldc: width, accumulate: false)
+                try product(m: n.bands, n: width, k: banded.taps, b: w.baseAddress!, ldb: width, ldc: width, accumulate: false,
+                            scale: scales?.temporal[index])
             })
         }
         var midend: [[OpaquePointer]] = []
         var width = n.frontChannels
-        for conv in n.midend {
+        for (index, conv) in n.midend.enumerated() {
             let N = conv.outputs, K = width
             var taps: [OpaquePointer] = []
             for dt in 0..<conv.kernelTime {
                 taps.append(try conv.kernel.withUnsafeBufferPointer { (w) throws(Failure) in
-                    try product(m: n.frames, n: N, k: K, b: w.baseAddress! + dt * K * N, ldb: N, ldc: N, accumulate: true)
+                    try product(m: n.frames, n: N, k: K, b: w.baseAddress! + dt * K * N, ldb: N, ldc: N, accumulate: true,
+                                scale: scales?.midend[index][dt])
                 })
             }
             midend.append(taps)
@@ -230,7 +240,8 @@ final class ReducedProducts: @unchecked Sendable {
         return cache.withLock { cache in
             if let made = cache[key] { return made }
             do {
-                let made = try ReducedProducts(network: bundle.network, precision: precision)
+                let scales = precision == .int8 ? try Int8Scales.load(for: bundle) : nil
+                let made = try ReducedProducts(network: bundle.network, precision: precision, scales: scales)
                 cache[key] = made
                 return made
             } catch {

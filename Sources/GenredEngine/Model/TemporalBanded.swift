@@ -45,6 +45,7 @@ extension MusicnnNetwork {
                     if let reduced = ws.reduced {
                         ReducedProducts.run(reduced.temporal[index], a: padded + (t + offset) * B, lda: B, transposeA: true, c: c)
                     } else {
+                        ws.recorder?.temporal(index, padded + (t + offset) * B, count: banded.taps * B)
                         sgemmOverwriting(transposeA: true, m: B, n: width, k: banded.taps, a: padded + (t + offset) * B, lda: B,
                                          b: w.baseAddress!, ldb: width, c: c, ldc: width)
                     }

@@ -160,6 +160,7 @@ extension MusicnnNetwork {
                     if let product = ws.reduced?.winograd[index][p][rows] {
                         ReducedProducts.run(product, a: ws.winogradColumns, lda: kw, c: ws.winogradProducts + p * rows * N)
                     } else {
+                        ws.recorder?.winograd(index, point: p, ws.winogradColumns, rows: rows, columns: kw)
                         sgemmOverwriting(m: rows, n: N, k: kw, a: ws.winogradColumns, lda: kw,
                                          b: kernel.baseAddress! + p * kw * N, ldb: N,
                                          c: ws.winogradProducts + p * rows * N, ldc: N)
