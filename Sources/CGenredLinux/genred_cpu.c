@@ -50,6 +50,7 @@ void genred_cpu_identify(struct genred_cpu *cpu) {
         cpu->avx512bw = ((b >> 30) & 1) && os_avx512;
         cpu->avx512vl = ((b >> 31) & 1) && os_avx512;
         cpu->avx512_fp16 = ((d >> 23) & 1) && os_avx512;
+        cpu->avx512_vnni = ((c >> 11) & 1) && os_avx512;
         cpu->amx_bf16 = ((d >> 22) & 1) && os_amx;
         cpu->amx_tile = ((d >> 24) & 1) && os_amx;
         cpu->amx_int8 = ((d >> 25) & 1) && os_amx;
@@ -57,6 +58,7 @@ void genred_cpu_identify(struct genred_cpu *cpu) {
         if (subleaves >= 1) {
             __cpuid_count(7, 1, a, b, c, d);
             cpu->avx512_bf16 = ((a >> 5) & 1) && os_avx512;
+            cpu->avx_vnni = ((a >> 4) & 1) && os_avx;
         }
     }
 
@@ -109,6 +111,56 @@ double genred_flops_avx512(long rounds) {
     return (double)rounds * 12 * 16 * 2;
 }
 
+#define GENRED_DOT12(op, r) \
+    op " %%" r "12, %%" r "13, %%" r "0\n\t" op " %%" r "12, %%" r "13, %%" r "1\n\t" \
+    op " %%" r "12, %%" r "13, %%" r "2\n\t" op " %%" r "12, %%" r "13, %%" r "3\n\t" \
+    op " %%" r "12, %%" r "13, %%" r "4\n\t" op " %%" r "12, %%" r "13, %%" r "5\n\t" \
+    op " %%" r "12, %%" r "13, %%" r "6\n\t" op " %%" r "12, %%" r "13, %%" r "7\n\t" \
+    op " %%" r "12, %%" r "13, %%" r "8\n\t" op " %%" r "12, %%" r "13, %%" r "9\n\t" \
+    op " %%" r "12, %%" r "13, %%" r "10\n\t" op " %%" r "12, %%" r "13, %%" r "11\n\t"
+
+double genred_ops_bf16_avx512(long rounds) {
+    if (rounds <= 0) return 0;
+    long n = rounds;
+    __asm__ volatile(
+        GENRED_ZERO14("vpxord", "zmm")
+        "1:\n\t"
+        GENRED_DOT12("vdpbf16ps", "zmm")
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : [n] "+r"(n) : : GENRED_CLOBBERS);
+    return (double)rounds * 12 * 32 * 2;
+}
+
+double genred_ops_int8_avx512(long rounds) {
+    if (rounds <= 0) return 0;
+    long n = rounds;
+    __asm__ volatile(
+        GENRED_ZERO14("vpxord", "zmm")
+        "1:\n\t"
+        GENRED_DOT12("vpdpbusd", "zmm")
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : [n] "+r"(n) : : GENRED_CLOBBERS);
+    return (double)rounds * 12 * 64 * 2;
+}
+
+double genred_ops_int8_avx256(long rounds) {
+    if (rounds <= 0) return 0;
+    long n = rounds;
+    __asm__ volatile(
+        GENRED_ZERO14("vpxor", "ymm")
+        "1:\n\t"
+        GENRED_DOT12("%{vex%} vpdpbusd", "ymm")
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : [n] "+r"(n) : : GENRED_CLOBBERS);
+    return (double)rounds * 12 * 32 * 2;
+}
+
 double genred_flops_fma256(long rounds) {
     if (rounds <= 0) return 0;
     long n = rounds;
@@ -152,5 +204,8 @@ void genred_cpu_identify(struct genred_cpu *cpu) { memset(cpu, 0, sizeof *cpu); 
 double genred_flops_avx512(long rounds) { (void)rounds; return 0; }
 double genred_flops_fma256(long rounds) { (void)rounds; return 0; }
 double genred_flops_sse(long rounds) { (void)rounds; return 0; }
+double genred_ops_bf16_avx512(long rounds) { (void)rounds; return 0; }
+double genred_ops_int8_avx512(long rounds) { (void)rounds; return 0; }
+double genred_ops_int8_avx256(long rounds) { (void)rounds; return 0; }
 
 #endif

@@ -195,6 +195,13 @@ extension Bench {
                              precision.rawValue, fast, threads, fast * windowSeconds, fast / alone, alone))
                 print(String(format: "inference %@ stage  %.3f thread-seconds (fp32 %.3f)", precision.rawValue,
                              reduced!.timings.inference, t.inference))
+                if let peak = Benchmark.reducedPeak(precision, threads: threads) {
+                    print(String(format: "inference %@ at %.0f%% of the measured %@ peak on %d threads (%.1f effective GOP/s of %.1f, %@ loop)",
+                                 precision.rawValue, 100 * fast * flops / peak.rate, precision.rawValue, threads,
+                                 fast * flops / 1e9, peak.rate / 1e9, peak.instructions))
+                } else {
+                    print("inference \(precision) peak: no dot-product loop for it on this CPU (AMX tiles are not measured)")
+                }
             }
         }
 

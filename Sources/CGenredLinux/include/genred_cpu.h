@@ -16,7 +16,7 @@ struct genred_cpu {
      * registers they use (XCR0), since otherwise they fault. */
     int sse3, ssse3, sse4_1, sse4_2;
     int avx, fma, avx2;
-    int avx512f, avx512dq, avx512bw, avx512vl, avx512_bf16, avx512_fp16;
+    int avx512f, avx512dq, avx512bw, avx512vl, avx512_bf16, avx512_fp16, avx512_vnni, avx_vnni;
     int amx_tile, amx_bf16, amx_int8;
 };
 
@@ -34,5 +34,13 @@ void genred_cpu_identify(struct genred_cpu *cpu);
 double genred_flops_avx512(long rounds);
 double genred_flops_fma256(long rounds);
 double genred_flops_sse(long rounds);
+
+/* The same for reduced precision, counting each product and each sum as one operation:
+ *   bf16_avx512: AVX512-BF16 dot products (VDPBF16PS), 32 bf16 pairs per instruction
+ *   int8_avx512: AVX512-VNNI dot products (VPDPBUSD), 64 u8 x s8 pairs per instruction
+ *   int8_avx256: AVX-VNNI (VEX) dot products, 32 pairs per instruction */
+double genred_ops_bf16_avx512(long rounds);
+double genred_ops_int8_avx512(long rounds);
+double genred_ops_int8_avx256(long rounds);
 
 #endif

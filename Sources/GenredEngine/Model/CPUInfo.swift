@@ -38,7 +38,7 @@ public struct CPUInfo: Sendable, Equatable {
     /// The extension names `extensions` can hold, oldest first.
     static let allExtensions = [
         "SSE3", "SSSE3", "SSE4.1", "SSE4.2", "AVX", "FMA", "AVX2",
-        "AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX512_BF16", "AVX512_FP16",
+        "AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX512_BF16", "AVX512_FP16", "AVX512_VNNI", "AVX_VNNI",
         "AMX-TILE", "AMX-BF16", "AMX-INT8",
     ]
 
@@ -57,7 +57,7 @@ public struct CPUInfo: Sendable, Equatable {
         genred_cpu_identify(&c)
         let flags: [Int32] = [
             c.sse3, c.ssse3, c.sse4_1, c.sse4_2, c.avx, c.fma, c.avx2,
-            c.avx512f, c.avx512dq, c.avx512bw, c.avx512vl, c.avx512_bf16, c.avx512_fp16,
+            c.avx512f, c.avx512dq, c.avx512bw, c.avx512vl, c.avx512_bf16, c.avx512_fp16, c.avx512_vnni, c.avx_vnni,
             c.amx_tile, c.amx_bf16, c.amx_int8,
         ]
         let present = zip(allExtensions, flags).filter { $0.1 != 0 }.map(\.0)
