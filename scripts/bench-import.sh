@@ -9,6 +9,8 @@
 # (oggenc -q4) and Opus (opusenc), once, into .build/import-audio.
 #
 # Usage: scripts/bench-import.sh [N]   (run `make build` first; downloads the packages once)
+# GENRED_PRECISION=bf16 sets the daemon's [analysis] precision (default fp32); its log line
+# says what ran (a precision that is not native, or not faster here, falls back to fp32).
 set -euo pipefail
 n=${1:-1000}
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ set_dir=$(scripts/import-audio.sh "$n")
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/music"
-printf '[watch]\nsettle_seconds = 2\n' > "$work/genred.toml"
+printf '[analysis]\nprecision = "%s"\n[watch]\nsettle_seconds = 2\n' "${GENRED_PRECISION:-fp32}" > "$work/genred.toml"
 "$bin" watch --config "$work/genred.toml" --db "$work/state/library.sqlite" "$work/music" 2> "$work/daemon.log" &
 pid=$!
 until grep -q "rescan done" "$work/daemon.log" 2>/dev/null; do sleep 0.2; done
@@ -39,6 +41,7 @@ while true; do
 done
 end=$(date +%s.%N)
 kill -TERM $pid; wait $pid || true
+grep -E "precision" "$work/daemon.log" || true
 audio=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT SUM(duration) FROM track").fetchone()[0] or 0)' "$work/state/library.sqlite")
 
 # The tags alone, rewritten under other settings: no analysis; each write decodes the file before it (and Ogg and Opus after it).
@@ -49,11 +52,12 @@ rw_end=$(date +%s.%N)
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p')
 echo "load average before the import: $load_before, after the rewrite: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$n" "$audio" "$start" "$end" "$rw_start" "$rw_end" "$failed" "$cpu" "$(tail -1 "$work/rewrite.out")" <<'EOF'
+python3 - "$n" "$audio" "$start" "$end" "$rw_start" "$rw_end" "$failed" "$cpu" "$(tail -1 "$work/rewrite.out")" "${GENRED_PRECISION:-fp32}" <<'EOF'
 import sys
 n, audio, s, e, rs, re, failed = int(sys.argv[1]), float(sys.argv[2]), *map(float, sys.argv[3:7]), int(sys.argv[7])
-cpu, rewrite = sys.argv[8], sys.argv[9]
+cpu, rewrite, precision = sys.argv[8], sys.argv[9], sys.argv[10]
 print(f"CPU                         {cpu}")
+print(f"precision asked             {precision}")
 print(f"files                       {n} ({audio / 3600:.1f} h of audio), {failed} failed")
 print(f"import (analyse + tag)      {e - s:.1f} s  {n / (e - s):.1f} files/s, {audio / (e - s):.0f}x realtime, 2 s settle included")
 print(f"tags alone, rewritten       {re - rs:.1f} s  {n / (re - rs):.1f} files/s  ({rewrite})")

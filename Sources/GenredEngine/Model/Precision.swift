@@ -10,8 +10,12 @@ import Foundation
 ///   oneDNN's bf16 kernels (AMX or AVX512-BF16). It meets the agreement targets on real music
 ///   (docs/speed.md), at three times the work of plain bf16, so it pays only where bf16 runs
 ///   far faster than fp32 (AMX).
-/// - `bf16-plain`: activations and weights rounded to one bfloat16 each. Faster, but it misses
-///   the agreement targets, so it is not offered for analysis; `genred bench` measures it.
+/// - `bf16-plain`: activations and weights rounded to one bfloat16 each.
+/// - `int8`: inputs quantized with per-product steps calibrated once per bundle
+///   (`Int8Scales`), weights per output column, integer sums (VNNI, AMX).
+///
+/// `bf16-plain` and `int8` miss the agreement targets, so they are not offered for analysis;
+/// `genred bench` measures them.
 ///
 /// A precision runs only where oneDNN has a native kernel for it and where, timed on the
 /// bundle's own network, it beats fp32; elsewhere fp32 runs, and one log line says why.
@@ -92,6 +96,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
             ReducedProducts.warnOnce("precision \(asked): \(timing) on this CPU (\(kernel.detail)), not faster; running fp32")
             return Choice(asked: asked, used: .fp32, detail: "not faster than fp32 here: \(timing) (\(kernel.detail))")
         }
+        ReducedProducts.noteOnce("precision \(asked): runs, \(kernel.detail); \(timing)")
         return Choice(asked: asked, used: asked, detail: "\(kernel.detail); \(timing)")
     }
 }
@@ -121,7 +126,7 @@ final class ReducedProducts: @unchecked Sendable {
             guard let p = gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
                                             accumulate ? 1 : 0, scale ?? 1, &error, error.count) else {
                 for p in made { gd_product_destroy(p) }
-                throw Failure(description: "bf16 product \(m)x\(n)x\(k): \(message(error))")
+                throw Failure(description: "\(precision) product \(m)x\(n)x\(k): \(message(error))")
             }
             made.append(p)
             return p
@@ -186,18 +191,23 @@ final class ReducedProducts: @unchecked Sendable {
     static func run(_ product: OpaquePointer, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                     c: UnsafeMutablePointer<Float>) {
         let status = gd_product_run(product, a, Int32(lda), transposeA ? 1 : 0, c)
-        precondition(status == 0, "oneDNN failed to run a bf16 product")
+        precondition(status == 0, "oneDNN failed to run a reduced-precision product")
     }
 
     private static let cache = LockedValue<[String: ReducedProducts]>([:])
-    private static let warned = LockedValue<Set<String>>([])
+    private static let logged = LockedValue<Set<String>>([])
 
     /// A reduced precision runs for analysis only when it is at least this much faster than fp32.
     static let minimumSpeedup = 1.1
 
-    /// Logs `line` the first time it comes up in this process.
+    /// Logs `line` as a warning the first time it comes up in this process.
     static func warnOnce(_ line: String) {
-        if warned.withLock({ $0.insert(line).inserted }) { Log.warning(line) }
+        if logged.withLock({ $0.insert(line).inserted }) { Log.warning(line) }
+    }
+
+    /// Logs `line` as information the first time it comes up in this process.
+    static func noteOnce(_ line: String) {
+        if logged.withLock({ $0.insert(line).inserted }) { Log.info(line) }
     }
 
     private let measured = LockedValue<Double?>(nil)
