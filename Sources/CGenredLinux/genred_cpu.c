@@ -85,31 +85,9 @@ void genred_cpu_identify(struct genred_cpu *cpu) {
     op " %%" r "10, %%" r "10, %%" r "10\n\t" op " %%" r "11, %%" r "11, %%" r "11\n\t" \
     op " %%" r "12, %%" r "12, %%" r "12\n\t" op " %%" r "13, %%" r "13, %%" r "13\n\t"
 
-#define GENRED_FMA12(r) \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "0\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "1\n\t" \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "2\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "3\n\t" \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "4\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "5\n\t" \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "6\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "7\n\t" \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "8\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "9\n\t" \
-    "vfmadd231ps %%" r "12, %%" r "13, %%" r "10\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "11\n\t"
-
 #define GENRED_CLOBBERS \
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
     "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc"
-
-double genred_flops_avx512(long rounds) {
-    if (rounds <= 0) return 0;
-    long n = rounds;
-    __asm__ volatile(
-        GENRED_ZERO14("vpxord", "zmm")
-        "1:\n\t"
-        GENRED_FMA12("zmm")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n) : : GENRED_CLOBBERS);
-    return (double)rounds * 12 * 16 * 2;
-}
 
 #define GENRED_DOT12(op, r) \
     op " %%" r "12, %%" r "13, %%" r "0\n\t" op " %%" r "12, %%" r "13, %%" r "1\n\t" \
@@ -119,61 +97,28 @@ double genred_flops_avx512(long rounds) {
     op " %%" r "12, %%" r "13, %%" r "8\n\t" op " %%" r "12, %%" r "13, %%" r "9\n\t" \
     op " %%" r "12, %%" r "13, %%" r "10\n\t" op " %%" r "12, %%" r "13, %%" r "11\n\t"
 
-double genred_ops_bf16_avx512(long rounds) {
-    if (rounds <= 0) return 0;
-    long n = rounds;
-    __asm__ volatile(
-        GENRED_ZERO14("vpxord", "zmm")
-        "1:\n\t"
-        GENRED_DOT12("vdpbf16ps", "zmm")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n) : : GENRED_CLOBBERS);
-    return (double)rounds * 12 * 32 * 2;
-}
+/* A loop function: `rounds` rounds of 12 chains of `op` on `reg` registers zeroed with `zero`;
+ * returns the operations done, `per` per instruction. */
+#define GENRED_CHAIN_LOOP(name, zero, op, reg, per) \
+    double name(long rounds) { \
+        if (rounds <= 0) return 0; \
+        long n = rounds; \
+        __asm__ volatile( \
+            GENRED_ZERO14(zero, reg) \
+            "1:\n\t" \
+            GENRED_DOT12(op, reg) \
+            "dec %[n]\n\t" \
+            "jnz 1b\n\t" \
+            "vzeroupper\n\t" \
+            : [n] "+r"(n) : : GENRED_CLOBBERS); \
+        return (double)rounds * 12 * (per); \
+    }
 
-double genred_ops_int8_avx512(long rounds) {
-    if (rounds <= 0) return 0;
-    long n = rounds;
-    __asm__ volatile(
-        GENRED_ZERO14("vpxord", "zmm")
-        "1:\n\t"
-        GENRED_DOT12("vpdpbusd", "zmm")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n) : : GENRED_CLOBBERS);
-    return (double)rounds * 12 * 64 * 2;
-}
-
-double genred_ops_int8_avx256(long rounds) {
-    if (rounds <= 0) return 0;
-    long n = rounds;
-    __asm__ volatile(
-        GENRED_ZERO14("vpxor", "ymm")
-        "1:\n\t"
-        GENRED_DOT12("%{vex%} vpdpbusd", "ymm")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n) : : GENRED_CLOBBERS);
-    return (double)rounds * 12 * 32 * 2;
-}
-
-double genred_flops_fma256(long rounds) {
-    if (rounds <= 0) return 0;
-    long n = rounds;
-    __asm__ volatile(
-        GENRED_ZERO14("vxorps", "ymm")
-        "1:\n\t"
-        GENRED_FMA12("ymm")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n) : : GENRED_CLOBBERS);
-    return (double)rounds * 12 * 8 * 2;
-}
+GENRED_CHAIN_LOOP(genred_flops_avx512, "vpxord", "vfmadd231ps", "zmm", 16 * 2)
+GENRED_CHAIN_LOOP(genred_flops_fma256, "vxorps", "vfmadd231ps", "ymm", 8 * 2)
+GENRED_CHAIN_LOOP(genred_ops_bf16_avx512, "vpxord", "vdpbf16ps", "zmm", 32 * 2)
+GENRED_CHAIN_LOOP(genred_ops_int8_avx512, "vpxord", "vpdpbusd", "zmm", 64 * 2)
+GENRED_CHAIN_LOOP(genred_ops_int8_avx256, "vpxor", "%{vex%} vpdpbusd", "ymm", 32 * 2)
 
 double genred_flops_sse(long rounds) {
     if (rounds <= 0) return 0;
