@@ -16,6 +16,8 @@ struct gd_product {
     int precision, m, n, k, ldc;
     int terms;             /* bf16 parts summed along K: 1 (plain bf16) or 3 (split bf16) */
     float a_inverse;       /* int8: 1 / A's calibrated scale */
+    int rows;              /* int8 by rows: each row of A gets its own step at each run */
+    int accumulate;        /* C += A * B (by rows: added by hand, not by a post-op) */
     int id;                /* index of this product's memory objects in each thread's table */
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src, weights, dst, scratch;
@@ -41,6 +43,10 @@ static __thread uint16_t *thread_a;
 static __thread size_t thread_a_size;
 static __thread uint16_t *thread_column;
 static __thread size_t thread_column_size;
+static __thread float *thread_row_steps;
+static __thread size_t thread_row_steps_size;
+static __thread float *thread_c;
+static __thread size_t thread_c_size;
 static __thread void *thread_scratch;
 static __thread size_t thread_scratch_size;
 
@@ -121,10 +127,11 @@ static void convert_avx512(const float *x, uint16_t *hi, uint16_t *lo, int count
     convert_scalar(x + i, hi + i, lo ? lo + i : NULL, count - i);
 }
 
-/* q[i] = x[i] * inverse rounded to nearest (ties to even) and clamped to [-127, 127]; NaN to 0. */
-static void quantize_scalar(const float *x, int8_t *q, float inverse, int count) {
+/* q[i] = x[i] * inverse (or * each[i], where each is not NULL) rounded to nearest (ties to
+ * even) and clamped to [-127, 127]; NaN to 0. */
+static void quantize_scalar(const float *x, int8_t *q, float inverse, const float *each, int count) {
     for (int i = 0; i < count; i++) {
-        float v = x[i] * inverse;
+        float v = x[i] * (each ? each[i] : inverse);
         if (v != v) v = 0;
         v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
         q[i] = (int8_t)lrintf(v);
@@ -132,19 +139,36 @@ static void quantize_scalar(const float *x, int8_t *q, float inverse, int count)
 }
 
 __attribute__((target("avx512f")))
-static void quantize_avx512(const float *x, int8_t *q, float inverse, int count) {
+static void quantize_avx512(const float *x, int8_t *q, float inverse, const float *each, int count) {
     const __m512 scale = _mm512_set1_ps(inverse), high = _mm512_set1_ps(127.0f), low = _mm512_set1_ps(-127.0f);
     int i = 0;
     for (; i + 16 <= count; i += 16) {
-        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), scale);
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), each ? _mm512_loadu_ps(each + i) : scale);
         v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
         v = _mm512_min_ps(_mm512_max_ps(v, low), high);
         _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
     }
-    quantize_scalar(x + i, q + i, inverse, count - i);
+    quantize_scalar(x + i, q + i, inverse, each ? each + i : NULL, count - i);
 }
 
-static void (*quantize)(const float *, int8_t *, float, int);
+/* The largest |x[i]|, NaN skipped. */
+static float largest_scalar(const float *x, int count) {
+    float m = 0;
+    for (int i = 0; i < count; i++) { float v = fabsf(x[i]); if (v > m) m = v; }
+    return m;
+}
+
+__attribute__((target("avx512f")))
+static float largest_avx512(const float *x, int count) {
+    __m512 m = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= count; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    float rest = largest_scalar(x + i, count - i), lanes = _mm512_reduce_max_ps(m);
+    return rest > lanes ? rest : lanes;
+}
+
+static float (*largest)(const float *, int);
+static void (*quantize)(const float *, int8_t *, float, const float *, int);
 
 static void (*convert)(const float *, uint16_t *, uint16_t *, int);
 static pthread_once_t convert_once = PTHREAD_ONCE_INIT;
@@ -153,6 +177,7 @@ static void choose_convert(void) {
     __builtin_cpu_init();
     convert = __builtin_cpu_supports("avx512f") ? convert_avx512 : convert_scalar;
     quantize = __builtin_cpu_supports("avx512f") ? quantize_avx512 : quantize_scalar;
+    largest = __builtin_cpu_supports("avx512f") ? largest_avx512 : largest_scalar;
 }
 
 
@@ -161,6 +186,7 @@ static int precision_terms(int precision) {
     case GD_PRECISION_BF16: return 1;
     case GD_PRECISION_BF16_SPLIT: return 3;
     case GD_PRECISION_INT8: return 1;
+    case GD_PRECISION_INT8_STATIC: return 1;
     default: return 0;
     }
 }
@@ -200,7 +226,7 @@ int gd_native(int precision, char *what, size_t what_size) {
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
     /* A bf16 kernel names it (…_bf16, …_amx); anything else converts to fp32. int8 has
      * integer kernels from AVX2 on (VNNI, AMX where there); only the reference one is slow. */
-    int native = precision == GD_PRECISION_INT8
+    int native = precision == GD_PRECISION_INT8 || precision == GD_PRECISION_INT8_STATIC
                  ? strstr(impl, "ref") == NULL && isa >= dnnl_cpu_isa_avx2
                  : (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
                    && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
@@ -220,17 +246,21 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     gd_product *p = calloc(1, sizeof *p);
     if (!p) { say(error, error_size, "out of memory"); return NULL; }
     p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc; p->terms = terms;
-    const int int8 = precision == GD_PRECISION_INT8;
+    const int int8 = precision == GD_PRECISION_INT8 || precision == GD_PRECISION_INT8_STATIC;
     const dnnl_data_type_t type = int8 ? dnnl_s8 : dnnl_bf16;
     const size_t element = int8 ? 1 : 2;
     float *column_scales = NULL;
-    if (int8 && !(a_scale > 0)) { say(error, error_size, "int8 needs a positive scale for A"); free(p); return NULL; }
-    p->a_inverse = int8 ? 1.0f / a_scale : 1.0f;
+    p->rows = precision == GD_PRECISION_INT8;
+    p->accumulate = accumulate;
+    if (int8 && !p->rows && !(a_scale > 0)) { say(error, error_size, "int8 needs a positive scale for A"); free(p); return NULL; }
+    p->a_inverse = int8 && !p->rows ? 1.0f / a_scale : 1.0f;
+    if (p->rows) a_scale = 1.0f;  /* each row's step is applied after the product */
     const int kk = terms * k;  /* the product's K: the terms side by side */
     p->id = __atomic_fetch_add(&next_product_id, 1, __ATOMIC_RELAXED);
 
     dnnl_dims_t src_dims = {m, kk}, weight_dims = {kk, n}, dst_dims = {m, n};
-    dnnl_dims_t dst_strides = {ldc, 1};
+    /* By rows, a product that adds to C writes into a buffer of its own first. */
+    dnnl_dims_t dst_strides = {p->rows && accumulate ? n : ldc, 1};
     dnnl_memory_desc_t weights_any, plain;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
@@ -266,7 +296,7 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
         free(output_scales);
         TRY(set, "output scales");
     }
-    if (accumulate) {
+    if (accumulate && !p->rows) {
         TRY(dnnl_post_ops_create(&ops), "post-ops");
         TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
         TRY(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
@@ -321,7 +351,8 @@ done:
     return p;
 }
 
-/* This thread's buffer for one stored row of a transposed A: 2 * count bf16 values. */
+/* This thread's buffer for one stored row of a transposed A: 2 * count bf16 values (4 * count
+ * bytes). */
 static uint16_t *column_buffer(size_t count) {
     if (thread_column_size < 2 * count) {
         free(thread_column);
@@ -329,6 +360,58 @@ static uint16_t *column_buffer(size_t count) {
         thread_column_size = thread_column ? 2 * count : 0;
     }
     return thread_column;
+}
+
+/* *buffer with room for count floats, grown (contents dropped) where it has less; NULL when
+ * memory runs out. */
+static float *grow_floats(float **buffer, size_t *size, size_t count) {
+    if (*size < count) {
+        free(*buffer);
+        *buffer = malloc(count * sizeof(float));
+        *size = *buffer ? count : 0;
+    }
+    return *buffer;
+}
+
+/* A (m x k, or stored k x m where transposed) quantized into q (m x k) for an int8 product:
+ * with one step for all of A (static), or, where steps is not NULL, with each row's own step
+ * (its largest |value| over 127), written to steps. 0, or -1 when memory runs out. */
+static int quantize_a(const gd_product *p, const float *a, int lda, int transpose_a, int8_t *q, float *steps) {
+    const int m = p->m, k = p->k;
+    if (!transpose_a) {
+        for (int r = 0; r < m; r++) {
+            const float *row = a + (size_t)r * lda;
+            float inverse = p->a_inverse;
+            if (steps) {
+                const float top = largest(row, k);
+                steps[r] = top > 0 && top == top ? top / 127.0f : 1.0f;
+                inverse = 1.0f / steps[r];
+            }
+            quantize(row, q + (size_t)r * k, inverse, NULL, k);
+        }
+        return 0;
+    }
+    /* Stored k x m: each stored row (one column of A) is quantized whole, then spread. The
+     * buffer holds m inverses (by rows), then the quantized row: 5m bytes of its 4 * 2m. */
+    float *inverses = (float *)column_buffer((size_t)m * 2);
+    if (!inverses) return -1;
+    int8_t *row = (int8_t *)(inverses + m);
+    if (steps) {
+        for (int r = 0; r < m; r++) steps[r] = 0;
+        for (int s = 0; s < k; s++) {
+            const float *x = a + (size_t)s * lda;
+            for (int r = 0; r < m; r++) steps[r] = fmaxf(steps[r], fabsf(x[r]));
+        }
+        for (int r = 0; r < m; r++) {
+            steps[r] = steps[r] > 0 && steps[r] == steps[r] ? steps[r] / 127.0f : 1.0f;
+            inverses[r] = 1.0f / steps[r];
+        }
+    }
+    for (int s = 0; s < k; s++) {
+        quantize(a + (size_t)s * lda, row, p->a_inverse, steps ? inverses : NULL, m);
+        for (int r = 0; r < m; r++) q[(size_t)r * k + s] = row[r];
+    }
+    return 0;
 }
 
 int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a, float *c) {
@@ -352,36 +435,34 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         if (!thread_scratch) return -1;
     }
     pthread_once(&convert_once, choose_convert);
-    if (p->precision == GD_PRECISION_INT8) {
-        int8_t *q = (int8_t *)thread_a;
-        if (!transpose_a) {
-            for (int r = 0; r < m; r++) quantize(a + (size_t)r * lda, q + (size_t)r * k, p->a_inverse, k);
-        } else {
-            int8_t *row = (int8_t *)column_buffer((size_t)m);
-            if (!row) return -1;
-            for (int s = 0; s < k; s++) {
-                quantize(a + (size_t)s * lda, row, p->a_inverse, m);
-                for (int r = 0; r < m; r++) q[(size_t)r * k + s] = row[r];
-            }
-        }
+    float *steps = NULL, *dst = c;
+    if (p->rows) {
+        steps = grow_floats(&thread_row_steps, &thread_row_steps_size, (size_t)m);
+        if (!steps) return -1;
+        /* A product that adds to C writes into a buffer of its own, then adds row by row. */
+        if (p->accumulate && !(dst = grow_floats(&thread_c, &thread_c_size, (size_t)m * (size_t)p->n))) return -1;
+    }
+    if (p->precision == GD_PRECISION_INT8 || p->precision == GD_PRECISION_INT8_STATIC) {
+        if (quantize_a(p, a, lda, transpose_a, (int8_t *)thread_a, steps) != 0) return -1;
     } else if (!transpose_a) {
         /* Row r of the product's A: [a_hi | a_hi | a_lo] (split, each k wide, to meet B's
          * [b_hi; b_lo; b_hi]) or a_hi alone (plain). */
         for (int r = 0; r < m; r++) {
-            uint16_t *out = thread_a + (size_t)r * kk;
-            convert(a + (size_t)r * lda, out, terms > 1 ? out + 2 * (size_t)k : NULL, k);
-            if (terms > 1) memcpy(out + k, out, sizeof(uint16_t) * (size_t)k);
+            uint16_t *row = thread_a + (size_t)r * kk;
+            convert(a + (size_t)r * lda, row, terms > 1 ? row + 2 * (size_t)k : NULL, k);
+            if (terms > 1) memcpy(row + k, row, sizeof(uint16_t) * (size_t)k);
         }
     } else {
         /* A is stored k x m: convert each stored row (one q for every r), then spread it. */
-        uint16_t *hi = column_buffer((size_t)m), *lo = hi + m;
+        uint16_t *hi = column_buffer((size_t)m);
         if (!hi) return -1;
+        uint16_t *lo = hi + m;
         for (int q = 0; q < k; q++) {
             convert(a + (size_t)q * lda, hi, terms > 1 ? lo : NULL, m);
             for (int r = 0; r < m; r++) {
-                uint16_t *out = thread_a + (size_t)r * kk + q;
-                out[0] = hi[r];
-                if (terms > 1) { out[k] = hi[r]; out[2 * (size_t)k] = lo[r]; }
+                uint16_t *at = thread_a + (size_t)r * kk + q;
+                at[0] = hi[r];
+                if (terms > 1) { at[k] = hi[r]; at[2 * (size_t)k] = lo[r]; }
             }
         }
     }
@@ -396,17 +477,30 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
     gd_bound *b = &thread_bound[p->id];
     if (!b->src) {
         if (dnnl_memory_create(&b->weights, &p->weights, e, p->packed) != dnnl_success) return -1;
-        if (dnnl_memory_create(&b->dst, &p->dst, e, c) != dnnl_success) return -1;
+        if (dnnl_memory_create(&b->dst, &p->dst, e, dst) != dnnl_success) return -1;
         if (dnnl_memory_create(&b->scratch, &p->scratch, e, thread_scratch) != dnnl_success) return -1;
         if (dnnl_memory_create(&b->src, &p->src, e, thread_a) != dnnl_success) return -1;
     }
     if (dnnl_memory_set_data_handle(b->src, thread_a) != dnnl_success
-        || dnnl_memory_set_data_handle(b->dst, c) != dnnl_success
+        || dnnl_memory_set_data_handle(b->dst, dst) != dnnl_success
         || dnnl_memory_set_data_handle(b->scratch, thread_scratch) != dnnl_success) return -1;
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, b->src}, {DNNL_ARG_WEIGHTS, b->weights}, {DNNL_ARG_DST, b->dst}, {DNNL_ARG_SCRATCHPAD, b->scratch}};
     if (dnnl_primitive_execute(p->primitive, thread_stream, 4, args) != dnnl_success) return -1;
     if (dnnl_stream_wait(thread_stream) != dnnl_success) return -1;
+    if (p->rows) {
+        const int n = p->n, ldc = p->ldc;
+        for (int r = 0; r < m; r++) {
+            const float step = steps[r];
+            float *to = c + (size_t)r * ldc;
+            if (p->accumulate) {
+                const float *from = dst + (size_t)r * n;
+                for (int j = 0; j < n; j++) to[j] += step * from[j];
+            } else {
+                for (int j = 0; j < n; j++) to[j] *= step;
+            }
+        }
+    }
     return 0;
 }
 

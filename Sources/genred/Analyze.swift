@@ -72,7 +72,7 @@ struct Analyze: ParsableCommand {
         let bundle: ModelBundle
         bundle = try ModelBundle.load(model ?? taxonomy?.manifest.baseModel.name ?? ModelBundle.defaultName)
         try taxonomy?.check(model: bundle.manifest)
-        let asked = try precision.precision == nil ? library.loadConfiguration().precision : precision.resolve(Configuration())
+        let asked = try precision.resolve(library.loadConfiguration())
         let analyzer = Analyzer(bundle: bundle, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, precision: asked)
         let hopFrames = hop.map { analyzer.hopFrames(seconds: $0) }
         var failures = 0

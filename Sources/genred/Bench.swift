@@ -72,7 +72,7 @@ extension Bench {
         @Option(name: .long, help: "Files analysed at once (default: both 1 and one per thread, compared).")
         var jobs: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision, beside fp32 in the same run, and print the ratios: bf16 (split bfloat16, offered for analysis), bf16-plain (one bfloat16 per value) or int8 (calibrated scales kept with the bundle); the last two miss the agreement targets, so they are measured only. It runs wherever oneDNN has a native kernel, faster than fp32 or not, and the line 'for analysis' says whether analysis would use it here (docs/speed.md).", valueName: "bf16|bf16-plain|int8"))
+        @Option(name: .long, help: ArgumentHelp("Also measure the network in this precision, beside fp32 in the same run, and print the ratios: bf16 (split bfloat16, offered for analysis), bf16-plain (one bfloat16 per value), int8 (each row of inputs on its own step, measured as it runs) or int8-static (one calibrated step per product, kept with the bundle); the last three miss the agreement targets, so they are measured only. It runs wherever oneDNN has a native kernel, faster than fp32 or not, and the line 'for analysis' says whether analysis would use it here (docs/speed.md).", valueName: "bf16|bf16-plain|int8|int8-static"))
         var precision: Precision?
 
         @Flag(name: .customLong("import", withSingleDash: false), inversion: .prefixedNo,
@@ -538,7 +538,7 @@ extension Bench {
                 A precision that misses a target is not offered for analysis (docs/speed.md).
                 """
         )
-        @Option(name: .long, help: ArgumentHelp("The precision to compare with fp32 (bf16, bf16-plain or int8). It runs wherever oneDNN has a native kernel for it, faster than fp32 or not.", valueName: "bf16|bf16-plain|int8")) var precision: Precision = .bf16
+        @Option(name: .long, help: ArgumentHelp("The precision to compare with fp32 (bf16, bf16-plain, int8 or int8-static). It runs wherever oneDNN has a native kernel for it, faster than fp32 or not.", valueName: "bf16|bf16-plain|int8|int8-static")) var precision: Precision = .bf16
         @Option(name: .long, help: "Model bundle name or directory.") var model: String = ModelBundle.defaultName
         @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
         @Flag(name: .long, help: "Also print one line per track.") var tracks = false
@@ -593,7 +593,7 @@ extension Bench {
     struct Calibrate: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "calibrate",
-            abstract: "Measure a model bundle's int8 input scales on real music and write them beside its weights.",
+            abstract: "Measure a model bundle's int8-static input scales on real music and write them beside its weights.",
             discussion: """
                 Each file is analysed in fp32 on one thread. For every product of the network (each Winograd \
                 point of the timbral convolutions, each temporal convolution, each time tap of the mid end), \

@@ -48,9 +48,9 @@ struct PrecisionOption: ParsableArguments {
         if let precision { _ = try Configuration.precision(precision) { ValidationError("--precision: \($0)") } }
     }
 
-    /// The precision asked for: the option, else the config's.
-    func resolve(_ configuration: Configuration) throws -> Precision {
-        guard let precision else { return configuration.precision }
+    /// The precision asked for: the option, else the config's (read only when there is no option).
+    func resolve(_ configuration: @autoclosure () throws -> Configuration) throws -> Precision {
+        guard let precision else { return try configuration().precision }
         return try Configuration.precision(precision) { ValidationError("--precision: \($0)") }
     }
 }

@@ -57,22 +57,9 @@ final class PrecisionTests: XCTestCase {
     /// plain bf16 is off by about 2^-9 of the sums' scale, split bf16 by about 2^-16.
     func testSplitBF16ProductsAreCloseToFP32() throws {
         guard cpuHasBF16 else { throw XCTSkip("no native bf16 on this CPU") }
-        let (m, n, k) = (37, 53, 91)
-        var rng = SeededGenerator(seed: 3)
-        let a = (0..<(m * k)).map { _ in Float(rng.unit() * 2 - 1) }
-        let b = (0..<(k * n)).map { _ in Float(rng.unit() * 2 - 1) }
-        var exact = [Double](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n { for q in 0..<k { exact[i * n + j] += Double(a[i * k + q]) * Double(b[q * n + j]) } } }
-        let scale = exact.map(abs).max()!
+        let product = ProductCase(m: 37, n: 53, k: 91, seed: 3), exact = product.exact()
         func worst(_ precision: Precision, transposed: Bool = false) throws -> Double {
-            var error = [CChar](repeating: 0, count: 200)
-            let product = try XCTUnwrap(gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(n), Int32(n), 0, 1, &error, error.count))
-            defer { gd_product_destroy(product) }
-            var c = [Float](repeating: 0, count: m * n)
-            // Transposed: A stored k x m.
-            let input = transposed ? (0..<(k * m)).map { a[($0 % m) * k + $0 / m] } : a
-            XCTAssertEqual(gd_product_run(product, input, Int32(transposed ? m : k), transposed ? 1 : 0, &c), 0)
-            return zip(c, exact).map { abs(Double($0) - $1) }.max()! / scale
+            ProductCase.worst(try product.run(precision, transposed: transposed), exact)
         }
         let plain = try worst(.bf16Plain), split = try worst(.bf16), splitT = try worst(.bf16, transposed: true)
         XCTAssertLessThan(split, 1e-4, "split bf16")
@@ -139,12 +126,14 @@ final class PrecisionTests: XCTestCase {
         XCTAssertEqual(try Configuration.parse("", path: "c.toml").precision, .fp32)
         XCTAssertEqual(try Configuration.parse("[analysis]\nprecision = \"bf16\"\n", path: "c.toml").precision, .bf16)
         XCTAssertEqual(try Configuration.parse("[analysis]\nprecision = \"fp32\"\n", path: "c.toml").precision, .fp32)
-        for (name, why) in [("bf16-plain", "misses the agreement targets"), ("int8", "misses the agreement targets"), ("fp16", "must be one of fp32, bf16")] {
+        for (name, why) in [("bf16-plain", "misses the agreement targets"), ("int8", "misses the agreement targets"),
+                            ("int8-static", "misses the agreement targets"), ("fp16", "must be one of fp32, bf16")] {
             XCTAssertThrowsError(try Configuration.parse("[analysis]\nprecision = \"\(name)\"\n", path: "c.toml"), name) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.contains("precision") && text.contains("c.toml") && text.contains(why), text)
             }
         }
-        XCTAssertTrue(Precision.bf16.offered && Precision.fp32.offered && !Precision.bf16Plain.offered && !Precision.int8.offered)
+        XCTAssertTrue(Precision.bf16.offered && Precision.fp32.offered && !Precision.bf16Plain.offered && !Precision.int8.offered
+                      && !Precision.int8Static.offered)
     }
 }

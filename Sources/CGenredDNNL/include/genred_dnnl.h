@@ -13,9 +13,11 @@
 /// each of A and B split into two bfloat16 parts (x = hi + lo, about 16 significant bits), and
 /// the three products that matter (hi·hi, hi·lo, lo·hi) summed in fp32 as one product with
 /// K three times as long; close to fp32, at three times the bf16 work. `GD_PRECISION_INT8`:
-/// A quantized with a fixed scale (calibrated per product) to [-127, 127], B per output column,
-/// integer sums scaled back to fp32.
-enum { GD_PRECISION_BF16 = 1, GD_PRECISION_BF16_SPLIT = 2, GD_PRECISION_INT8 = 3 };
+/// each row of A quantized to [-127, 127] on its own step (its largest |value| over 127),
+/// measured at each run; B per output column; integer sums, scaled back to fp32 per row and
+/// column. `GD_PRECISION_INT8_STATIC`: the same with one fixed step for all of A (calibrated
+/// per product ahead of time, `a_scale`).
+enum { GD_PRECISION_BF16 = 1, GD_PRECISION_BF16_SPLIT = 2, GD_PRECISION_INT8 = 3, GD_PRECISION_INT8_STATIC = 4 };
 
 /// 1 when oneDNN runs `precision` with native instructions on this CPU (no emulation), else
 /// 0; `what` receives the oneDNN ISA and the kernel it chose, or why there is none.
@@ -24,7 +26,7 @@ int gd_native(int precision, char *what, size_t what_size);
 typedef struct gd_product gd_product;
 
 /// Prepares `C (m x n, ldc) = A (m x k) * B (k x n, ldb)`; `accumulate` adds to C instead.
-/// `a_scale` (int8 only) is the step of A's quantization: A's values past 127 steps are
+/// `a_scale` (static int8 only) is the step of A's quantization: A's values past 127 steps are
 /// clamped. NULL on failure, with the reason in `error`.
 gd_product *gd_product_create(int precision, int m, int n, int k, const float *b, int ldb, int ldc,
                               int accumulate, float a_scale, char *error, size_t error_size);

@@ -173,7 +173,7 @@ public enum Benchmark {
     /// The measured peak of `precision`'s dot-product instructions on `threads` threads
     /// (operations per second, a product and a sum counting two, as for fp32), from the
     /// widest loop the CPU has: AVX512-BF16 for bf16 (and bf16-plain), AVX512-VNNI or AVX-VNNI
-    /// for int8. nil where it has none, and for AMX, whose tile loop is not measured.
+    /// for int8 (and int8-static). nil where it has none, and for AMX, whose tile loop is not measured.
     public static func reducedPeak(_ precision: Precision, cpu: CPUInfo = .current, threads: Int,
                                    seconds: Double = 0.3) -> (instructions: String, rate: Double)? {
         let loop: (String, FlopLoop)
@@ -182,7 +182,7 @@ public enum Benchmark {
         case .bf16, .bf16Plain:
             guard cpu.has("AVX512_BF16") else { return nil }
             loop = ("AVX512-BF16 VDPBF16PS", genred_ops_bf16_avx512)
-        case .int8:
+        case .int8, .int8Static:
             if cpu.has("AVX512_VNNI") { loop = ("AVX512-VNNI VPDPBUSD", genred_ops_int8_avx512) }
             else if cpu.has("AVX_VNNI") { loop = ("AVX-VNNI VPDPBUSD", genred_ops_int8_avx256) }
             else { return nil }

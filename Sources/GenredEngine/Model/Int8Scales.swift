@@ -1,6 +1,6 @@
 import Foundation
 
-/// The calibrated steps of int8 activations: per network product (each Winograd point of each
+/// The calibrated steps of int8-static activations: per network product (each Winograd point of each
 /// timbral convolution, each banded temporal convolution, each time tap of each mid-end
 /// convolution), the largest input value that quantizes without clamping, over 127.
 ///

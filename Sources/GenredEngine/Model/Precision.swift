@@ -11,11 +11,13 @@ import Foundation
 ///   (docs/speed.md), at three times the work of plain bf16, so it pays only where bf16 runs
 ///   far faster than fp32 (AMX).
 /// - `bf16-plain`: activations and weights rounded to one bfloat16 each.
-/// - `int8`: inputs quantized with per-product steps calibrated once per bundle
-///   (`Int8Scales`), weights per output column, integer sums (VNNI, AMX).
+/// - `int8`: each row of a product's inputs quantized on its own step, measured as it runs;
+///   weights per output column; integer sums (VNNI, AMX).
+/// - `int8-static`: inputs quantized with one step per product, calibrated once per bundle
+///   (`Int8Scales`); otherwise as `int8`.
 ///
-/// `bf16-plain` and `int8` miss the agreement targets, so they are not offered for analysis;
-/// `genred bench` measures them.
+/// `bf16-plain`, `int8` and `int8-static` miss the agreement targets, so they are not offered
+/// for analysis; `genred bench` measures them.
 ///
 /// A precision runs only where oneDNN has a native kernel for it and where, timed on the
 /// bundle's own network, it beats fp32; elsewhere fp32 runs, and one log line says why.
@@ -23,6 +25,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     case fp32, bf16
     case bf16Plain = "bf16-plain"
     case int8
+    case int8Static = "int8-static"
 
     public var description: String { rawValue }
 
@@ -33,6 +36,9 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     /// The names analysis accepts, for help and errors.
     public static var offeredNames: String { allCases.filter(\.offered).map(\.rawValue).joined(separator: ", ") }
 
+    /// Whether its products sum integers (int8 and int8-static).
+    var isInteger: Bool { self == .int8 || self == .int8Static }
+
     /// The C library's name for the products' format.
     var code: Int32 {
         switch self {
@@ -40,6 +46,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         case .bf16: return Int32(GD_PRECISION_BF16_SPLIT)
         case .bf16Plain: return Int32(GD_PRECISION_BF16)
         case .int8: return Int32(GD_PRECISION_INT8)
+        case .int8Static: return Int32(GD_PRECISION_INT8_STATIC)
         }
     }
 
@@ -58,7 +65,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         case .fp32: return (true, "OpenBLAS sgemm")
         case .bf16: return splitKernel
         case .bf16Plain: return plainKernel
-        case .int8: return int8Kernel
+        case .int8, .int8Static: return int8Kernel
         }
     }
 
@@ -82,7 +89,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         guard asked != .fp32 else { return Choice(asked: .fp32, used: .fp32, detail: "OpenBLAS sgemm") }
         let kernel = kernel(asked)
         guard kernel.native else {
-            let what = asked == .int8 ? "int8" : "bf16"
+            let what = asked.isInteger ? "int8" : "bf16"
             ReducedProducts.warnOnce("precision \(asked): no native \(what) kernel on this CPU (\(kernel.detail)); running fp32")
             return Choice(asked: asked, used: .fp32, detail: "no native \(what) kernel (\(kernel.detail))")
         }
@@ -115,10 +122,10 @@ final class ReducedProducts: @unchecked Sendable {
         let description: String
     }
 
-    /// `scales`: int8's calibrated input steps (required for int8, unused otherwise).
+    /// `scales`: int8-static's calibrated input steps (required for it, unused otherwise).
     init(network n: MusicnnNetwork, precision: Precision, scales: Int8Scales? = nil) throws(Failure) {
         precondition(precision != .fp32)
-        if precision == .int8 && scales == nil { throw Failure(description: "int8 needs calibrated scales") }
+        if precision == .int8Static && scales == nil { throw Failure(description: "int8-static needs calibrated scales") }
         var made: [OpaquePointer] = []
         func product(m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, ldc: Int,
                      accumulate: Bool, scale: Float?) throws(Failure) -> OpaquePointer {
@@ -250,7 +257,7 @@ final class ReducedProducts: @unchecked Sendable {
         return cache.withLock { cache in
             if let made = cache[key] { return made }
             do {
-                let scales = precision == .int8 ? try Int8Scales.load(for: bundle) : nil
+                let scales = precision == .int8Static ? try Int8Scales.load(for: bundle) : nil
                 let made = try ReducedProducts(network: bundle.network, precision: precision, scales: scales)
                 cache[key] = made
                 return made
