@@ -7,7 +7,7 @@
 #   scripts/bench.sh [BINARY]      (default .build/release/genred)
 #
 # GENRED_BENCH_ORIGINAL=0 skips the original pipeline. GENRED_BENCH_PRECISIONS (default
-# "bf16 bf16-plain int8") are measured too, each beside fp32 in its own genred bench run
+# "bf16 bf16-plain int8 int8-static") are measured too, each beside fp32 in its own genred bench run
 # (where the CPU has no native kernel for one, its run says so and stops there).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,9 +22,9 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average before: $(load) (figures are only comparable on an idle machine: below 0.5)"
 echo "== genred bench"
 "$bin" bench "${files[@]}" | tee "$out/genred"
-for p in ${GENRED_BENCH_PRECISIONS-bf16 bf16-plain int8}; do
+for p in ${GENRED_BENCH_PRECISIONS-bf16 bf16-plain int8 int8-static}; do
   echo "== genred bench --precision $p"
-  "$bin" bench --no-import --precision "$p" "${files[@]}" 2>&1 | grep -E '^(precision|for analysis|end to end|inference alone)' | tee -a "$out/precisions"
+  "$bin" bench --no-import --precision "$p" "${files[@]}" 2>&1 | grep -E '^(precision|for analysis|end to end|inference alone|inference [a-z0-9-]+ (at|peak))' | tee -a "$out/precisions"
 done
 if [[ ${GENRED_BENCH_ORIGINAL:-1} != 0 ]]; then
   echo "== the original pipeline (Python, librosa, TensorFlow) on the same files"

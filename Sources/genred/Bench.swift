@@ -271,7 +271,8 @@ extension Bench {
         }
 
         /// Prints what the figures depend on: the CPU, its vector extensions, the BLAS kernels in
-        /// use and the FP32 peak measured on `threads` threads, which it returns.
+        /// use and the peaks measured on `threads` threads (fp32's, which it returns, and those of
+        /// the bf16 and int8 dot products where the CPU has them).
         private func printMachine(threads: Int) -> Benchmark.FP32Peak {
             let info = CPUInfo.current
             print("cpu              \(info.summary), \(ProcessInfo.processInfo.activeProcessorCount) cores online")
@@ -280,6 +281,15 @@ extension Bench {
             let peak = Benchmark.fp32Peak(cpu: info, threads: threads)
             print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
                          peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
+            for precision in [Precision.bf16, .int8] {
+                let name = "\(precision) peak".padding(toLength: 17, withPad: " ", startingAt: 0)
+                guard let reduced = Benchmark.reducedPeak(precision, cpu: info, threads: threads) else {
+                    print(name + "no dot-product loop for it on this CPU (AMX tiles are not measured)")
+                    continue
+                }
+                print(name + String(format: "%.1f GOP/s on %d threads, %.2fx fp32's (%@ loop, measured)",
+                                    reduced.rate / 1e9, peak.threads, reduced.rate / peak.allCores, reduced.instructions))
+            }
             return peak
         }
 
@@ -457,7 +467,7 @@ private final class PassAccumulator: Sendable {
 /// replaces, so the two spellings cannot drift apart.
 extension Bench {
     struct Machine: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print only the CPU, its vector extensions, the BLAS kernels in use and the measured FP32 peak.")
+        static let configuration = CommandConfiguration(abstract: "Print only the CPU, its vector extensions, the BLAS kernels in use and the measured FP32, bf16 and int8 peaks.")
         @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
         func run() throws { try Speed.forward(["--cpu"] + (threads.map { ["--threads", String($0)] } ?? [])) }
     }

@@ -27,6 +27,13 @@ final class BLASDispatchCommandTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, stderr)
         XCTAssertTrue(stdout.contains("cpu "), "the arguments survive the re-execution: \(stdout)")
+        // The reduced precisions' peaks: measured where the CPU has the instructions, else said.
+        for (precision, flag) in [("bf16", "AVX512_BF16"), ("int8", "VNNI")] {
+            let peak = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("\(precision) peak ") }, stdout)
+            let measured = CPUInfo.current.extensions.contains { $0.contains(flag) }
+            XCTAssertEqual(peak.contains("GOP/s on 1 threads"), measured, String(peak))
+            XCTAssertEqual(peak.contains("no dot-product loop"), !measured, String(peak))
+        }
         let line = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("blas ") }, stdout)
         let words = line.split(separator: " ")
         let core = try XCTUnwrap(words.firstIndex(of: "core").map { String(words[$0 + 1]) }, String(line))
