@@ -15,7 +15,7 @@ extern void omp_set_num_threads(int);
 struct gd_product {
     int precision, m, n, k, ldc;
     int terms;             /* bf16 parts summed along K: 1 (plain bf16) or 3 (split bf16) */
-    float a_inverse;       /* int8: 1 / A's calibrated scale */
+    float a_inverse;       /* int8-static: 1 / A's calibrated scale */
     int rows;              /* int8 by rows: each row of A gets its own step at each run */
     int accumulate;        /* C += A * B (by rows: added by hand, not by a post-op) */
     int id;                /* index of this product's memory objects in each thread's table */
@@ -252,7 +252,7 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     float *column_scales = NULL;
     p->rows = precision == GD_PRECISION_INT8;
     p->accumulate = accumulate;
-    if (int8 && !p->rows && !(a_scale > 0)) { say(error, error_size, "int8 needs a positive scale for A"); free(p); return NULL; }
+    if (int8 && !p->rows && !(a_scale > 0)) { say(error, error_size, "int8-static needs a positive scale for A"); free(p); return NULL; }
     p->a_inverse = int8 && !p->rows ? 1.0f / a_scale : 1.0f;
     if (p->rows) a_scale = 1.0f;  /* each row's step is applied after the product */
     const int kk = terms * k;  /* the product's K: the terms side by side */
