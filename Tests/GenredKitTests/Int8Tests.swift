@@ -133,6 +133,24 @@ final class Int8Tests: XCTestCase {
         XCTAssertLessThan(ProductCase.worst(c, reference.map { 2 * $0 }), 0.03)
     }
 
+    /// A product that fails (oneDNN out of memory, simulated here for every product) is
+    /// computed in fp32 instead: the analysis goes on and equals fp32's bit for bit, and the
+    /// log says so once.
+    func testAFailedProductRunsInFP32() throws {
+        guard cpuHasInt8 else { throw XCTSkip("no native int8 on this CPU: \(Precision.kernel(.int8).detail)") }
+        let bundle = try Fixtures.bundle("msd-musicnn")
+        let reduced = Analyzer(bundle: bundle, threads: 1, precision: .int8, requireFaster: false)
+        XCTAssertEqual(reduced.precision, .int8)
+        let reference = try Analyzer(bundle: bundle, threads: 1).analyze(Fixtures.audio("rock"))
+        XCTAssertNotEqual(try reduced.analyze(Fixtures.audio("rock")).embedding, reference.embedding, "int8 really runs")
+        ReducedProducts.failForTesting.store(true, ordering: .relaxed)
+        defer { ReducedProducts.failForTesting.store(false, ordering: .relaxed) }
+        let fallen = try reduced.analyze(Fixtures.audio("rock"))
+        XCTAssertEqual(fallen.mean, reference.mean)
+        XCTAssertEqual(fallen.embedding, reference.embedding)
+        XCTAssertEqual(ReducedProducts.logged.withLock { $0.filter { $0.contains("product failed") }.count }, 1)
+    }
+
     /// Both int8 forms run, and land near fp32 (not garbage), though short of the agreement
     /// targets (docs/speed.md: on real tracks, cosines down to 0.93 for int8-static and 0.996
     /// for int8).

@@ -476,11 +476,13 @@ extension MusicnnNetwork {
         let first = pad - (conv.kernelTime - 1) / 2
         if let reduced = ws.reduced {
             ws.midOutput.update(repeating: 0, count: F * N)
-            for dt in 0..<conv.kernelTime {
-                ReducedProducts.run(reduced.midend[index][dt], a: features + (first + dt) * channels + inputOffset,
-                                    lda: channels, c: ws.midOutput)
+            var done = true
+            for dt in 0..<conv.kernelTime where done {
+                done = ReducedProducts.run(reduced.midend[index][dt], a: features + (first + dt) * channels + inputOffset,
+                                           lda: channels, c: ws.midOutput)
             }
-            return
+            if done { return }
+            // A tap failed: the whole convolution again in fp32, from zero.
         }
         conv.kernel.withUnsafeBufferPointer { w in
             ws.midOutput.update(repeating: 0, count: F * N)  // then every tap adds (see `sgemmOverwriting`)

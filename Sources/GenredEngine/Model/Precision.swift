@@ -1,6 +1,7 @@
 import CGenredDNNL
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// The number format of the network's products.
 ///
@@ -193,16 +194,25 @@ final class ReducedProducts: @unchecked Sendable {
         for conv in midend { for p in conv { gd_product_destroy(p) } }
     }
 
-    /// Runs `product`; a failure here (oneDNN out of memory) is not recoverable mid-window.
+    /// Runs `product`. false where it failed (oneDNN could not get memory): the caller then
+    /// computes that product in fp32, so the window is still right, and the first failure is
+    /// logged.
     @inline(__always)
     static func run(_ product: OpaquePointer, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
-                    c: UnsafeMutablePointer<Float>) {
-        let status = gd_product_run(product, a, Int32(lda), transposeA ? 1 : 0, c)
-        precondition(status == 0, "oneDNN failed to run a reduced-precision product")
+                    c: UnsafeMutablePointer<Float>) -> Bool {
+        if !failForTesting.load(ordering: .relaxed), gd_product_run(product, a, Int32(lda), transposeA ? 1 : 0, c) == 0 {
+            return true
+        }
+        warnOnce("a reduced-precision product failed (oneDNN could not get memory); such products run in fp32")
+        return false
     }
 
+    /// Makes every product fail, as if memory had run out (tests only).
+    static let failForTesting = Atomic<Bool>(false)
+
     private static let cache = LockedValue<[String: ReducedProducts]>([:])
-    private static let logged = LockedValue<Set<String>>([])
+    /// The lines `warnOnce` and `noteOnce` have logged.
+    static let logged = LockedValue<Set<String>>([])
 
     /// A reduced precision runs for analysis only when it is at least this much faster than fp32.
     static let minimumSpeedup = 1.1

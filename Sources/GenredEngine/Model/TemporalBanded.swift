@@ -42,8 +42,9 @@ extension MusicnnNetwork {
                 var t = 0
                 while t < F {
                     // C[band][(j, channel)] = sum over d of input[t + offset + d][band] * kernel[d][(j, channel)].
-                    if let reduced = ws.reduced {
-                        ReducedProducts.run(reduced.temporal[index], a: padded + (t + offset) * B, lda: B, transposeA: true, c: c)
+                    if let reduced = ws.reduced,
+                       ReducedProducts.run(reduced.temporal[index], a: padded + (t + offset) * B, lda: B, transposeA: true, c: c) {
+                        // done in the reduced precision
                     } else {
                         ws.recorder?.temporal(index, padded + (t + offset) * B, count: banded.taps * B)
                         sgemmOverwriting(transposeA: true, m: B, n: width, k: banded.taps, a: padded + (t + offset) * B, lda: B,

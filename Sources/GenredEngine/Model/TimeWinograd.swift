@@ -157,8 +157,9 @@ extension MusicnnNetwork {
                             row += kw
                         }
                     }
-                    if let product = ws.reduced?.winograd[index][p][rows] {
-                        ReducedProducts.run(product, a: ws.winogradColumns, lda: kw, c: ws.winogradProducts + p * rows * N)
+                    if let product = ws.reduced?.winograd[index][p][rows],
+                       ReducedProducts.run(product, a: ws.winogradColumns, lda: kw, c: ws.winogradProducts + p * rows * N) {
+                        // done in the reduced precision
                     } else {
                         ws.recorder?.winograd(index, point: p, ws.winogradColumns, rows: rows, columns: kw)
                         sgemmOverwriting(m: rows, n: N, k: kw, a: ws.winogradColumns, lda: kw,
