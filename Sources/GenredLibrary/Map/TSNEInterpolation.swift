@@ -36,8 +36,11 @@ final class InterpolatedRepulsion {
     /// Fewest boxes per side (FIt-SNE's default).
     static let minimumBoxes = 50
     /// Most boxes per side: past it boxes widen instead, which bounds the buffers' memory (about
-    /// 140 MB at 800 nodes a side) when a few far-flung points stretch the spread.
-    static let maximumBoxes = 200
+    /// 360 MB at 1,280 nodes a side) when a few far-flung points stretch the spread. At 100,000
+    /// points the spread reaches 600-800 units; a cap of 200 boxes (nodes a unit apart) left the
+    /// forces coarse enough that one start in three ended in a broken map (trustworthiness 0.912
+    /// against 0.950; docs/map.md).
+    static let maximumBoxes = 320
     /// Box widths are powers of this ratio times the default width.
     static let widthStep = 1.1
     /// Each pass of the transforms is cut into this many batches of rows or columns per charge, a
