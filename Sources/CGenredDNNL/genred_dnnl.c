@@ -16,8 +16,7 @@ struct gd_product {
     int precision, m, n, k, ldc;
     int terms;             /* bf16 parts summed along K: 1 (plain bf16) or 3 (split bf16) */
     float a_inverse;       /* int8-static: 1 / A's calibrated scale */
-    int rows;              /* int8 by rows: each row of A gets its own step at each run */
-    int accumulate;        /* C += A * B (by rows: added by hand, not by a post-op) */
+    int accumulate;        /* C += A * B (int8 by rows: added by hand, not by a post-op) */
     int id;                /* index of this product's memory objects in each thread's table */
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src, weights, dst, scratch;
@@ -181,6 +180,17 @@ static void choose_convert(void) {
 }
 
 
+static int is_int8(int precision) {
+    return precision == GD_PRECISION_INT8 || precision == GD_PRECISION_INT8_STATIC;
+}
+
+/* int8 by rows: each row of A gets its own step at each run. */
+static int by_rows(const gd_product *p) { return p->precision == GD_PRECISION_INT8; }
+
+/* The step that maps a row whose largest |value| is top onto [-127, 127]; 1 for a row of zeros
+ * (or NaN), whose quantized values are then 0. */
+static float row_step(float top) { return top > 0 && top == top ? top / 127.0f : 1.0f; }
+
 static int precision_terms(int precision) {
     switch (precision) {
     case GD_PRECISION_BF16: return 1;
@@ -226,7 +236,7 @@ int gd_native(int precision, char *what, size_t what_size) {
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
     /* A bf16 kernel names it (…_bf16, …_amx); anything else converts to fp32. int8 has
      * integer kernels from AVX2 on (VNNI, AMX where there); only the reference one is slow. */
-    int native = precision == GD_PRECISION_INT8 || precision == GD_PRECISION_INT8_STATIC
+    int native = is_int8(precision)
                  ? strstr(impl, "ref") == NULL && isa >= dnnl_cpu_isa_avx2
                  : (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
                    && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
@@ -246,21 +256,20 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     gd_product *p = calloc(1, sizeof *p);
     if (!p) { say(error, error_size, "out of memory"); return NULL; }
     p->precision = precision; p->m = m; p->n = n; p->k = k; p->ldc = ldc; p->terms = terms;
-    const int int8 = precision == GD_PRECISION_INT8 || precision == GD_PRECISION_INT8_STATIC;
+    const int int8 = is_int8(precision), rows = by_rows(p);
     const dnnl_data_type_t type = int8 ? dnnl_s8 : dnnl_bf16;
     const size_t element = int8 ? 1 : 2;
     float *column_scales = NULL;
-    p->rows = precision == GD_PRECISION_INT8;
     p->accumulate = accumulate;
-    if (int8 && !p->rows && !(a_scale > 0)) { say(error, error_size, "int8-static needs a positive scale for A"); free(p); return NULL; }
-    p->a_inverse = int8 && !p->rows ? 1.0f / a_scale : 1.0f;
-    if (p->rows) a_scale = 1.0f;  /* each row's step is applied after the product */
+    if (int8 && !rows && !(a_scale > 0)) { say(error, error_size, "int8-static needs a positive scale for A"); free(p); return NULL; }
+    p->a_inverse = int8 && !rows ? 1.0f / a_scale : 1.0f;
+    if (rows) a_scale = 1.0f;  /* each row's step is applied after the product */
     const int kk = terms * k;  /* the product's K: the terms side by side */
     p->id = __atomic_fetch_add(&next_product_id, 1, __ATOMIC_RELAXED);
 
     dnnl_dims_t src_dims = {m, kk}, weight_dims = {kk, n}, dst_dims = {m, n};
     /* By rows, a product that adds to C writes into a buffer of its own first. */
-    dnnl_dims_t dst_strides = {p->rows && accumulate ? n : ldc, 1};
+    dnnl_dims_t dst_strides = {rows && accumulate ? n : ldc, 1};
     dnnl_memory_desc_t weights_any, plain;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
@@ -296,7 +305,7 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
         free(output_scales);
         TRY(set, "output scales");
     }
-    if (accumulate && !p->rows) {
+    if (accumulate && !rows) {
         TRY(dnnl_post_ops_create(&ops), "post-ops");
         TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
         TRY(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
@@ -383,8 +392,7 @@ static int quantize_a(const gd_product *p, const float *a, int lda, int transpos
             const float *row = a + (size_t)r * lda;
             float inverse = p->a_inverse;
             if (steps) {
-                const float top = largest(row, k);
-                steps[r] = top > 0 && top == top ? top / 127.0f : 1.0f;
+                steps[r] = row_step(largest(row, k));
                 inverse = 1.0f / steps[r];
             }
             quantize(row, q + (size_t)r * k, inverse, NULL, k);
@@ -403,7 +411,7 @@ static int quantize_a(const gd_product *p, const float *a, int lda, int transpos
             for (int r = 0; r < m; r++) steps[r] = fmaxf(steps[r], fabsf(x[r]));
         }
         for (int r = 0; r < m; r++) {
-            steps[r] = steps[r] > 0 && steps[r] == steps[r] ? steps[r] / 127.0f : 1.0f;
+            steps[r] = row_step(steps[r]);
             inverses[r] = 1.0f / steps[r];
         }
     }
@@ -436,13 +444,13 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
     }
     pthread_once(&convert_once, choose_convert);
     float *steps = NULL, *dst = c;
-    if (p->rows) {
+    if (by_rows(p)) {
         steps = grow_floats(&thread_row_steps, &thread_row_steps_size, (size_t)m);
         if (!steps) return -1;
         /* A product that adds to C writes into a buffer of its own, then adds row by row. */
         if (p->accumulate && !(dst = grow_floats(&thread_c, &thread_c_size, (size_t)m * (size_t)p->n))) return -1;
     }
-    if (p->precision == GD_PRECISION_INT8 || p->precision == GD_PRECISION_INT8_STATIC) {
+    if (is_int8(p->precision)) {
         if (quantize_a(p, a, lda, transpose_a, (int8_t *)thread_a, steps) != 0) return -1;
     } else if (!transpose_a) {
         /* Row r of the product's A: [a_hi | a_hi | a_lo] (split, each k wide, to meet B's
@@ -488,7 +496,7 @@ int gd_product_run(const gd_product *p, const float *a, int lda, int transpose_a
         {DNNL_ARG_SRC, b->src}, {DNNL_ARG_WEIGHTS, b->weights}, {DNNL_ARG_DST, b->dst}, {DNNL_ARG_SCRATCHPAD, b->scratch}};
     if (dnnl_primitive_execute(p->primitive, thread_stream, 4, args) != dnnl_success) return -1;
     if (dnnl_stream_wait(thread_stream) != dnnl_success) return -1;
-    if (p->rows) {
+    if (steps) {
         const int n = p->n, ldc = p->ldc;
         for (int r = 0; r < m; r++) {
             const float step = steps[r];

@@ -105,7 +105,7 @@ extension Bench {
             if let makeLibrary, let target = store ?? db { return try fillLibrary(makeLibrary, at: target) }
             if let queue, let target = store ?? db { return try benchQueue(queue, at: target) }
             let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
-            let peak = printMachine(threads: threads)
+            let (peak, reducedPeaks) = printMachine(threads: threads)
             if cpu { return }
             let bundle: ModelBundle
             bundle = try ModelBundle.load(model)
@@ -195,7 +195,7 @@ extension Bench {
                              precision.rawValue, fast, threads, fast * windowSeconds, fast / alone, alone))
                 print(String(format: "inference %@ stage  %.3f thread-seconds (fp32 %.3f)", precision.rawValue,
                              reduced!.timings.inference, t.inference))
-                if let peak = Benchmark.reducedPeak(precision, threads: threads) {
+                if let peak = reducedPeaks[precision] {
                     print(String(format: "inference %@ at %.0f%% of the measured %@ peak on %d threads (%.1f effective GOP/s of %.1f, %@ loop)",
                                  precision.rawValue, 100 * fast * flops / peak.rate, precision.rawValue, threads,
                                  fast * flops / 1e9, peak.rate / 1e9, peak.instructions))
@@ -271,9 +271,9 @@ extension Bench {
         }
 
         /// Prints what the figures depend on: the CPU, its vector extensions, the BLAS kernels in
-        /// use and the peaks measured on `threads` threads (fp32's, which it returns, and those of
-        /// the bf16 and int8 dot products where the CPU has them).
-        private func printMachine(threads: Int) -> Benchmark.FP32Peak {
+        /// use and the peaks measured on `threads` threads: fp32's, and those of the bf16 and int8
+        /// dot products where the CPU has them, which it returns for each precision that uses them.
+        private func printMachine(threads: Int) -> (Benchmark.FP32Peak, [Precision: (instructions: String, rate: Double)]) {
             let info = CPUInfo.current
             print("cpu              \(info.summary), \(ProcessInfo.processInfo.activeProcessorCount) cores online")
             print("vectors          \(info.extensions.joined(separator: " ")) -> \(info.vectorLevel)")
@@ -281,7 +281,8 @@ extension Bench {
             let peak = Benchmark.fp32Peak(cpu: info, threads: threads)
             print(String(format: "fp32 peak        %.1f GFLOP/s on one core, %.1f GFLOP/s on %d threads (%@ loop, measured)",
                          peak.perCore / 1e9, peak.allCores / 1e9, peak.threads, peak.instructions))
-            for precision in [Precision.bf16, .int8] {
+            var reducedPeaks: [Precision: (instructions: String, rate: Double)] = [:]
+            for (precision, alike) in [(Precision.bf16, [Precision.bf16, .bf16Plain]), (.int8, [.int8, .int8Static])] {
                 let name = "\(precision) peak".padding(toLength: 17, withPad: " ", startingAt: 0)
                 guard let reduced = Benchmark.reducedPeak(precision, cpu: info, threads: threads) else {
                     print(name + "no dot-product loop for it on this CPU (AMX tiles are not measured)")
@@ -289,8 +290,9 @@ extension Bench {
                 }
                 print(name + String(format: "%.1f GOP/s on %d threads, %.2fx fp32's (%@ loop, measured)",
                                     reduced.rate / 1e9, peak.threads, reduced.rate / peak.allCores, reduced.instructions))
+                for p in alike { reducedPeaks[p] = reduced }
             }
-            return peak
+            return (peak, reducedPeaks)
         }
 
         /// Learning on synthetic features with the real layout: what 10,000 labelled tracks cost
