@@ -200,6 +200,9 @@ def main():
                 perplexity_used = report.get("perplexity", args.perplexity)
                 if report.get("note") and seed == seeds[0] and x is xs[0]:
                     print(f"# N={n}: genred: {report['note']}", file=sys.stderr)
+                if report.get("phases"):
+                    phases = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(report["phases"].items(), key=lambda kv: -kv[1]))
+                    print(f"# N={n} seed {seed}: genred {secs:.2f} s: {phases}", file=sys.stderr)
                 results.append(("genred", y, secs, own))
             if "openTSNE" in wanted:
                 results.append((f"openTSNE {openTSNE.__version__}",) + run_opentsne(args, x, seed))

@@ -234,14 +234,23 @@ int gd_native(int precision, char *what, size_t what_size) {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_get_primitive_desc(p->primitive, (const_dnnl_primitive_desc_t *)&pd);
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    /* A bf16 kernel names it (…_bf16, …_amx); anything else converts to fp32. int8 has
-     * integer kernels from AVX2 on (VNNI, AMX where there); only the reference one is slow. */
+    /* A bf16 kernel names it (…_bf16, …_amx); anything else converts to fp32. int8 needs a
+     * dot-product instruction (VNNI or AMX): without one, oneDNN's integer kernels multiply
+     * u8 by s8 in pairs summed into 16 bits (vpmaddubsw), which saturates on full-range 8-bit
+     * values. On a Zen 3 (AVX2) that gave embeddings at a cosine of 0.40 from fp32's, and ran
+     * at 0.59x fp32's speed (docs/speed.md), so such a CPU computes in fp32 instead. */
+    const int dot_product = isa == dnnl_cpu_isa_avx2_vnni || isa == dnnl_cpu_isa_avx512_core_vnni
+                            || isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
     int native = is_int8(precision)
-                 ? strstr(impl, "ref") == NULL && isa >= dnnl_cpu_isa_avx2
+                 ? strstr(impl, "ref") == NULL && dot_product
                  : (strstr(impl, "bf16") != NULL || strstr(impl, "amx") != NULL)
                    && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
     char text[256];
-    snprintf(text, sizeof text, "oneDNN on %s, kernel %s", isa_name(isa), impl);
+    if (is_int8(precision) && !dot_product)
+        snprintf(text, sizeof text, "oneDNN on %s has no int8 dot product (VNNI or AMX): its kernel %s "
+                 "sums pairs in 16 bits, which saturates", isa_name(isa), impl);
+    else
+        snprintf(text, sizeof text, "oneDNN on %s, kernel %s", isa_name(isa), impl);
     say(what, what_size, text);
     gd_product_destroy(p);
     return native;

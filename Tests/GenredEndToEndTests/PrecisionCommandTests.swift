@@ -25,6 +25,23 @@ final class PrecisionCommandTests: XCTestCase {
         }
     }
 
+    /// oneDNN's int8 kernels without a dot-product instruction sum u8 × s8 pairs in 16 bits, which
+    /// saturates (on a Zen 3: embeddings at a cosine of 0.40 from fp32's), and are slower than fp32:
+    /// capped below VNNI, and on a CPU without one, int8 falls back, saying why.
+    func testWithoutADotProductInt8FallsBackAndSaysWhy() throws {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let dotProduct = [" avx512_vnni", " avx_vnni", " amx_int8"].contains { flags.contains($0) }
+        for isa in ["AVX2", "AVX512_CORE"] + (dotProduct ? [] : [nil]) {
+            let run = try genred(["bench", "precision", "--precision", "int8", clip], isa: isa)
+            XCTAssertEqual(run.status, 2, "\(isa ?? "uncapped"): \(run.stdout) \(run.stderr)")
+            XCTAssertTrue(run.stdout.contains("int8: falls back to fp32"), run.stdout)
+            let warnings = run.stderr.split(separator: "\n").filter { $0.contains("precision int8: no native int8 kernel") }
+            XCTAssertEqual(warnings.count, 1, run.stderr)
+            XCTAssertTrue(warnings.first?.contains("no int8 dot product (VNNI or AMX)") == true, run.stderr)
+            XCTAssertTrue(warnings.first?.contains("saturates") == true, run.stderr)
+        }
+    }
+
     func testBF16IsComparedWithFP32WhereTheCPUHasIt() throws {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         guard flags.contains(" avx512_bf16") || flags.contains(" amx_bf16") else {

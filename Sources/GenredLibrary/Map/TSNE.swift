@@ -63,6 +63,8 @@ struct TSNEResult: Sendable {
     public var perplexityUsed: Double
     /// Why the result departs from the options, e.g. a clamped perplexity.
     public var note: String?
+    /// Seconds spent in each phase, in order: neighbours, affinities, initialisation, optimisation.
+    var phases: [(name: String, seconds: Double)] = []
 }
 
 /// t-distributed stochastic neighbour embedding into the plane.
@@ -106,10 +108,20 @@ public enum TSNE {
         }
         // Every other point when there are at most 3 · perplexity of them, else the 3 · perplexity nearest.
         let neighbours = min(n - 1, max(1, Int((3 * perplexity).rounded(.down))))
+        var phases: [(name: String, seconds: Double)] = []
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ name: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            phases.append((name, Double(now - clock) / 1e9))
+            clock = now
+        }
         let graph = NearestNeighbours.search(data, count: n, dimensions: d, k: neighbours, threads: threads)
+        lap("neighbours")
         let p = Affinities.joint(graph, perplexity: perplexity, threads: threads)
+        lap("affinities")
 
         let pca = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
+        lap("initialisation")
         var gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
         if interpolate { gradient.interpolation = InterpolatedRepulsion(threads: threads) }
         let restarts = max(1, options.restarts ?? automaticRestarts(n))
@@ -126,8 +138,9 @@ public enum TSNE {
             if best == nil || run.kl < best!.kl { best = run }
         }
         let (y, kl) = best!
+        lap("optimisation")
         return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
-                          note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+                          note: notes.isEmpty ? nil : notes.joined(separator: "; "), phases: phases)
     }
 
     /// Gradient descent from `start`; returns the embedding and its KL(P‖Q).

@@ -8,7 +8,8 @@ extension TSNE {
     /// [--threads T] [--method auto|exact|bh|fft] [--learning-rate R] [--exaggeration E]
     /// [--exaggeration-iterations K] [--momentum M] [--restarts R]`. Both files are little-endian:
     /// two Int32 (rows, columns) then rows × columns Float32. One JSON line on standard output reports
-    /// `n`, `seconds` (the whole embedding, neighbour search included), `kl`, `perplexity` and `note`.
+    /// `n`, `seconds` (the whole embedding, neighbour search included), `kl`, `perplexity`, `note` and
+    /// `phases` (seconds in the neighbour search, affinities, initialisation and optimisation).
     public static func benchmarkMain(arguments: [String]) -> Int32 {
         var input: String?
         var output: String?
@@ -69,8 +70,11 @@ extension TSNE {
             FileHandle.standardError.write(Data("cannot write \(output)\n".utf8))
             return 1
         }
+        var phases: [String: Double] = [:]
+        for phase in result.phases { phases[phase.name] = phase.seconds }
         let summary: [String: Any] = ["n": n, "seconds": seconds, "kl": result.klDivergence,
-                                      "perplexity": result.perplexityUsed, "note": result.note ?? NSNull()]
+                                      "perplexity": result.perplexityUsed, "note": result.note ?? NSNull(),
+                                      "phases": phases]
         if let json = try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]) {
             print(String(decoding: json, as: UTF8.self))
         }
