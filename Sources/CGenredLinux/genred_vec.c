@@ -1,5 +1,57 @@
 #include "genred_vec.h"
 
+/* (d1, i1) before (d2, i2): the smaller distance, then the smaller index. */
+static inline int knn_less(float d1, int32_t i1, float d2, int32_t i2) {
+    return d1 < d2 || (d1 == d2 && i1 < i2);
+}
+
+/* A max-heap on (distance, index): the pair that sorts last is at the top. */
+static inline void knn_push(float *hd, int32_t *hi, int *size, float dist, int32_t index) {
+    int c = (*size)++;
+    while (c > 0) {
+        int parent = (c - 1) / 2;
+        if (!knn_less(hd[parent], hi[parent], dist, index)) break;
+        hd[c] = hd[parent]; hi[c] = hi[parent]; c = parent;
+    }
+    hd[c] = dist; hi[c] = index;
+}
+
+static inline void knn_replace_top(float *hd, int32_t *hi, int size, float dist, int32_t index) {
+    int c = 0;
+    for (;;) {
+        int l = 2 * c + 1;
+        if (l >= size) break;
+        int m = l, r = l + 1;
+        if (r < size && knn_less(hd[l], hi[l], hd[r], hi[r])) m = r;
+        if (!knn_less(dist, index, hd[m], hi[m])) break;
+        hd[c] = hd[m]; hi[c] = hi[m]; c = m;
+    }
+    hd[c] = dist; hi[c] = index;
+}
+
+/* Offers one column to the heap. */
+static inline void knn_offer(float dist, int32_t j, float *hd, int32_t *hi, int *size, int k) {
+    if (*size < k) knn_push(hd, hi, size, dist, j);
+    else if (knn_less(dist, j, hd[0], hi[0])) knn_replace_top(hd, hi, *size, dist, j);
+}
+
+/* The doubled product is a sum, not a multiple, so that no compiler fuses it into a
+ * multiply-add: the plain and the AVX2 path round the same way. */
+static inline float knn_distance(float norm, float column_norm, float product) {
+    float d = (norm + column_norm) - (product + product);
+    return d > 0 ? d : 0;
+}
+
+int genred_knn_scan_generic(const float *products, const float *norms, int count, int first, int self, float norm,
+                            float *heap_distances, int32_t *heap_indices, int size, int k) {
+    for (int c = 0; c < count; c++) {
+        int32_t j = first + c;
+        if (j == self) continue;
+        knn_offer(knn_distance(norm, norms[c], products[c]), j, heap_distances, heap_indices, &size, k);
+    }
+    return size;
+}
+
 void genred_dot_s8_rows_generic(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out) {
     for (long i = 0; i < count; i++) {
         const int8_t *row = rows + i * (long)stride;
@@ -38,8 +90,52 @@ void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t
     if (__builtin_cpu_supports("avx2")) dot_avx2(rows, count, stride, query, out);
     else genred_dot_s8_rows_generic(rows, count, stride, query, out);
 }
+
+/* Eight columns at a time: only those not farther than the heap's top go to the scalar test. */
+__attribute__((target("avx2")))
+static int knn_scan_avx2(const float *products, const float *norms, int count, int first, int self, float norm,
+                         float *hd, int32_t *hi, int size, int k) {
+    int c = 0;
+    for (; c < count && size < k; c++) {
+        int32_t j = first + c;
+        if (j != self) knn_offer(knn_distance(norm, norms[c], products[c]), j, hd, hi, &size, k);
+    }
+    const __m256 row = _mm256_set1_ps(norm), zero = _mm256_setzero_ps();
+    float lane[8];
+    for (; c + 8 <= count; c += 8) {
+        __m256 g = _mm256_loadu_ps(products + c);
+        __m256 d = _mm256_sub_ps(_mm256_add_ps(row, _mm256_loadu_ps(norms + c)), _mm256_add_ps(g, g));
+        d = _mm256_max_ps(d, zero);
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(d, _mm256_set1_ps(hd[0]), _CMP_LE_OQ));
+        if (!mask) continue;
+        _mm256_storeu_ps(lane, d);
+        while (mask) {
+            int b = __builtin_ctz((unsigned)mask);
+            mask &= mask - 1;
+            int32_t j = first + c + b;
+            if (j != self) knn_offer(lane[b], j, hd, hi, &size, k);
+        }
+    }
+    for (; c < count; c++) {
+        int32_t j = first + c;
+        if (j != self) knn_offer(knn_distance(norm, norms[c], products[c]), j, hd, hi, &size, k);
+    }
+    return size;
+}
+
+int genred_knn_scan(const float *products, const float *norms, int count, int first, int self, float norm,
+                    float *heap_distances, int32_t *heap_indices, int size, int k) {
+    __builtin_cpu_init();
+    if (k > 0 && __builtin_cpu_supports("avx2"))
+        return knn_scan_avx2(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
+    return genred_knn_scan_generic(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
+}
 #else
 void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out) {
     genred_dot_s8_rows_generic(rows, count, stride, query, out);
+}
+int genred_knn_scan(const float *products, const float *norms, int count, int first, int self, float norm,
+                    float *heap_distances, int32_t *heap_indices, int size, int k) {
+    return genred_knn_scan_generic(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
 }
 #endif

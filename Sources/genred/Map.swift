@@ -81,6 +81,12 @@ struct Map: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
     var restarts: String?
 
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var boxWidth: String?
+
+    @Option(name: .long, help: ArgumentHelp(visibility: .hidden))
+    var maximumStep: String?
+
     func validate() throws {
         if benchInput == nil && csv == nil { throw ValidationError("--csv FILE is required") }
         if !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
@@ -101,6 +107,8 @@ struct Map: ParsableCommand {
             if let exaggerationIterations { extra += ["--exaggeration-iterations", exaggerationIterations] }
             if let momentum { extra += ["--momentum", momentum] }
             if let restarts { extra += ["--restarts", restarts] }
+            if let boxWidth { extra += ["--box-width", boxWidth] }
+            if let maximumStep { extra += ["--maximum-step", maximumStep] }
             throw ExitCode(TSNE.benchmarkMain(arguments: args + extra))
         }
         let config = try library.loadConfiguration()

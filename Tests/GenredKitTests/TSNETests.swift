@@ -1,3 +1,4 @@
+import CGenredLinux
 import Foundation
 import XCTest
 @testable import GenredEngine
@@ -54,6 +55,83 @@ final class TSNETests: XCTestCase {
                 return (s, j)
             }.sorted { $0 < $1 }
             XCTAssertEqual(graph.indices[(i * k)..<(i * k + k)].map(Int.init), order.prefix(k).map(\.1))
+        }
+    }
+
+    /// Several blocks of rows and of columns, duplicated points (ties broken by index) and any
+    /// worker count: the same neighbours as a plain search in double precision.
+    func testNeighboursAcrossBlocksAndWorkersMatchBruteForce() {
+        let n = NearestNeighbours.columnBlock + 3 * NearestNeighbours.rowBlock + 37, d = 9, k = 15
+        var data = random(n * d, seed: 31)
+        for i in stride(from: 0, to: n - 40, by: 97) {  // copies of other points, some in other blocks
+            for c in 0..<d { data[(i + 40) * d + c] = data[i * d + c] }
+        }
+        let one = NearestNeighbours.search(data, count: n, dimensions: d, k: k, threads: 1)
+        let three = NearestNeighbours.search(data, count: n, dimensions: d, k: k, threads: 3)
+        XCTAssertEqual(one.indices, three.indices)
+        XCTAssertEqual(one.distances, three.distances)
+        for i in Array(stride(from: 0, to: n, by: 211)) + [40, 137, n - 1] {
+            let order = (0..<n).filter { $0 != i }.map { j -> (Double, Int) in
+                var s = 0.0
+                for c in 0..<d { let v = Double(data[i * d + c]) - Double(data[j * d + c]); s += v * v }
+                return (s, j)
+            }.sorted { $0 < $1 }
+            XCTAssertEqual(one.indices[(i * k)..<(i * k + k)].map(Int.init), order.prefix(k).map(\.1), "row \(i)")
+        }
+        XCTAssertEqual(one.distances[40 * k], 0, "a copy is its original's nearest neighbour")
+    }
+
+    /// The vector scan keeps the same pairs as the plain loop, ties and the row itself included.
+    func testNeighbourScanMatchesItsPlainLoop() {
+        var rng = SeededGenerator(seed: 4)
+        for trial in 0..<40 {
+            let count = 1 + trial * 13, k = 1 + trial % 17
+            // Few distinct values, so that many distances tie.
+            let products = (0..<count).map { _ in Float(Int(rng.gaussian() * 3)) }
+            let norms = (0..<count).map { _ in Float(Int(abs(rng.gaussian()) * 4)) }
+            let first = trial * 5, me = first + count / 2
+            var heaps = [(distances: [Float], indices: [Int32], size: Int32)]()
+            for vector in [true, false] {
+                var hd = [Float](repeating: 0, count: k), hi = [Int32](repeating: 0, count: k)
+                var size: Int32 = 0
+                // Two calls, as for two blocks of columns.
+                let half = count / 2
+                for (from, to) in [(0, half), (half, count)] where to > from {
+                    let scan = vector ? genred_knn_scan : genred_knn_scan_generic
+                    size = products.withUnsafeBufferPointer { p in
+                        norms.withUnsafeBufferPointer { q in
+                            scan(p.baseAddress! + from, q.baseAddress! + from, Int32(to - from), Int32(first + from),
+                                 Int32(me), 2, &hd, &hi, size, Int32(k))
+                        }
+                    }
+                }
+                heaps.append((hd, hi, size))
+            }
+            XCTAssertEqual(heaps[0].size, heaps[1].size, "trial \(trial)")
+            XCTAssertEqual(heaps[0].size, Int32(min(k, count - 1)), "trial \(trial)")
+            let kept: [[Int32]] = heaps.map { h in
+                var pairs: [(Float, Int32)] = []
+                for t in 0..<Int(h.size) { pairs.append((h.distances[t], h.indices[t])) }
+                pairs.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                return pairs.map { $0.1 }
+            }
+            XCTAssertEqual(kept[0], kept[1], "trial \(trial)")
+            XCTAssertFalse(kept[0].contains(Int32(me)), "the row itself is left out")
+        }
+    }
+
+    /// A point's step longer than the limit is shortened to it, in the same direction; shorter
+    /// ones, and every step without a limit, are left alone.
+    func testALongStepIsShortenedToTheLimit() {
+        let grad = [-4.0, 3.0, 0.01, 0.0, 0, 0]  // point 0: a step of 5 · rate; point 1: short
+        for limit in [nil, 2.0] {
+            var y = [Double](repeating: 0, count: 6), update = y, gains = [Double](repeating: 1, count: 6)
+            TSNE.step(&y, grad: grad, update: &update, gains: &gains, momentum: 0.5, rate: 1, maximumStep: limit)
+            let first = (update[0] * update[0] + update[1] * update[1]).squareRoot()
+            XCTAssertEqual(first, limit ?? 1.2 * 5, accuracy: 1e-12)  // the gains grew to 1.2
+            XCTAssertEqual(update[0] / update[1], -4.0 / 3.0, accuracy: 1e-12)
+            XCTAssertEqual(update[2], -1.2 * 0.01, accuracy: 1e-15)
+            XCTAssertEqual(y[0] + y[2] + y[4], 0, accuracy: 1e-12, "re-centred")
         }
     }
 

@@ -13,4 +13,19 @@ void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t
 /* The plain loop alone (tests compare the two). */
 void genred_dot_s8_rows_generic(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out);
 
+/* One row's part of an exact k-nearest-neighbour search. For the `count` columns j = first + c
+ * (c < count), skipping j == self, the squared distance is
+ *     max(0, (norm + norms[c]) - (products[c] + products[c]))
+ * (norm: the row's squared norm; norms: the columns'; products: the row's inner products with
+ * them), computed in this order in single precision. The k smallest (distance, index) pairs,
+ * ties broken by the smaller index, are kept in a max-heap of `size` entries (heap_distances,
+ * heap_indices; capacity k); returns the new size. AVX2 where the CPU has it, a plain loop
+ * otherwise: both keep the same pairs. */
+int genred_knn_scan(const float *products, const float *norms, int count, int first, int self, float norm,
+                    float *heap_distances, int32_t *heap_indices, int size, int k);
+
+/* The plain loop alone (tests compare the two). */
+int genred_knn_scan_generic(const float *products, const float *norms, int count, int first, int self, float norm,
+                            float *heap_distances, int32_t *heap_indices, int size, int k);
+
 #endif

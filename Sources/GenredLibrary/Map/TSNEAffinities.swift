@@ -1,3 +1,4 @@
+import CGenredLinux
 import COpenBLAS
 import Foundation
 import GenredEngine
@@ -14,11 +15,21 @@ struct NeighbourGraph {
 
 /// Exact nearest neighbours by brute force: BLAS inner products over blocks, a bounded heap per row.
 enum NearestNeighbours {
-    static let rowBlock = 512
-    static let columnBlock = 4096
+    static let rowBlock = 256
+    static let columnBlock = 2048
+    /// Candidates kept beyond k in single precision, then ranked by their distance in double.
+    static let margin = 8
 
-    static func search(_ data: [Float], count n: Int, dimensions d: Int, k: Int, threads: Int) -> NeighbourGraph {
-        precondition(k >= 1 && k < n)
+    /// Each worker takes whole blocks of rows: its own single-threaded sgemm against every block of
+    /// columns, then `genred_knn_scan` (AVX2 where there) over the products, each row's columns in
+    /// ascending order. A row's neighbours thus do not depend on the worker count. The single-precision
+    /// distances (|x|² + |y|² − 2x·y) can swap two near-equal neighbours, and how they round depends
+    /// on the BLAS kernel, so `margin` more candidates are kept, and the k nearest by their distance
+    /// recomputed in double are chosen: the result is then the same on every CPU unless the k-th
+    /// and the (k + margin + 1)-th neighbour are that close.
+    static func search(_ data: [Float], count n: Int, dimensions d: Int, k wanted: Int, threads: Int) -> NeighbourGraph {
+        precondition(wanted >= 1 && wanted < n)
+        let k = min(n - 1, wanted + margin)
         var norms = [Float](repeating: 0, count: n)
         data.withUnsafeBufferPointer { x in
             for i in 0..<n {
@@ -29,50 +40,41 @@ enum NearestNeighbours {
         }
         var indices = [Int32](repeating: 0, count: n * k)
         var heapDistances = [Float](repeating: 0, count: n * k)
-        var filled = [Int](repeating: 0, count: n)
-        var block = [Float](repeating: 0, count: rowBlock * columnBlock)
+        let blocks = (n + rowBlock - 1) / rowBlock
+        let workers = max(1, min(threads, blocks))
+        // The workers run sgemm side by side, each on one thread.
+        openblas_set_num_threads(1)
+        var scratch = [Float](repeating: 0, count: workers * rowBlock * columnBlock)
 
         data.withUnsafeBufferPointer { x in
-            indices.withUnsafeMutableBufferPointer { idx in
-                heapDistances.withUnsafeMutableBufferPointer { hd in
-                    filled.withUnsafeMutableBufferPointer { fill in
-                        block.withUnsafeMutableBufferPointer { g in
-                            var r0 = 0
-                            while r0 < n {
-                                let rows = min(rowBlock, n - r0)
-                                var c0 = 0
-                                while c0 < n {
-                                    let cols = min(columnBlock, n - c0)
-                                    if d > 0 {
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d),
-                                                    1, x.baseAddress! + r0 * d, Int32(d), x.baseAddress! + c0 * d, Int32(d),
-                                                    0, g.baseAddress!, Int32(cols))
-                                    } else {
-                                        for t in 0..<(rows * cols) { g[t] = 0 }
-                                    }
-                                    let parts = TSNE.partition(rows, threads)
-                                    parallelFor(parts.count) { w in
-                                        for r in parts[w] {
-                                            let i = r0 + r
-                                            let heapD = hd.baseAddress! + i * k
-                                            let heapI = idx.baseAddress! + i * k
-                                            var size = fill[i]
-                                            for c in 0..<cols {
-                                                let j = c0 + c
-                                                if j == i { continue }
-                                                let dist = max(0, norms[i] + norms[j] - 2 * g[r * cols + c])
-                                                if size < k {
-                                                    heapPush(heapD, heapI, &size, dist, Int32(j))
-                                                } else if less(dist, Int32(j), heapD[0], heapI[0]) {
-                                                    heapReplaceTop(heapD, heapI, size, dist, Int32(j))
-                                                }
-                                            }
-                                            fill[i] = size
+            norms.withUnsafeBufferPointer { norms in
+                indices.withUnsafeMutableBufferPointer { idx in
+                    heapDistances.withUnsafeMutableBufferPointer { hd in
+                        scratch.withUnsafeMutableBufferPointer { scratch in
+                            parallelFor(workers) { w in
+                                let g = scratch.baseAddress! + w * rowBlock * columnBlock
+                                for block in stride(from: w, to: blocks, by: workers) {
+                                    let r0 = block * rowBlock, rows = min(rowBlock, n - r0)
+                                    var filled = [Int32](repeating: 0, count: rows)
+                                    var c0 = 0
+                                    while c0 < n {
+                                        let cols = min(columnBlock, n - c0)
+                                        if d > 0 {
+                                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d),
+                                                        1, x.baseAddress! + r0 * d, Int32(d), x.baseAddress! + c0 * d, Int32(d),
+                                                        0, g, Int32(cols))
+                                        } else {
+                                            g.update(repeating: 0, count: rows * cols)
                                         }
+                                        for r in 0..<rows {
+                                            let i = r0 + r
+                                            filled[r] = genred_knn_scan(g + r * cols, norms.baseAddress! + c0, Int32(cols), Int32(c0),
+                                                                        Int32(i), norms[i], hd.baseAddress! + i * k,
+                                                                        idx.baseAddress! + i * k, filled[r], Int32(k))
+                                        }
+                                        c0 += cols
                                     }
-                                    c0 += cols
                                 }
-                                r0 += rows
                             }
                         }
                     }
@@ -80,73 +82,38 @@ enum NearestNeighbours {
             }
         }
 
-        // Sort each row and recompute its distances exactly.
-        var distances = [Double](repeating: 0, count: n * k)
+        // Recompute each candidate's distance in double, sort, keep the nearest `wanted`.
+        var kept = [Int32](repeating: 0, count: n * wanted)
+        var distances = [Double](repeating: 0, count: n * wanted)
         let parts = TSNE.partition(n, threads)
         data.withUnsafeBufferPointer { x in
-            indices.withUnsafeMutableBufferPointer { idx in
-                distances.withUnsafeMutableBufferPointer { dist in
-                    parallelFor(parts.count) { w in
-                        var row = [(Double, Int32)](repeating: (0, 0), count: k)
-                        for i in parts[w] {
-                            for t in 0..<k {
-                                let j = Int(idx[i * k + t])
-                                var s = 0.0
-                                for c in 0..<d {
-                                    let diff = Double(x[i * d + c]) - Double(x[j * d + c])
-                                    s += diff * diff
+            indices.withUnsafeBufferPointer { idx in
+                kept.withUnsafeMutableBufferPointer { kept in
+                    distances.withUnsafeMutableBufferPointer { dist in
+                        parallelFor(parts.count) { w in
+                            var row = [(Double, Int32)](repeating: (0, 0), count: k)
+                            for i in parts[w] {
+                                for t in 0..<k {
+                                    let j = Int(idx[i * k + t])
+                                    var s = 0.0
+                                    for c in 0..<d {
+                                        let diff = Double(x[i * d + c]) - Double(x[j * d + c])
+                                        s += diff * diff
+                                    }
+                                    row[t] = (s, idx[i * k + t])
                                 }
-                                row[t] = (s, idx[i * k + t])
-                            }
-                            row.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                            for t in 0..<k {
-                                dist[i * k + t] = row[t].0
-                                idx[i * k + t] = row[t].1
+                                row.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                                for t in 0..<wanted {
+                                    dist[i * wanted + t] = row[t].0
+                                    kept[i * wanted + t] = row[t].1
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return NeighbourGraph(count: n, k: k, indices: indices, distances: distances)
-    }
-
-    @inline(__always)
-    static func less(_ d1: Float, _ i1: Int32, _ d2: Float, _ i2: Int32) -> Bool {
-        d1 < d2 || (d1 == d2 && i1 < i2)
-    }
-
-    /// Max-heap insert on (distance, index).
-    @inline(__always)
-    static func heapPush(_ hd: UnsafeMutablePointer<Float>, _ hi: UnsafeMutablePointer<Int32>, _ size: inout Int,
-                         _ dist: Float, _ index: Int32) {
-        var c = size
-        size += 1
-        while c > 0 {
-            let parent = (c - 1) / 2
-            if less(hd[parent], hi[parent], dist, index) {
-                hd[c] = hd[parent]; hi[c] = hi[parent]; c = parent
-            } else { break }
-        }
-        hd[c] = dist; hi[c] = index
-    }
-
-    /// Replaces the largest element of a full max-heap and sifts the new one down.
-    @inline(__always)
-    static func heapReplaceTop(_ hd: UnsafeMutablePointer<Float>, _ hi: UnsafeMutablePointer<Int32>, _ size: Int,
-                               _ dist: Float, _ index: Int32) {
-        var c = 0
-        while true {
-            let l = 2 * c + 1
-            if l >= size { break }
-            var m = l
-            let r = l + 1
-            if r < size && less(hd[l], hi[l], hd[r], hi[r]) { m = r }
-            if less(dist, index, hd[m], hi[m]) {
-                hd[c] = hd[m]; hi[c] = hi[m]; c = m
-            } else { break }
-        }
-        hd[c] = dist; hi[c] = index
+        return NeighbourGraph(count: n, k: wanted, indices: kept, distances: distances)
     }
 }
 

@@ -6,7 +6,8 @@ extension TSNE {
     ///
     /// Arguments: `--bench-input FILE --out FILE [--perplexity P] [--iterations N] [--seed S]
     /// [--threads T] [--method auto|exact|bh|fft] [--learning-rate R] [--exaggeration E]
-    /// [--exaggeration-iterations K] [--momentum M] [--restarts R]`. Both files are little-endian:
+    /// [--exaggeration-iterations K] [--momentum M] [--restarts R] [--box-width W]
+    /// [--maximum-step S (0: none)]`. Both files are little-endian:
     /// two Int32 (rows, columns) then rows × columns Float32. One JSON line on standard output reports
     /// `n`, `seconds` (the whole embedding, neighbour search included), `kl`, `perplexity`, `note` and
     /// `phases` (seconds in the neighbour search, affinities, initialisation and optimisation).
@@ -31,6 +32,8 @@ extension TSNE {
             case "--exaggeration": options.earlyExaggeration = value().flatMap(Double.init) ?? options.earlyExaggeration
             case "--momentum": options.momentum = value().flatMap(Double.init) ?? options.momentum
             case "--restarts": options.restarts = value().flatMap(Int.init)
+            case "--box-width": options.boxWidth = value().flatMap(Double.init)
+            case "--maximum-step": options.maximumStep = value().flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
             case "--exaggeration-iterations":
                 options.exaggerationIterations = value().flatMap(Int.init) ?? options.exaggerationIterations
             case "--method":
