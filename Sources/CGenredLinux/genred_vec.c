@@ -1,5 +1,8 @@
 #include "genred_vec.h"
 
+/* No multiply-add contraction anywhere here: the plain and the vector paths round alike. */
+#pragma STDC FP_CONTRACT OFF
+
 /* (d1, i1) before (d2, i2): the smaller distance, then the smaller index. */
 static inline int knn_less(float d1, int32_t i1, float d2, int32_t i2) {
     return d1 < d2 || (d1 == d2 && i1 < i2);
@@ -50,6 +53,38 @@ int genred_knn_scan_generic(const float *products, const float *norms, int count
         knn_offer(knn_distance(norm, norms[c], products[c]), j, heap_distances, heap_indices, &size, k);
     }
     return size;
+}
+
+/* One pair's terms of the exact repulsion, in the order both paths use. */
+static inline void tsne_pair(double xi, double yi, double xj, double yj, int same,
+                             double *z, double *fx, double *fy) {
+    double dx = xi - xj, dy = yi - yj;
+    double q = 1.0 / ((1.0 + dx * dx) + dy * dy);
+    if (same) q = 0;
+    double q2 = q * q;
+    *z += q; *fx += q2 * dx; *fy += q2 * dy;
+}
+
+/* Columns n4..n-1 (after the four lanes), then the lanes' sums folded in a fixed order. */
+static inline void tsne_finish(const double *xs, const double *ys, int n, int n4, int i,
+                               const double lz[4], const double lx[4], const double ly[4],
+                               double *forces, double *z) {
+    double tz = 0, tx = 0, ty = 0;
+    for (int j = n4; j < n; j++) tsne_pair(xs[i], ys[i], xs[j], ys[j], j == i, &tz, &tx, &ty);
+    z[i] = ((lz[0] + lz[1]) + (lz[2] + lz[3])) + tz;
+    forces[2 * i] = ((lx[0] + lx[1]) + (lx[2] + lx[3])) + tx;
+    forces[2 * i + 1] = ((ly[0] + ly[1]) + (ly[2] + ly[3])) + ty;
+}
+
+void genred_tsne_repulsion_generic(const double *xs, const double *ys, int n, int first, int last,
+                                   double *forces, double *z) {
+    int n4 = n & ~3;
+    for (int i = first; i < last; i++) {
+        double lz[4] = {0, 0, 0, 0}, lx[4] = {0, 0, 0, 0}, ly[4] = {0, 0, 0, 0};
+        for (int j = 0; j < n4; j += 4)
+            for (int l = 0; l < 4; l++) tsne_pair(xs[i], ys[i], xs[j + l], ys[j + l], j + l == i, &lz[l], &lx[l], &ly[l]);
+        tsne_finish(xs, ys, n, n4, i, lz, lx, ly, forces, z);
+    }
 }
 
 void genred_dot_s8_rows_generic(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out) {
@@ -130,6 +165,38 @@ int genred_knn_scan(const float *products, const float *norms, int count, int fi
         return knn_scan_avx2(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
     return genred_knn_scan_generic(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
 }
+/* Four columns at a time, lane l taking the columns j with j mod 4 = l, as the plain loop does. */
+__attribute__((target("avx2")))
+static void tsne_repulsion_avx2(const double *xs, const double *ys, int n, int first, int last,
+                                double *forces, double *z) {
+    const __m256d one = _mm256_set1_pd(1.0), four = _mm256_set1_pd(4.0);
+    int n4 = n & ~3;
+    for (int i = first; i < last; i++) {
+        const __m256d xi = _mm256_set1_pd(xs[i]), yi = _mm256_set1_pd(ys[i]), self = _mm256_set1_pd((double)i);
+        __m256d column = _mm256_setr_pd(0, 1, 2, 3);
+        __m256d az = _mm256_setzero_pd(), ax = az, ay = az;
+        for (int j = 0; j < n4; j += 4) {
+            __m256d dx = _mm256_sub_pd(xi, _mm256_loadu_pd(xs + j));
+            __m256d dy = _mm256_sub_pd(yi, _mm256_loadu_pd(ys + j));
+            __m256d q = _mm256_div_pd(one, _mm256_add_pd(_mm256_add_pd(one, _mm256_mul_pd(dx, dx)), _mm256_mul_pd(dy, dy)));
+            q = _mm256_andnot_pd(_mm256_cmp_pd(column, self, _CMP_EQ_OQ), q);
+            column = _mm256_add_pd(column, four);
+            __m256d q2 = _mm256_mul_pd(q, q);
+            az = _mm256_add_pd(az, q);
+            ax = _mm256_add_pd(ax, _mm256_mul_pd(q2, dx));
+            ay = _mm256_add_pd(ay, _mm256_mul_pd(q2, dy));
+        }
+        double lz[4], lx[4], ly[4];
+        _mm256_storeu_pd(lz, az); _mm256_storeu_pd(lx, ax); _mm256_storeu_pd(ly, ay);
+        tsne_finish(xs, ys, n, n4, i, lz, lx, ly, forces, z);
+    }
+}
+
+void genred_tsne_repulsion(const double *xs, const double *ys, int n, int first, int last, double *forces, double *z) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) tsne_repulsion_avx2(xs, ys, n, first, last, forces, z);
+    else genred_tsne_repulsion_generic(xs, ys, n, first, last, forces, z);
+}
 #else
 void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out) {
     genred_dot_s8_rows_generic(rows, count, stride, query, out);
@@ -137,5 +204,8 @@ void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t
 int genred_knn_scan(const float *products, const float *norms, int count, int first, int self, float norm,
                     float *heap_distances, int32_t *heap_indices, int size, int k) {
     return genred_knn_scan_generic(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
+}
+void genred_tsne_repulsion(const double *xs, const double *ys, int n, int first, int last, double *forces, double *z) {
+    genred_tsne_repulsion_generic(xs, ys, n, first, last, forces, z);
 }
 #endif

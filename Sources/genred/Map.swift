@@ -33,7 +33,7 @@ struct Map: ParsableCommand {
     var perplexity: Double = 30
 
     @Option(name: .long, help: "t-SNE iterations, early exaggeration included.")
-    var iterations = 750
+    var iterations = 1000
 
     @Option(name: .long, help: ArgumentHelp("Colour the SVG and HTML by genre (top genre), album, artist, folder or taxonomy:NAME.", valueName: "by"))
     var colour = "genre"

@@ -28,4 +28,14 @@ int genred_knn_scan(const float *products, const float *norms, int count, int fi
 int genred_knn_scan_generic(const float *products, const float *norms, int count, int first, int self, float norm,
                             float *heap_distances, int32_t *heap_indices, int size, int k);
 
+/* t-SNE's exact repulsion for the points first..last-1 of n (coordinates xs, ys): for each i,
+ *     z[i] = sum over j != i of q_ij,  forces[2i], forces[2i+1] = sum over j != i of q_ij^2 (y_i - y_j),
+ * with q_ij = 1 / ((1 + dx^2) + dy^2), in double. Each sum runs in four lanes (column j in lane
+ * j mod 4, the columns past the last multiple of 4 apart), folded as ((l0 + l1) + (l2 + l3)) + rest,
+ * so the AVX2 path and the plain loop give the same bits. */
+void genred_tsne_repulsion(const double *xs, const double *ys, int n, int first, int last, double *forces, double *z);
+
+/* The plain loop alone (tests compare the two). */
+void genred_tsne_repulsion_generic(const double *xs, const double *ys, int n, int first, int last,
+                                   double *forces, double *z);
 #endif

@@ -6,6 +6,7 @@ import Dispatch
 /// write and shares only read-only data, and nothing outlives this call because
 /// `concurrentPerform` blocks until all iterations are done.
 package func parallelFor(_ workers: Int, _ body: (Int) -> Void) {
+    if workers == 1 { return body(0) }
     withoutActuallyEscaping(body) { escapable in
         let shared = UncheckedSendable(escapable)
         DispatchQueue.concurrentPerform(iterations: workers) { shared.value($0) }

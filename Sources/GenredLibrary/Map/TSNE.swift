@@ -19,7 +19,7 @@ public struct TSNEOptions: Sendable {
     /// Target perplexity; lowered to (N - 1) / 3 for small collections.
     public var perplexity: Double = 30
     /// Total gradient steps, early exaggeration included.
-    public var iterations: Int = 750
+    public var iterations: Int = 1000
     public var earlyExaggeration: Double = 12
     public var exaggerationIterations: Int = 250
     /// Step size; `nil` uses N / exaggeration in each phase (N / 12 early, N afterwards),
@@ -45,7 +45,7 @@ public struct TSNEOptions: Sendable {
     var boxWidth: Double? = nil
 
     public init(
-        perplexity: Double = 30, iterations: Int = 750, earlyExaggeration: Double = 12,
+        perplexity: Double = 30, iterations: Int = 1000, earlyExaggeration: Double = 12,
         exaggerationIterations: Int = 250, learningRate: Float? = nil, seed: UInt64 = 1,
         method: Method = .auto, threads: Int = 0
     ) {
@@ -135,19 +135,39 @@ public enum TSNE {
                                                            boxWidth: options.boxWidth ?? InterpolatedRepulsion.defaultBoxWidth)
         }
         let restarts = max(1, options.restarts ?? automaticRestarts(n))
-        var best: (y: [Double], kl: Double)?
         // One stream for every restart's noise, drawn in restart order.
         var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)
+        var starts: [[Double]] = []
         for restart in 0..<restarts {
             var start = pca
             if restart > 0 {
                 // The PCA start with seeded noise as large as its spread: a different basin, the same broad layout.
                 for k in start.indices { start[k] += Initialisation.scale * noise.gaussian() }
             }
-            let run = optimise(start, gradient: gradient, affinities: p, options: options, threads: threads)
-            if best == nil || run.kl < best!.kl { best = run }
+            starts.append(start)
         }
-        let (y, kl) = best!
+        var runs = [(y: [Double], kl: Double)](repeating: ([], 0), count: restarts)
+        if restarts > 1 && threads > 1 && gradient.interpolation == nil {
+            // Whole runs side by side, one thread each (the grid of the interpolation is shared
+            // state, and never restarted by default): on small sets a worker per iteration costs
+            // more than it brings. A run's result does not depend on its thread count.
+            let single = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: 1)
+            let workers = min(threads, restarts)
+            runs.withUnsafeMutableBufferPointer { out in
+                parallelFor(workers) { w in
+                    for r in stride(from: w, to: restarts, by: workers) {
+                        out[r] = optimise(starts[r], gradient: single, affinities: p, options: options, threads: 1)
+                    }
+                }
+            }
+        } else {
+            for r in 0..<restarts {
+                runs[r] = optimise(starts[r], gradient: gradient, affinities: p, options: options, threads: threads)
+            }
+        }
+        var best = runs[0]
+        for run in runs.dropFirst() where run.kl < best.kl { best = run }
+        let (y, kl) = best
         lap("optimisation")
         return TSNEResult(points: y.map { Float($0) }, klDivergence: kl, perplexityUsed: perplexity,
                           note: notes.isEmpty ? nil : notes.joined(separator: "; "), phases: phases)

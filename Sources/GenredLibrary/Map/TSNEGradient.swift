@@ -1,3 +1,4 @@
+import CGenredLinux
 import Foundation
 import GenredEngine
 
@@ -23,26 +24,7 @@ struct Gradient {
         var partialZ = [Double](repeating: 0, count: n)
         let parts = TSNE.partition(n, threads)
         if exact {
-            y.withUnsafeBufferPointer { y in
-                repulsive.withUnsafeMutableBufferPointer { rep in
-                    partialZ.withUnsafeMutableBufferPointer { zs in
-                        parallelFor(parts.count) { w in
-                            for i in parts[w] {
-                                let xi = y[2 * i], yi = y[2 * i + 1]
-                                var fx = 0.0, fy = 0.0, z = 0.0
-                                for j in 0..<n where j != i {
-                                    let dx = xi - y[2 * j], dy = yi - y[2 * j + 1]
-                                    let q = 1 / (1 + dx * dx + dy * dy)
-                                    z += q
-                                    fx += q * q * dx
-                                    fy += q * q * dy
-                                }
-                                rep[2 * i] = fx; rep[2 * i + 1] = fy; zs[i] = z
-                            }
-                        }
-                    }
-                }
-            }
+            ExactRepulsion.sums(y, count: n, parts: parts, forces: &repulsive, z: &partialZ)
         } else if let interpolation {
             interpolation.repulsion(y, forces: &repulsive, z: &partialZ)
         } else {
@@ -283,27 +265,36 @@ struct QuadTree {
     }
 }
 
+/// The O(N²) repulsion: every pair's q_ij = 1 / (1 + |y_i − y_j|²), summed per point by
+/// `genred_tsne_repulsion` (AVX2 where the CPU has it; the same bits either way).
+enum ExactRepulsion {
+    /// For each point i: z[i] = Σ_{j≠i} q_ij and forces[2i...2i+1] = Σ_{j≠i} q_ij² (y_i − y_j).
+    static func sums(_ y: [Double], count n: Int, parts: [Range<Int>], forces: inout [Double], z: inout [Double]) {
+        var xs = [Double](repeating: 0, count: n), ys = xs
+        for i in 0..<n { xs[i] = y[2 * i]; ys[i] = y[2 * i + 1] }
+        xs.withUnsafeBufferPointer { xs in
+            ys.withUnsafeBufferPointer { ys in
+                forces.withUnsafeMutableBufferPointer { f in
+                    z.withUnsafeMutableBufferPointer { z in
+                        parallelFor(parts.count) { w in
+                            guard !parts[w].isEmpty else { return }
+                            genred_tsne_repulsion(xs.baseAddress!, ys.baseAddress!, Int32(n), Int32(parts[w].lowerBound),
+                                                  Int32(parts[w].upperBound), f.baseAddress!, z.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// KL(P‖Q) of an embedding.
 enum Divergence {
     /// Exact: Σ p_ij ln p_ij − Σ p_ij ln w_ij + ln Z with Z summed over all pairs (O(N²)).
     static func exact(_ y: [Double], affinities p: SparseAffinities, count n: Int, threads: Int) -> Double {
         var partial = [Double](repeating: 0, count: n)
-        let parts = TSNE.partition(n, threads)
-        y.withUnsafeBufferPointer { y in
-            partial.withUnsafeMutableBufferPointer { out in
-                parallelFor(parts.count) { w in
-                    for i in parts[w] {
-                        let xi = y[2 * i], yi = y[2 * i + 1]
-                        var z = 0.0
-                        for j in 0..<n where j != i {
-                            let dx = xi - y[2 * j], dy = yi - y[2 * j + 1]
-                            z += 1 / (1 + dx * dx + dy * dy)
-                        }
-                        out[i] = z
-                    }
-                }
-            }
-        }
+        var forces = [Double](repeating: 0, count: 2 * n)
+        ExactRepulsion.sums(y, count: n, parts: TSNE.partition(n, threads), forces: &forces, z: &partial)
         var z = 0.0
         for i in 0..<n { z += partial[i] }
         return withNormalisation(y, affinities: p, z: z)

@@ -25,14 +25,15 @@ private let plannerLock = NSLock()
 /// worker count: spreading runs by rows of boxes, each writing only its own nodes, with the points of
 /// a row in index order, and every transform is the same whichever worker runs it.
 final class InterpolatedRepulsion {
-    /// Interpolation nodes per box side, and the widest box in embedding units: nodes 0.2 apart.
+    /// Interpolation nodes per box side, and the widest box in embedding units: nodes 0.25 apart.
     /// FIt-SNE and openTSNE default to 3 nodes in boxes of 1 (1/3 apart). On 10,000 points that gave
     /// a visibly worse map (KL 2.747 against 2.734, trustworthiness 0.9606 against 0.9614). The
     /// force's relative error on 3,000 spread points: 2.6% with 3 nodes in boxes of 1, 0.42% with 3
-    /// in boxes of 0.5, 0.79% with 4 in boxes of 1; 4 nodes in boxes of 0.8 matched 3 in boxes of 0.5
-    /// on the 10,000-point map in two thirds of the time.
+    /// in boxes of 0.5, 0.79% with 4 in boxes of 1. With 1000 iterations and the step limit, 4 nodes
+    /// in boxes of 1 gave the 10,000-point map of boxes of 0.8 (trustworthiness 0.9618 against
+    /// 0.9619, KL 2.7218 against 2.7212, 3 seeds) in 62% of the time (docs/map.md).
     static let nodesPerBox = 4
-    static let defaultBoxWidth = 0.8
+    static let defaultBoxWidth = 1.0
     /// Fewest boxes per side (FIt-SNE's default).
     static let minimumBoxes = 50
     /// Most boxes per side: past it boxes widen instead, which bounds the buffers' memory (about
