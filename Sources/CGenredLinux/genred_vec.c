@@ -99,6 +99,12 @@ void genred_dot_s8_rows_generic(const int8_t *rows, long count, int stride, cons
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/* Whether the CPU has AVX2: every vector path below dispatches on it. */
+static inline int has_avx2(void) {
+    __builtin_cpu_init();   /* idempotent; reads CPUID once */
+    return __builtin_cpu_supports("avx2");
+}
+
 /* Each 16 bytes of a row are widened to 16-bit lanes and multiplied with the query's
  * (widened once) by vpmaddwd, which adds neighbouring products into 32-bit lanes. */
 __attribute__((target("avx2")))
@@ -121,8 +127,7 @@ static void dot_avx2(const int8_t *rows, long count, int stride, const int8_t *q
 }
 
 void genred_dot_s8_rows(const int8_t *rows, long count, int stride, const int8_t *query, int32_t *out) {
-    __builtin_cpu_init();   /* idempotent; reads CPUID once */
-    if (__builtin_cpu_supports("avx2")) dot_avx2(rows, count, stride, query, out);
+    if (has_avx2()) dot_avx2(rows, count, stride, query, out);
     else genred_dot_s8_rows_generic(rows, count, stride, query, out);
 }
 
@@ -160,8 +165,7 @@ static int knn_scan_avx2(const float *products, const float *norms, int count, i
 
 int genred_knn_scan(const float *products, const float *norms, int count, int first, int self, float norm,
                     float *heap_distances, int32_t *heap_indices, int size, int k) {
-    __builtin_cpu_init();
-    if (k > 0 && __builtin_cpu_supports("avx2"))
+    if (k > 0 && has_avx2())
         return knn_scan_avx2(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
     return genred_knn_scan_generic(products, norms, count, first, self, norm, heap_distances, heap_indices, size, k);
 }
@@ -193,8 +197,7 @@ static void tsne_repulsion_avx2(const double *xs, const double *ys, int n, int f
 }
 
 void genred_tsne_repulsion(const double *xs, const double *ys, int n, int first, int last, double *forces, double *z) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) tsne_repulsion_avx2(xs, ys, n, first, last, forces, z);
+    if (has_avx2()) tsne_repulsion_avx2(xs, ys, n, first, last, forces, z);
     else genred_tsne_repulsion_generic(xs, ys, n, first, last, forces, z);
 }
 #else

@@ -129,12 +129,17 @@ public enum TSNE {
 
         let pca = Initialisation.pca(data, count: n, dimensions: d, seed: options.seed)
         lap("initialisation")
-        var gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: threads)
+        let restarts = max(1, options.restarts ?? automaticRestarts(n))
+        // Several runs go side by side, one thread each (the interpolation's grid is shared state, and
+        // never restarted by default): on small sets a worker per iteration costs more than it
+        // brings. A run's result does not depend on its thread count.
+        let sideBySide = restarts > 1 && threads > 1 && !interpolate
+        let runThreads = sideBySide ? 1 : threads
+        var gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: runThreads)
         if interpolate {
             gradient.interpolation = InterpolatedRepulsion(threads: threads,
                                                            boxWidth: options.boxWidth ?? InterpolatedRepulsion.defaultBoxWidth)
         }
-        let restarts = max(1, options.restarts ?? automaticRestarts(n))
         // One stream for every restart's noise, drawn in restart order.
         var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)
         var starts: [[Double]] = []
@@ -147,22 +152,13 @@ public enum TSNE {
             starts.append(start)
         }
         var runs = [(y: [Double], kl: Double)](repeating: ([], 0), count: restarts)
-        if restarts > 1 && threads > 1 && gradient.interpolation == nil {
-            // Whole runs side by side, one thread each (the grid of the interpolation is shared
-            // state, and never restarted by default): on small sets a worker per iteration costs
-            // more than it brings. A run's result does not depend on its thread count.
-            let single = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: 1)
-            let workers = min(threads, restarts)
-            runs.withUnsafeMutableBufferPointer { out in
-                parallelFor(workers) { w in
-                    for r in stride(from: w, to: restarts, by: workers) {
-                        out[r] = optimise(starts[r], gradient: single, affinities: p, options: options, threads: 1)
-                    }
+        let workers = sideBySide ? min(threads, restarts) : 1
+        let shared = gradient
+        runs.withUnsafeMutableBufferPointer { out in
+            parallelFor(workers) { w in
+                for r in stride(from: w, to: restarts, by: workers) {
+                    out[r] = optimise(starts[r], gradient: shared, affinities: p, options: options, threads: runThreads)
                 }
-            }
-        } else {
-            for r in 0..<restarts {
-                runs[r] = optimise(starts[r], gradient: gradient, affinities: p, options: options, threads: threads)
             }
         }
         var best = runs[0]
