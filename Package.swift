@@ -21,6 +21,8 @@ let package = Package(
         // One thin target per native library: a module map and a shim header.
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CMPG123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
+        // libopus's single-stream decoder and libogg's page reader, for plain Ogg Opus (OggOpusSource).
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev", "libogg-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -42,7 +44,7 @@ let package = Package(
         // systemd, doctor) over both. `GenredKit` re-exports the three for the front ends.
         .target(
             name: "GenredEngine",
-            dependencies: ["CSndFile", "CMPG123", "CFFTW", "CSoxr", "COpenBLAS", "CGenredLinux", "CCrypto", "CGenredDNNL"]
+            dependencies: ["CSndFile", "CMPG123", "COpus", "CFFTW", "CSoxr", "COpenBLAS", "CGenredLinux", "CCrypto", "CGenredDNNL"]
         ),
         .target(
             name: "GenredLibrary",

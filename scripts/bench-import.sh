@@ -11,10 +11,11 @@
 # Usage: scripts/bench-import.sh [N]   (run `make build` first; downloads the packages once)
 # GENRED_PRECISION=bf16 sets the daemon's [analysis] precision (default fp32); its log line
 # says what ran (a precision that is not native, or not faster here, falls back to fp32).
+# GENRED_BIN=path runs another build (to compare two on the same machine).
 set -euo pipefail
 n=${1:-1000}
 cd "$(dirname "$0")/.."
-bin=$PWD/.build/release/genred
+bin=${GENRED_BIN:-$PWD/.build/release/genred}
 [[ -x $bin ]] || { echo "build first: make build" >&2; exit 1; }
 set_dir=$(scripts/import-audio.sh "$n")
 

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build=(
   # native libraries the build links
-  pkg-config libsndfile1-dev libmpg123-dev libfftw3-dev libsoxr-dev libopenblas-dev
+  pkg-config libsndfile1-dev libmpg123-dev libopus-dev libogg-dev libfftw3-dev libsoxr-dev libopenblas-dev
   libtag1-dev libinotifytools0-dev libsqlite3-dev libssl-dev libpq-dev
   # oneDNN: the bf16 products (precision = "bf16")
   libdnnl-dev

@@ -10,6 +10,18 @@ enum OggPageScan {
         var serial: UInt32
         var sequence: UInt32
         var endOfStream: Bool
+        /// The granule position: -1 where no packet ends on the page.
+        var granule: Int64
+    }
+
+    /// What a walk found: the damage, and the first logical stream's shape.
+    struct Walk {
+        var findings = StructureFindings()
+        /// Pages of other logical streams before the first one's end (a multiplexed file).
+        var otherStreamPages = 0
+        /// The granule position of the first stream's last good page (its end-of-stream page in a
+        /// whole file); nil when it has no page.
+        var lastGranule: Int64?
     }
 
     enum Check {
@@ -23,7 +35,12 @@ enum OggPageScan {
 
     /// `start`: where the first page is, past junk that `ContainerSniffer` skipped (reported as such).
     static func scan(_ file: InputFile, from start: Int = 0) -> StructureFindings {
+        walk(file, from: start).findings
+    }
+
+    static func walk(_ file: InputFile, from start: Int = 0) -> Walk {
         var reader = ByteReader(file)
+        var result = Walk()
         var findings = StructureFindings()
         if start > 0 { findings.junkBefore = .init(offset: 0, length: start) }
         var serial: UInt32?
@@ -44,6 +61,9 @@ enum OggPageScan {
                         nextSequence = page.sequence &+ 1
                         ended = page.endOfStream
                         skippedSinceLastPage = false
+                        result.lastGranule = page.granule
+                    } else {
+                        result.otherStreamPages += 1
                     }
                     offset += page.length
                 case .cut:
@@ -76,7 +96,8 @@ enum OggPageScan {
             // A read error ends the walk; what it found so far stands.
         }
         findings.missingEndOfStream = serial != nil && !ended
-        return findings
+        result.findings = findings
+        return result
     }
 
     static func check(_ reader: inout ByteReader, at offset: Int) throws(DecodeError) -> Check {
@@ -91,8 +112,9 @@ enum OggPageScan {
         let page = try reader.bytes(at: offset, count: length)
         guard page.count == length else { return .cut }
         guard crc(page) == le32(head, 22) else { return .invalid }
+        let granule = Int64(bitPattern: UInt64(le32(head, 6)) | UInt64(le32(head, 10)) << 32)
         return .page(Page(length: length, serial: le32(head, 14), sequence: le32(head, 18),
-                          endOfStream: head[5] & 0x04 != 0))
+                          endOfStream: head[5] & 0x04 != 0, granule: granule))
     }
 
     /// The page checksum: CRC-32 with polynomial 0x04C11DB7, no reflection, initial value and final

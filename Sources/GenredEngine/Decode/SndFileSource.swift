@@ -15,7 +15,7 @@ final class SndFileSource: AudioSource {
     private let window: FileWindow?
     private var handle: OpaquePointer?
     /// Frames the headers announce; nil when unknown.
-    private let announcedFrames: Int?
+    let announcedFrames: Int?
     private let isOgg: Bool
     /// Bytes the WAV/AIFF header claims beyond the end of the file.
     private let headerShortfall: Int
@@ -119,14 +119,19 @@ final class SndFileSource: AudioSource {
     }
 
     func finish(framesRead: Int) -> [DamageNote] {
+        notes(framesRead: framesRead, stoppedBy: stoppedBy, structure: isOgg ? OggPageScan.scan(file, from: start) : nil)
+    }
+
+    /// What was wrong with the file once `framesRead` frames decoded: `stoppedBy` is why decoding
+    /// stopped early, `structure` the Ogg page walk (nil for other containers). `OggOpusSource` judges
+    /// its files by the same rules.
+    func notes(framesRead: Int, stoppedBy: String?, structure: StructureFindings?) -> [DamageNote] {
         var notes: [DamageNote] = []
         let of = announcedFrames.map { " of \($0)" } ?? ""
         if let stoppedBy {
             notes.append(.corrupt("decoding stopped after \(framesRead)\(of) frames (\(stoppedBy))"))
         }
-        var structure = StructureFindings()
-        if isOgg {
-            structure = OggPageScan.scan(file, from: start)
+        if let structure {
             notes += structure.notes(unit: "an Ogg page")
         } else if start > 0 {
             notes.insert(.corrupt(StructureFindings.junkNote(.init(offset: 0, length: start), unit: "a FLAC stream")), at: 0)
