@@ -53,7 +53,7 @@ struct Show: ParsableCommand {
         if let al = record.album { facts.append("[\(al)]") }
         if !facts.isEmpty { print("  " + facts.joined(separator: " - ")) }
         let windows = analysis.windows
-        print("  \(record.duration.map(formatDuration) ?? "?"), \(record.format ?? "?"), \(windows) window\(windows == 1 ? "" : "s") of \(String(format: "%.1f", detail.windowSeconds)) s, model \(modelName) \(analysis.modelVersion)" + (analysis.padded ? ", padded (shorter than one window)" : ""))
+        print("  \(record.duration.map(formatDuration) ?? "?"), \(record.format ?? "?"), \(windows) window\(windows == 1 ? "" : "s") of \(String(format: "%.1f", detail.windowSeconds)) s, model \(modelName) \(analysis.modelVersion) in \(analysis.precision)" + (analysis.padded ? ", padded (shorter than one window)" : ""))
         if let damage = record.damage { print("  damaged: \(damage) (analysed from what decodes)") }
         for (title, ranked) in [("genres", detail.genres), ("moods", detail.moods)] where !ranked.isEmpty {
             print("  \(title) (mean, vote share):")

@@ -71,13 +71,32 @@ final class PrecisionCommandTests: XCTestCase {
                 XCTAssertTrue(note.contains("running fp32"), String(note))
                 XCTAssertTrue(note.contains("no native bf16 kernel") || note.contains("not faster"), String(note))
                 XCTAssertEqual(run.stdout, fp32.stdout)
+                XCTAssertTrue(run.stdout.contains("\"precision\": \"fp32\""), run.stdout)
             } else {
                 XCTAssertNil(isa, "capped to AVX2 it cannot run bf16")
                 XCTAssertEqual(run.stdout.split(separator: "\n").count, 2)
+                XCTAssertTrue(run.stdout.contains("\"precision\": \"bf16\""), run.stdout)
             }
         }
         let capped = try genred(["analyze", "--precision", "bf16", clip], isa: "AVX2")
         XCTAssertTrue(capped.stderr.contains("precision bf16: no native bf16 kernel"), capped.stderr)
+    }
+
+    func testTheLibraryKeepsThePrecisionThatRan() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("genred-precision-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let music = dir.appendingPathComponent("music")
+        try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
+        let copy = music.appendingPathComponent("rock.wav").path
+        try FileManager.default.copyItem(atPath: clip, toPath: copy)
+        let db = dir.appendingPathComponent("library.sqlite").path
+        // bf16 asked for, on a CPU (capped) without a native kernel: fp32 runs, and the row says fp32.
+        let run = try genred(["retag", "--dry-run", "--precision", "bf16", "--db", db, music.path], isa: "AVX2")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let shown = try genred(["show", "--json", "--db", db, copy])
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], shown.stderr)
+        XCTAssertEqual(o["precision"] as? String, "fp32")
+        XCTAssertTrue(try genred(["show", "--db", db, copy]).stdout.contains(" in fp32"))
     }
 
     func testPrecisionsThatMissTheTargetsAreRefused() throws {

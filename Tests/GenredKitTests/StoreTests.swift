@@ -83,7 +83,8 @@ final class StoreTests: XCTestCase {
     }
 
     func testTaxonomiesMigrateAfterTrackIdentifiersOnADatabaseOfTheReleaseBefore() throws {
-        XCTAssertEqual(SQLiteEngine.migrator.migrations.suffix(3), ["v4-track-identifiers", "v5-taxonomies", "v6-workers"])
+        XCTAssertEqual(SQLiteEngine.migrator.migrations.suffix(4),
+                       ["v4-track-identifiers", "v5-taxonomies", "v6-workers", "v7-analysis-precision"])
         // A library written by the genred before taxonomies: migrated up to track identifiers.
         let dir = try Fixtures.temporaryDirectory()
         let path = dir.appendingPathComponent("library.sqlite").path
@@ -96,7 +97,28 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.taxonomies(), [])
         XCTAssertNotNil(try store.track(path: "/music/a.flac"))
         let applied = try (store.engine as! SQLiteEngine).pool.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
-        XCTAssertEqual(applied.suffix(3), ["v4-track-identifiers", "v5-taxonomies", "v6-workers"])
+        XCTAssertEqual(applied.suffix(4), ["v4-track-identifiers", "v5-taxonomies", "v6-workers", "v7-analysis-precision"])
+    }
+
+    func testAnalysesOfTheReleaseBeforeReadAsFP32() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("library.sqlite").path
+        let pool = try DatabasePool(path: path)
+        try SQLiteEngine.migrator.migrate(pool, upTo: "v6-workers")
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO track (path, size, mtime_ns, inode, added_at, updated_at) VALUES ('/music/a.flac', 1, 2, 3, '2026-01-01', '2026-01-01')")
+            try db.execute(sql: "INSERT INTO model (name, version, labels, display_names) VALUES ('msd-musicnn', '1', '[]', '[]')")
+            try db.execute(sql: """
+                INSERT INTO analysis (track_id, model, model_version, windows, window_frames, hop_frames, frame_seconds, padded,
+                                      mean, vote, taggram, embedding, analyzed_at, seconds)
+                VALUES (1, 'msd-musicnn', '1', 1, 187, 187, 0.016, 0, x'', x'', x'', x'', '2026-01-01', 1.0)
+                """)
+        }
+        try pool.close()
+        let store = try LibraryStore(path: path)
+        // The first query after the upgrade: a reader connection that saw the old schema would
+        // name the row's columns as they were.
+        XCTAssertEqual(try store.analysis(trackID: 1, model: "msd-musicnn")?.precision, "fp32")
     }
 
     func testNotADatabaseIsAClearError() throws {
@@ -123,6 +145,7 @@ final class StoreTests: XCTestCase {
             XCTAssertEqual(stored.voteScores, analysis.vote)
             XCTAssertEqual(stored.embeddingVector, analysis.embedding)
             XCTAssertEqual(stored.windows, analysis.windowCount)
+            XCTAssertEqual(stored.precision, "fp32")
             // The taggram is kept as float16: within half a unit in the last place of float16.
             let back = stored.taggramScores
             XCTAssertEqual(back.count, analysis.taggram.count)
@@ -132,6 +155,13 @@ final class StoreTests: XCTestCase {
             XCTAssertEqual(try store.tracks(fingerprint: analysis.fingerprint).map(\.id), [id])
             XCTAssertEqual(try store.tracks(inode: 30, size: 10).map(\.id), [id])
             XCTAssertEqual(try store.model("msd-musicnn")?.version, bundle.manifest.version)
+
+            // The precision that ran is kept with the scores.
+            var reduced = analysis
+            reduced.precision = .bf16
+            var other = TrackRecord(path: "/music/groove-bf16.wav", stat: FileStat(size: 11, mtimeNs: 21, inode: 31))
+            try store.save(&other, analysis: reduced, seconds: 1.0)
+            XCTAssertEqual(try store.analysis(trackID: XCTUnwrap(other.id), model: "msd-musicnn")?.precision, "bf16")
 
             try store.deleteTrack(id: id)
             XCTAssertNil(try store.analysis(trackID: id, model: "msd-musicnn"), "analyses go with their track")

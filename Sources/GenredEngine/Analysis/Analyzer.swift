@@ -223,7 +223,7 @@ public final class Analyzer {
             path: path, model: manifest.name, modelVersion: manifest.version, audio: audio, labels: manifest.labels,
             windowFrames: W, hopFrames: hop, frameSeconds: Double(params.hopLength) / Double(params.sampleRate),
             windowCount: windows, padded: padded, fingerprint: fingerprint, taggram: taggram, penultimate: penultimate, embeddingSize: units,
-            mean: mean, vote: vote, embedding: embedding)
+            mean: mean, vote: vote, embedding: embedding, precision: precision)
     }
 
     /// Runs `count` windows from `batch` through the network on the worker threads.

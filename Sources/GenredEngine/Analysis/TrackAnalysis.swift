@@ -26,6 +26,8 @@ public struct TrackAnalysis: Sendable {
     public let vote: [Float]
     /// The penultimate layer averaged over windows.
     public let embedding: [Float]
+    /// The precision the network ran in (what `Analyzer.precision` resolved to).
+    public var precision: Precision = .fp32
 
     /// Why the file counts as damaged although it was analysed (`DecodedAudio.damage`): the scores
     /// cover the audio that decoded. Nil for a file that decoded whole.

@@ -8,6 +8,7 @@ extension JSONLine {
             ("path", .string(r.path)),
             ("model", .string(r.model)),
             ("model_version", .string(r.modelVersion)),
+            ("precision", .string(r.precision.rawValue)),
             ("format", .string(r.audio.container.rawValue)),
             ("duration_s", .number(r.audio.duration)),
             ("windows", .int(r.windowCount)),

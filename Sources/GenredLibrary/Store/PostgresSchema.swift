@@ -175,6 +175,8 @@ enum PostgresSchema {
             """,
             "CREATE INDEX taxonomy_example_taxonomy_id ON taxonomy_example (taxonomy_id)",
         ] + PostgresSchema.workerTables),
+        // The precision the network ran in (`[analysis] precision`, after any fallback to fp32).
+        ("pg2-analysis-precision", ["ALTER TABLE analysis ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32'"]),
     ]
 
     static var workerTables: [String] { StoreSchema.workerTables(.postgres) }

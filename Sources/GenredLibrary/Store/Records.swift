@@ -101,6 +101,8 @@ public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
     public var embedding: Data
     var analyzedAt: Date
     public var seconds: Double
+    /// The precision the network ran in: "fp32", or "bf16" where it was asked for and ran.
+    public var precision: String
 
     public init(trackId: Int64, analysis a: TrackAnalysis, seconds: Double, at date: Date = Date()) {
         self.trackId = trackId
@@ -117,6 +119,7 @@ public struct AnalysisRecord: Codable, Sendable, Equatable, StoredRecord {
         embedding = BlobCoding.float32(a.embedding)
         analyzedAt = date
         self.seconds = seconds
+        precision = a.precision.rawValue
     }
 
     var meanScores: [Float] { BlobCoding.float32(mean) }

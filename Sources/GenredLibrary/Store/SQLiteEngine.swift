@@ -82,6 +82,10 @@ final class SQLiteEngine: StoreEngine {
             let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
             if superseded { throw StoreError(path: path, reason: .newerThanBinary) }
             try migrator.migrate(pool)
+            // The reader that checked holds the schema from before the migration; a statement it
+            // prepares names the columns from that schema (SQLite re-prepares it on a schema change,
+            // but GRDB has taken the names already), so a column just added would read as missing.
+            pool.invalidateReadOnlyConnections()
         } catch let error as StoreError {
             throw error
         } catch {
@@ -256,6 +260,10 @@ final class SQLiteEngine: StoreEngine {
             for statement in StoreSchema.workerTables(.sqlite) { try db.execute(sql: statement) }
             // The machine that recorded a write intent: with a shared store, each settles its own.
             try db.execute(sql: "ALTER TABLE write_intent ADD COLUMN host TEXT")
+        }
+        m.registerMigration("v7-analysis-precision") { db in
+            // The precision the network ran in (`[analysis] precision`, after any fallback to fp32).
+            try db.execute(sql: "ALTER TABLE analysis ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32'")
         }
         return m
     }
