@@ -46,7 +46,10 @@ final class OggOpusTests: XCTestCase {
     }
 
     /// Decodes `url` both ways and checks the fast path was taken and gave libsndfile's output exactly.
-    private func assertSameAsLibsndfile(_ url: URL, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `sameReasons: false` lets the reason in parentheses differ (libsndfile's "Unspecified internal
+    /// error" against libopus's own message), the rest of each note still the same.
+    private func assertSameAsLibsndfile(_ url: URL, _ label: String, sameReasons: Bool = true,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
         let referenceFile = try InputFile(url.path)
         defer { referenceFile.close() }
         let libsndfile = try SndFileSource(referenceFile, container: .opus)
@@ -69,7 +72,12 @@ final class OggOpusTests: XCTestCase {
             XCTFail("\(label): not the same bits (the first difference at sample \(differ ?? min(samples.count, expected.count)))",
                     file: file, line: line)
         }
-        XCTAssertEqual(notes, expectedNotes, label, file: file, line: line)
+        if sameReasons {
+            XCTAssertEqual(notes, expectedNotes, label, file: file, line: line)
+        } else {
+            func plain(_ notes: [DamageNote]) -> [String] { notes.map { String($0.text.prefix { $0 != "(" }) } }
+            XCTAssertEqual(plain(notes), plain(expectedNotes), label, file: file, line: line)
+        }
         XCTAssertGreaterThan(samples.count, 0, label, file: file, line: line)
     }
 
@@ -136,6 +144,23 @@ final class OggOpusTests: XCTestCase {
                 withUnsafeBytes(of: granule.littleEndian) { page.replaceSubrange(6..<14, with: $0) }
             }
             try assertSameAsLibsndfile(url, "granule offset \(offset)")
+        }
+    }
+
+    func testGarbageInsidePagesWithGoodChecksumsDecodesAsLibsndfileDecodesIt() throws {
+        // Packets overwritten after the checksums were computed (an encoder's bug, not a disk's): the
+        // page walk finds nothing, libopus decodes noise or refuses a packet, and decoding stops
+        // where libsndfile's does, with the samples it gives.
+        let plain = try encode("garbled", rate: 48000, channels: 2, seconds: 6)
+        for seed: UInt64 in [1, 2, 3] {
+            var random = SeededGenerator(seed: seed)
+            let url = try rewritingPages(of: plain, as: "garbled\(seed).opus") { index, page in
+                guard index >= 3 else { return }  // the headers and the first audio page stay whole
+                let body = 27 + Int(page[26])
+                for i in stride(from: body + Int(seed), to: page.count, by: 5) { page[i] = UInt8.random(in: 0...255, using: &random) }
+            }
+            try assertSameAsLibsndfile(url, "garbled, seed \(seed)", sameReasons: false)
+            XCTAssertNoThrow(try TestAudio.decode(url), "seed \(seed)")
         }
     }
 
