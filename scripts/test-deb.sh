@@ -97,9 +97,11 @@ check "the genred user tags a folder into /var/lib/genred" bash -c "
   cd / && runuser -u genred -- /usr/bin/genred retag '$work/music' --db /var/lib/genred/library.sqlite --overwrite > '$work/retag.out' 2>&1 &&
   [ \"\$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM tag_journal')\" -gt 0 ]"
 
-# The previous release's schema (before v6-workers), and a config the user edited.
+# The schema of two releases before (before v6-workers and v7-analysis-precision), and a config
+# the user edited.
 sqlite3 /var/lib/genred/library.sqlite "DROP TABLE job; DROP TABLE worker; ALTER TABLE write_intent DROP COLUMN host;
-  DELETE FROM grdb_migrations WHERE identifier = 'v6-workers';"
+  ALTER TABLE analysis DROP COLUMN precision;
+  DELETE FROM grdb_migrations WHERE identifier IN ('v6-workers', 'v7-analysis-precision');"
 tracks=$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM track')
 journal=$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM tag_journal')
 sed -i "s|^\[library\]\$|[library]\n# edited by hand\nroots = [\"$work/music\"]|" /etc/genred/genred.toml
@@ -113,9 +115,14 @@ check "the edited config is kept" bash -c "echo '$edited' | sha256sum -c --quiet
 check "the database and the journal are kept ($tracks tracks, $journal journal entries)" bash -c "
   [ \"\$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM track')\" = '$tracks' ] &&
   [ \"\$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM tag_journal')\" = '$journal' ]"
-check "the schema is migrated (v6-workers applied again, by its owner)" bash -c "
+check "the schema is migrated (v6-workers and v7-analysis-precision applied again, by its owner)" bash -c "
   sqlite3 /var/lib/genred/library.sqlite \"SELECT identifier FROM grdb_migrations\" | grep -qx v6-workers &&
+  sqlite3 /var/lib/genred/library.sqlite \"SELECT identifier FROM grdb_migrations\" | grep -qx v7-analysis-precision &&
   [ \"\$(stat -c %U /var/lib/genred/library.sqlite)\" = genred ]"
+check "the analyses from before read fp32" bash -c "
+  [ \"\$(sqlite3 /var/lib/genred/library.sqlite \"SELECT COUNT(*) FROM analysis WHERE precision = 'fp32'\")\" = \
+    \"\$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM analysis')\" ] &&
+  [ \"\$(sqlite3 /var/lib/genred/library.sqlite 'SELECT COUNT(*) FROM analysis')\" -gt 0 ]"
 check "genred status reads it" bash -c "cd / && runuser -u genred -- /usr/bin/genred status --db /var/lib/genred/library.sqlite | grep -q 'tracks'"
 check "genred doctor finds nothing to fix in the roots and the database" bash -c "
   cd / && runuser -u genred -- /usr/bin/genred doctor --json --config /etc/genred/genred.toml --db /var/lib/genred/library.sqlite > '$work/doctor2.json';
