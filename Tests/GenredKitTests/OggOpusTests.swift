@@ -135,12 +135,14 @@ final class OggOpusTests: XCTestCase {
         // A stream cut from a longer one keeps its granule positions (RFC 7845 §4.5): every audio page's
         // position moved by the same amount. Below and above the pre-skip, which libsndfile compares
         // with the absolute position.
-        for offset: Int64 in [100, 96_000] {
+        // Positions near 2^63 and past 2^64 (wrapping) are nonsense, but must decode as libsndfile
+        // decodes them, without a trap.
+        for offset: Int64 in [100, 96_000, Int64.max - 1_000_000, -200_000] {
             let url = try rewritingPages(of: plain, as: "offset\(offset).opus") { index, page in
                 guard index >= 2 else { return }
                 var granule = (0..<8).reduce(Int64(0)) { $0 | Int64(page[6 + $1]) << (8 * Int64($1)) }
                 guard granule != -1 else { return }
-                granule += offset
+                granule &+= offset
                 withUnsafeBytes(of: granule.littleEndian) { page.replaceSubrange(6..<14, with: $0) }
             }
             try assertSameAsLibsndfile(url, "granule offset \(offset)")

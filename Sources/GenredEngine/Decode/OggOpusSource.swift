@@ -132,7 +132,7 @@ final class OggOpusSource: AudioSource {
         guard unpackPage() else { return false }
         var duration: UInt64 = 0
         for packet in packets {
-            let n = opus_packet_get_nb_samples(packet.packet, Int32(packet.bytes), 48000)
+            let n = opus_packet_get_nb_samples(packet.packet, Int32(clamping: packet.bytes), 48000)
             if n > 0 { duration += UInt64(n) }
         }
         guard duration > 0 else { return false }
@@ -203,14 +203,14 @@ final class OggOpusSource: AudioSource {
         let packet = packets[nextPacket]
         nextPacket += 1
         var count = decoded.withUnsafeMutableBufferPointer {
-            opus_decode_float(decoder, packet.packet, Int32(packet.bytes), $0.baseAddress!, Int32(frameSize), 0)
+            opus_decode_float(decoder, packet.packet, Int32(clamping: packet.bytes), $0.baseAddress!, Int32(frameSize), 0)
         }
         if count == OPUS_BUFFER_TOO_SMALL {
-            let needed = opus_packet_get_nb_samples(packet.packet, Int32(packet.bytes), Int32(sampleRate))
+            let needed = opus_packet_get_nb_samples(packet.packet, Int32(clamping: packet.bytes), Int32(sampleRate))
             guard needed <= 5760 else { return false }  // longer than Opus allows: libsndfile ends here too
             frameSize = Int(needed)
             count = decoded.withUnsafeMutableBufferPointer {
-                opus_decode_float(decoder, packet.packet, Int32(packet.bytes), $0.baseAddress!, Int32(frameSize), 0)
+                opus_decode_float(decoder, packet.packet, Int32(clamping: packet.bytes), $0.baseAddress!, Int32(frameSize), 0)
             }
         }
         guard count >= 0 else {
@@ -219,7 +219,9 @@ final class OggOpusSource: AudioSource {
         }
         // The last page's granule position trims the padding after the audio; elsewhere it may not
         // fall short of the samples before it.
-        let packetEnd = packetPosition + UInt64(count) * factor
+        // Granule arithmetic wraps, as libsndfile's unsigned 64-bit arithmetic does: a crafted
+        // position near 2^64 must not trap.
+        let packetEnd = packetPosition &+ UInt64(count) &* factor
         if packetEnd <= pagePosition {
             end = Int(count)
         } else if pageIsLast {
