@@ -59,6 +59,7 @@ final class OggOpusSource: AudioSource {
     /// The fast path for `file`, or nil when libsndfile (`reference`, just opened on it) should decode it.
     static func open(_ file: InputFile, reference: SndFileSource) -> OggOpusSource? {
         let walk = OggPageScan.walk(file)
+        reference.walkedStructure = walk.findings  // a file declined here is not walked twice
         guard walk.findings.isEmpty, walk.otherStreamPages == 0, reference.channels <= 2 else { return nil }
         let source = OggOpusSource(file, reference: reference, structure: walk.findings)
         guard source.readHeaders(lastGranule: walk.lastGranule) else {

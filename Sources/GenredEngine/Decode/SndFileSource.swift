@@ -21,6 +21,8 @@ final class SndFileSource: AudioSource {
     private let headerShortfall: Int
     /// libsndfile's complaint when an error stopped decoding part-way.
     private var stoppedBy: String?
+    /// The Ogg page walk, when `OggOpusSource` made it before declining the file.
+    var walkedStructure: StructureFindings?
 
     /// Frames a stream may fall short of the length its header announces and still count as whole.
     ///
@@ -119,7 +121,8 @@ final class SndFileSource: AudioSource {
     }
 
     func finish(framesRead: Int) -> [DamageNote] {
-        notes(framesRead: framesRead, stoppedBy: stoppedBy, structure: isOgg ? OggPageScan.scan(file, from: start) : nil)
+        notes(framesRead: framesRead, stoppedBy: stoppedBy,
+              structure: isOgg ? walkedStructure ?? OggPageScan.scan(file, from: start) : nil)
     }
 
     /// What was wrong with the file once `framesRead` frames decoded: `stoppedBy` is why decoding
