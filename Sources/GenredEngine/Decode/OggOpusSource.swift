@@ -25,7 +25,6 @@ final class OggOpusSource: AudioSource {
     private let file: InputFile
     /// libsndfile's view of the file, closed: its length and damage rules apply unchanged.
     private let reference: SndFileSource
-    private let structure: StructureFindings
     /// 48 kHz over the decoding rate.
     private let factor: UInt64
     /// Samples at 48 kHz that the encoder put before the audio (RFC 7845 §4.2).
@@ -61,7 +60,7 @@ final class OggOpusSource: AudioSource {
         let walk = OggPageScan.walk(file)
         reference.walkedStructure = walk.findings  // a file declined here is not walked twice
         guard walk.findings.isEmpty, walk.otherStreamPages == 0, reference.channels <= 2 else { return nil }
-        let source = OggOpusSource(file, reference: reference, structure: walk.findings)
+        let source = OggOpusSource(file, reference: reference)
         guard source.readHeaders(lastGranule: walk.lastGranule) else {
             source.release()
             return nil
@@ -70,10 +69,9 @@ final class OggOpusSource: AudioSource {
         return source
     }
 
-    private init(_ file: InputFile, reference: SndFileSource, structure: StructureFindings) {
+    private init(_ file: InputFile, reference: SndFileSource) {
         self.file = file
         self.reference = reference
-        self.structure = structure
         sampleRate = reference.sampleRate
         channels = reference.channels
         factor = UInt64(max(1, 48000 / max(1, reference.sampleRate)))
@@ -257,6 +255,6 @@ final class OggOpusSource: AudioSource {
     }
 
     func finish(framesRead: Int) -> [DamageNote] {
-        reference.notes(framesRead: framesRead, stoppedBy: stoppedBy, structure: structure)
+        reference.notes(framesRead: framesRead, stoppedBy: stoppedBy, structure: reference.walkedStructure)
     }
 }
