@@ -146,7 +146,7 @@ extension LibraryServer {
             ("features", .string(features.rawValue)), ("colour", .string(colouring.parameter)),
             ("colours", .array(query.colourNames().map { .string($0) })),
             ("count", .int(map.points.count)), ("kl_divergence", .number(map.klDivergence)),
-            ("perplexity", .number(map.perplexityUsed)), ("note", JSONLine.string(map.note)),
+            ("perplexity", .number(map.perplexityUsed)), ("iterations", .int(map.iterations)), ("note", JSONLine.string(map.note)),
             ("legend", .array(legend.enumerated().map { i, entry in
                 .raw(JSONLine.object([("key", .string(entry.key)), ("count", .int(entry.count)), ("colour", .string(Self.colour(i)))]))
             })),

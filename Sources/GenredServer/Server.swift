@@ -21,6 +21,8 @@ public struct LibraryServer: Sendable {
         public var databasePath: String
         /// The model's label groups (genre, mood), for track details.
         public var groups: [String: [String]] = [:]
+        /// How `/api/map` computes its maps (`[map]` in the config).
+        public var map = MapSettings()
 
         public init(databasePath: String) {
             self.databasePath = databasePath
@@ -39,7 +41,7 @@ public struct LibraryServer: Sendable {
         }
         self.settings = settings
         self.query = query
-        maps = MapCache(query: query)
+        maps = MapCache(query: query, options: settings.map.options)
     }
 
     /// Serves until SIGINT or SIGTERM. `onListening` gets the address actually bound (the
@@ -148,20 +150,24 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
 /// computed wait for the same result.
 final class MapCache: Sendable {
     let query: LibraryQuery
+    let options: TSNEOptions
     private let running = Mutex<[String: Task<LibraryMap, Never>]>([:])
 
-    init(query: LibraryQuery) { self.query = query }
+    init(query: LibraryQuery, options: TSNEOptions) {
+        self.query = query
+        self.options = options
+    }
 
     func map(_ snapshot: LibrarySnapshot, features: MapFeatures) async -> LibraryMap {
         if let cached = query.cachedMap(snapshot, features: features) { return cached }
         let key = "\(features.rawValue)|\(snapshot.stamp?.tracks ?? -1)|\(snapshot.stamp?.lastUpdate?.timeIntervalSince1970 ?? 0)"
         let task = running.withLock { tasks in
             if let task = tasks[key] { return task }
-            let query = self.query
+            let query = self.query, options = self.options
             let task = Task<LibraryMap, Never> {
                 await withCheckedContinuation { continuation in
                     Thread.detachNewThread {
-                        continuation.resume(returning: query.computeMap(snapshot, features: features))
+                        continuation.resume(returning: query.computeMap(snapshot, features: features, options: options))
                     }
                 }
             }

@@ -284,12 +284,15 @@ extension Bench {
             var reducedPeaks: [Precision: (instructions: String, rate: Double)] = [:]
             for (precision, alike) in [(Precision.bf16, [Precision.bf16, .bf16Plain]), (.int8, [.int8, .int8Static])] {
                 let name = "\(precision) peak".padding(toLength: 17, withPad: " ", startingAt: 0)
+                // The peak is the CPU's; what oneDNN runs may be less (ONEDNN_MAX_CPU_ISA caps it).
+                let kernel = Precision.kernel(precision)
+                let onednn = "; oneDNN \(kernel.native ? "runs it" : "has no native kernel for it"): \(kernel.detail)"
                 guard let reduced = Benchmark.reducedPeak(precision, cpu: info, threads: threads) else {
-                    print(name + "no dot-product loop for it on this CPU (AMX tiles are not measured)")
+                    print(name + "no dot-product loop for it on this CPU (AMX tiles are not measured)" + onednn)
                     continue
                 }
                 print(name + String(format: "%.1f GOP/s on %d threads, %.2fx fp32's (%@ loop, measured)",
-                                    reduced.rate / 1e9, peak.threads, reduced.rate / peak.allCores, reduced.instructions))
+                                    reduced.rate / 1e9, peak.threads, reduced.rate / peak.allCores, reduced.instructions) + onednn)
                 for p in alike { reducedPeaks[p] = reduced }
             }
             return (peak, reducedPeaks)

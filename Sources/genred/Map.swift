@@ -29,17 +29,17 @@ struct Map: ParsableCommand {
     @Option(name: .long, help: "What to place tracks by.")
     var features: MapFeatures = .embedding
 
-    @Option(name: .long, help: "t-SNE perplexity (about the number of neighbours each point keeps close).")
-    var perplexity: Double = 30
+    @Option(name: .long, help: "t-SNE perplexity (about the number of neighbours each point keeps close; default: [map] perplexity in the config, else 30).")
+    var perplexity: Double?
 
-    @Option(name: .long, help: "t-SNE iterations, early exaggeration included.")
-    var iterations = 1000
+    @Option(name: .long, help: "t-SNE iterations, early exaggeration included (default: [map] iterations in the config, else 1000).")
+    var iterations: Int?
 
     @Option(name: .long, help: ArgumentHelp("Colour the SVG and HTML by genre (top genre), album, artist, folder or taxonomy:NAME.", valueName: "by"))
     var colour = "genre"
 
-    @Option(name: .long, help: "Random seed.")
-    var seed: UInt64 = 1
+    @Option(name: .long, help: "Random seed (default: [map] seed in the config, else 1).")
+    var seed: UInt64?
 
     @Option(name: .long, help: "Model whose analyses to use (default: from the config, else msd-musicnn).")
     var model: String?
@@ -89,16 +89,18 @@ struct Map: ParsableCommand {
 
     func validate() throws {
         if benchInput == nil && csv == nil { throw ValidationError("--csv FILE is required") }
-        if !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
-        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if let perplexity, !(perplexity > 0) { throw ValidationError("--perplexity must be positive") }
+        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         do { _ = try MapColouring(parameter: colour) } catch { throw ValidationError("--\(error)") }
     }
 
     func run() throws {
         if let benchInput {
             // Used by tools/tsne_reference.py to compare with a reference implementation.
-            let args = ["--bench-input", benchInput, "--out", out ?? "/dev/null", "--perplexity", String(perplexity),
-                        "--iterations", String(iterations), "--seed", String(seed)]
+            let defaults = MapSettings()
+            let args = ["--bench-input", benchInput, "--out", out ?? "/dev/null",
+                        "--perplexity", String(perplexity ?? defaults.perplexity),
+                        "--iterations", String(iterations ?? defaults.iterations), "--seed", String(seed ?? defaults.seed)]
             var extra: [String] = []
             if let threads { extra += ["--threads", String(threads)] }
             if let method { extra += ["--method", method] }
@@ -120,10 +122,11 @@ struct Map: ParsableCommand {
         guard v.count > 0 else {
             throw CommandFailure(bundle.name, "no analysed tracks\(underPath.map { " under \($0)" } ?? "") for model \(bundle.name): run `genred retag FOLDER` first")
         }
-        var options = TSNEOptions()
-        options.perplexity = perplexity
-        options.iterations = iterations
-        options.seed = seed
+        var settings = config.map
+        if let perplexity { settings.perplexity = perplexity }
+        if let iterations { settings.iterations = iterations }
+        if let seed { settings.seed = seed }
+        let options = settings.options
         let colouring = try MapColouring(parameter: colour)
         var labels: [Int64: String] = [:]
         if case .taxonomy(let name) = colouring {
@@ -152,8 +155,8 @@ struct Map: ParsableCommand {
         try write(MapWriter.csv(map.points, genreNames: map.genreNames, extra: extra), to: csv!)
         if let svg { try write(FilePath.display(MapWriter.svg(pictured, genreNames: map.genreNames, title: title)), to: svg) }
         if let html { try write(FilePath.display(MapWriter.html(pictured, genreNames: map.genreNames, title: title)), to: html) }
-        print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, KL divergence %.3f)",
-                     v.count, features.rawValue, map.seconds, map.perplexityUsed, map.klDivergence))
+        print(String(format: "%d tracks mapped by %@ in %.1f s (perplexity %.1f, %d iterations, KL divergence %.3f)",
+                     v.count, features.rawValue, map.seconds, map.perplexityUsed, map.iterations, map.klDivergence))
     }
 
     private func write(_ text: String, to path: String) throws {

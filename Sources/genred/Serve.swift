@@ -38,6 +38,7 @@ struct Serve: ParsableCommand {
         settings.token = token ?? ProcessInfo.processInfo.environment["GENRED_SERVE_TOKEN"]
         let bundle = try loadBundle(model ?? config.model)
         settings.groups = bundle.manifest.groups
+        settings.map = config.map
         // Refuse an open address before touching the database.
         if !settings.address.isLoopback && (settings.token ?? "").isEmpty {
             throw CommandFailure(settings.address.description, "refusing to listen on \(settings.address): an address other machines can reach needs a token (--token or GENRED_SERVE_TOKEN)", status: 2)

@@ -8,6 +8,12 @@ final class BLASDispatchCommandTests: XCTestCase {
     /// Runs `genred bench machine` with `environment` added (and any inherited setting of the
     /// two variables removed); returns the core named on the "blas" line and the line.
     private func coreInUse(_ environment: [String: String]) throws -> (core: String, line: String) {
+        let run = try benchMachine(environment)
+        return (run.core, run.line)
+    }
+
+    /// `genred bench machine`'s output with `environment` added, and its "blas" line's core.
+    private func benchMachine(_ environment: [String: String]) throws -> (stdout: String, core: String, line: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
         let process = Process()
         process.executableURL = FileManager.default.fileExists(atPath: binary.path)
@@ -37,7 +43,16 @@ final class BLASDispatchCommandTests: XCTestCase {
         let line = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("blas ") }, stdout)
         let words = line.split(separator: " ")
         let core = try XCTUnwrap(words.firstIndex(of: "core").map { String(words[$0 + 1]) }, String(line))
-        return (core, String(line))
+        return (stdout, core, String(line))
+    }
+
+    func testThePeakLinesSayWhatOneDNNRuns() throws {
+        // Capped to AVX2, oneDNN has neither bf16 nor int8 dot products, whatever the CPU's peaks.
+        let (stdout, _, _) = try benchMachine(["ONEDNN_MAX_CPU_ISA": "AVX2"])
+        for precision in ["bf16", "int8"] {
+            let peak = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("\(precision) peak ") }, stdout)
+            XCTAssertTrue(peak.contains("; oneDNN has no native kernel for it: oneDNN on AVX2"), String(peak))
+        }
     }
 
     /// The CPU's level, or a skip where no core beats Prescott or OpenBLAS cannot switch.

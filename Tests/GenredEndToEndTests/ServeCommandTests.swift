@@ -198,6 +198,7 @@ final class ServeCommandTests: XCTestCase {
     func testMapIsKeptUntilTheLibraryChanges() throws {
         let first = try server.get("/api/map?colour=folder").json()
         XCTAssertEqual(first["count"] as? Int, 5)
+        XCTAssertEqual(first["iterations"] as? Int, 1000, "no [map] in the config: the default")
         let legend = try XCTUnwrap(first["legend"] as? [[String: Any]])
         XCTAssertEqual(Set(legend.compactMap { $0["key"] as? String }), [Self.music.path + "/A", Self.music.path + "/B"])
         let again = try server.get("/api/map?colour=folder").json()
@@ -213,9 +214,14 @@ final class ServeCommandTests: XCTestCase {
         for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: Self.db + suffix) {
             try FileManager.default.copyItem(atPath: Self.db + suffix, toPath: copyDB + suffix)
         }
-        let reader = try ServeProcess(["--db", copyDB, "--listen", "127.0.0.1:0"])
+        // This one takes its map's settings from a config file.
+        let config = copy.appendingPathComponent("genred.toml")
+        try "[map]\niterations = 300\nseed = 5\n".write(to: config, atomically: true, encoding: .utf8)
+        let reader = try ServeProcess(["--db", copyDB, "--listen", "127.0.0.1:0", "--config", config.path])
         defer { reader.stop() }
-        XCTAssertEqual(try reader.get("/api/map").json()["count"] as? Int, 5)
+        let configured = try reader.get("/api/map").json()
+        XCTAssertEqual(configured["count"] as? Int, 5)
+        XCTAssertEqual(configured["iterations"] as? Int, 300, "[map] iterations from the config")
         let extra = Self.dir.appendingPathComponent("more")
         try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: AnalyzeCommandTests.audio.appendingPathComponent("groove.wav"), to: extra.appendingPathComponent("groove.wav"))

@@ -88,6 +88,20 @@ final class SimilarShowCommandTests: XCTestCase {
         }
         _ = try genred(["map", "--csv", again, "--seed", "7"])
         XCTAssertEqual(try String(contentsOfFile: again, encoding: .utf8), text, "same seed, same map")
+        XCTAssertTrue(run.stdout.contains("1000 iterations"), run.stdout)
+
+        // [map] in the config gives the defaults; the options override them.
+        let config = Self.dir.appendingPathComponent("map.toml").path
+        try "[map]\nseed = 7\n".write(toFile: config, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try genred(["map", "--csv", again, "--config", config]).status, 0)
+        XCTAssertEqual(try String(contentsOfFile: again, encoding: .utf8), text, "the config's seed, the same map")
+        try "[map]\nseed = 7\niterations = 250\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let fewer = try genred(["map", "--csv", again, "--config", config])
+        XCTAssertTrue(fewer.stdout.contains("250 iterations"), fewer.stdout)
+        XCTAssertNotEqual(try String(contentsOfFile: again, encoding: .utf8), text, "fewer steps, another map")
+        let overridden = try genred(["map", "--csv", again, "--config", config, "--iterations", "1000"])
+        XCTAssertTrue(overridden.stdout.contains("1000 iterations"), overridden.stdout)
+        XCTAssertEqual(try String(contentsOfFile: again, encoding: .utf8), text, "--iterations overrides the config")
 
         let genres = try genred(["map", "--features", "genres", "--under", Self.dir.appendingPathComponent("music/A").path, "--csv", again])
         XCTAssertEqual(genres.status, 0, genres.stderr)

@@ -126,6 +126,33 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    func testMapSettings() throws {
+        let c = try Configuration.parse("[map]\nperplexity = 12.5\niterations = 400\nseed = 7\n", path: "c.toml")
+        XCTAssertEqual(c.map.perplexity, 12.5)
+        XCTAssertEqual(c.map.iterations, 400)
+        XCTAssertEqual(c.map.seed, 7)
+        let options = c.map.options
+        XCTAssertEqual(options.perplexity, 12.5)
+        XCTAssertEqual(options.iterations, 400)
+        XCTAssertEqual(options.seed, 7)
+        XCTAssertEqual(Configuration().map.options.iterations, TSNEOptions().iterations, "the defaults are the library's")
+        XCTAssertEqual(try Configuration.parse("[map]\nperplexity = 40\n", path: "c.toml").map.perplexity, 40, "a whole number is a number")
+
+        for (text, key, message) in [("iterations = 0", "map.iterations", "between 1 and 100000"),
+                                     ("iterations = 2.5", "map.iterations", "whole number"),
+                                     ("perplexity = 0.5", "map.perplexity", "between 1 and 1000"),
+                                     ("perplexity = \"high\"", "map.perplexity", "must be a number"),
+                                     ("seed = -1", "map.seed", "between 0 and"),
+                                     ("iteratons = 300", "map.iteratons", "unknown setting")] {
+            XCTAssertThrowsError(try Configuration.parse("[map]\n\(text)\n", path: "c.toml"), text) { error in
+                let e = error as! ConfigError
+                XCTAssertEqual(e.key, key, text)
+                XCTAssertEqual(e.line, 2, text)
+                XCTAssertTrue(e.description.contains(message), "\(text): \(e.description)")
+            }
+        }
+    }
+
     func testUnknownKeyIsNamedWithItsLine() {
         let text = "[tags]\npolicy = \"fill\"\ngenre_treshold = 0.3\n"
         XCTAssertThrowsError(try Configuration.parse(text, path: "/etc/genred/genred.toml")) { error in

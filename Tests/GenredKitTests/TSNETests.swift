@@ -184,7 +184,7 @@ final class TSNETests: XCTestCase {
         let p = Affinities.joint(graph, perplexity: 2, threads: 1)
         var rng = SeededGenerator(seed: 9)
         let y = (0..<(2 * n)).map { _ in rng.gaussian() }
-        let gradient = Gradient(affinities: p, count: n, exact: true, theta: 0, threads: 1)
+        let gradient = Gradient(affinities: p, count: n, repulsion: .exact, threads: 1)
         var grad = [Double](repeating: 0, count: 2 * n)
         _ = gradient.evaluate(y, exaggeration: 1, into: &grad)
         let h = 1e-6
@@ -208,9 +208,9 @@ final class TSNETests: XCTestCase {
         var y = (0..<(2 * n)).map { _ in 5 * rng.gaussian() }
         y[2] = y[0]; y[3] = y[1]  // a coincident pair shares a leaf
         var exact = [Double](repeating: 0, count: 2 * n), tree = exact, approx = exact
-        let z0 = Gradient(affinities: p, count: n, exact: true, theta: 0, threads: 2).evaluate(y, exaggeration: 3, into: &exact)
-        let z1 = Gradient(affinities: p, count: n, exact: false, theta: 0, threads: 2).evaluate(y, exaggeration: 3, into: &tree)
-        let z2 = Gradient(affinities: p, count: n, exact: false, theta: 0.5, threads: 2).evaluate(y, exaggeration: 3, into: &approx)
+        let z0 = Gradient(affinities: p, count: n, repulsion: .exact, threads: 2).evaluate(y, exaggeration: 3, into: &exact)
+        let z1 = Gradient(affinities: p, count: n, repulsion: .barnesHut(theta: 0), threads: 2).evaluate(y, exaggeration: 3, into: &tree)
+        let z2 = Gradient(affinities: p, count: n, repulsion: .barnesHut(theta: 0.5), threads: 2).evaluate(y, exaggeration: 3, into: &approx)
         XCTAssertEqual(z0, z1, accuracy: 1e-9 * z0)
         XCTAssertEqual(z0, z2, accuracy: 1e-2 * z0)
         for k in 0..<(2 * n) {

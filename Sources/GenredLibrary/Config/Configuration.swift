@@ -108,6 +108,28 @@ public struct PlaylistSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The t-SNE map's settings, for `genred map` (whose options override them) and the server's
+/// `/api/map` and map page (see docs/map.md).
+public struct MapSettings: Sendable, Equatable {
+    /// About the number of neighbours each point keeps close (lowered for small collections).
+    public var perplexity: Double = 30
+    /// Gradient steps, early exaggeration included; time grows with them (docs/map.md).
+    public var iterations = 1000
+    /// Seeds the start and the restarts: the same library and seed give the same map.
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// The t-SNE options these settings give (the rest at their defaults).
+    public var options: TSNEOptions {
+        var o = TSNEOptions()
+        o.perplexity = perplexity
+        o.iterations = iterations
+        o.seed = seed
+        return o
+    }
+}
+
 /// genred's settings, from a TOML file (see config/genred.toml) and the command line.
 public struct Configuration: Sendable, Equatable {
     public var roots: [String] = []
@@ -127,6 +149,7 @@ public struct Configuration: Sendable, Equatable {
     public var watch = WatchSettings()
     public var mpd = MPDSettings()
     public var playlists = PlaylistSettings()
+    public var map = MapSettings()
     /// The file the settings came from, if any.
     public var source: String?
 
@@ -191,7 +214,7 @@ public struct Configuration: Sendable, Equatable {
         }
         let reader = Reader(text: text, path: path, unknown: unknown)
         var c = Configuration()
-        try reader.allow(root, ["library", "analysis", "tags", "watch", "worker", "mpd", "playlists"], in: nil)
+        try reader.allow(root, ["library", "analysis", "tags", "watch", "worker", "mpd", "playlists", "map"], in: nil)
 
         if let library = try reader.table(root, "library", in: nil) {
             try reader.allow(library, ["roots", "database", "store"], in: "library")
@@ -291,6 +314,15 @@ public struct Configuration: Sendable, Equatable {
             if c.playlists.enabled && c.playlists.folder == nil {
                 throw reader.error("playlists", "enabled", "needs folder, the playlists' folder inside the library")
             }
+        }
+        if let map = try reader.table(root, "map", in: nil) {
+            try reader.allow(map, ["perplexity", "iterations", "seed"], in: "map")
+            if let p = try reader.double(map, "perplexity", in: "map") {
+                guard p >= 1 && p <= 1000 else { throw reader.error("map", "perplexity", "must be between 1 and 1000 (got \(p))") }
+                c.map.perplexity = p
+            }
+            if let n = try reader.int(map, "iterations", in: "map", range: 1...100_000) { c.map.iterations = n }
+            if let n = try reader.int(map, "seed", in: "map", range: 0...Int.max) { c.map.seed = UInt64(n) }
         }
         if let watch = try reader.table(root, "watch", in: nil) {
             try reader.allow(watch, ["settle_seconds", "rescan_interval", "workers", "max_attempts", "retry_backoff",

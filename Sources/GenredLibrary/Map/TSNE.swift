@@ -104,15 +104,11 @@ public enum TSNE {
             notes.append("perplexity \(format(options.perplexity)) lowered to \(format(perplexity)) for \(n) points")
         }
 
-        let exact: Bool
-        let theta: Double
-        var interpolate = false
-        switch options.method {
-        case .auto: exact = n <= exactLimit; theta = 0.5; interpolate = n >= interpolationThreshold
-        case .exact: exact = true; theta = 0
-        case .barnesHut(let t): exact = false; theta = max(0, t)
-        case .interpolation: exact = false; theta = 0; interpolate = true
+        var method = options.method
+        if case .auto = method {
+            method = n <= exactLimit ? .exact : n >= interpolationThreshold ? .interpolation : .barnesHut(theta: 0.5)
         }
+        let interpolate = if case .interpolation = method { true } else { false }
         // Every other point when there are at most 3 · perplexity of them, else the 3 · perplexity nearest.
         let neighbours = min(n - 1, max(1, Int((3 * perplexity).rounded(.down))))
         var phases: [(name: String, seconds: Double)] = []
@@ -135,11 +131,13 @@ public enum TSNE {
         // brings. A run's result does not depend on its thread count.
         let sideBySide = restarts > 1 && threads > 1 && !interpolate
         let runThreads = sideBySide ? 1 : threads
-        var gradient = Gradient(affinities: p, count: n, exact: exact, theta: theta, threads: runThreads)
-        if interpolate {
-            gradient.interpolation = InterpolatedRepulsion(threads: threads,
-                                                           boxWidth: options.boxWidth ?? InterpolatedRepulsion.defaultBoxWidth)
+        let repulsion: Gradient.Repulsion = switch method {
+        case .exact, .auto: .exact
+        case .barnesHut(let theta): .barnesHut(theta: max(0, theta))
+        case .interpolation: .interpolated(InterpolatedRepulsion(threads: threads,
+                                                                 boxWidth: options.boxWidth ?? InterpolatedRepulsion.defaultBoxWidth))
         }
+        let gradient = Gradient(affinities: p, count: n, repulsion: repulsion, threads: runThreads)
         // One stream for every restart's noise, drawn in restart order.
         var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)
         var starts: [[Double]] = []
@@ -153,11 +151,10 @@ public enum TSNE {
         }
         var runs = [(y: [Double], kl: Double)](repeating: ([], 0), count: restarts)
         let workers = sideBySide ? min(threads, restarts) : 1
-        let shared = gradient
         runs.withUnsafeMutableBufferPointer { out in
             parallelFor(workers) { w in
                 for r in stride(from: w, to: restarts, by: workers) {
-                    out[r] = optimise(starts[r], gradient: shared, affinities: p, options: options, threads: runThreads)
+                    out[r] = optimise(starts[r], gradient: gradient, affinities: p, options: options, threads: runThreads)
                 }
             }
         }

@@ -9,13 +9,20 @@ import GenredEngine
 /// Every per-point sum is written to its own slot and reduced in index order, so the result does not
 /// depend on the worker count.
 struct Gradient {
+    /// How the repulsive sums are found.
+    enum Repulsion {
+        /// Every pair, O(N²) per step.
+        case exact
+        /// A Barnes-Hut quadtree: a cell whose side over its distance is below `theta` counts as one point.
+        case barnesHut(theta: Double)
+        /// Interpolated on a grid and applied by FFT convolution (`TSNEOptions.Method.interpolation`).
+        case interpolated(InterpolatedRepulsion)
+    }
+
     let affinities: SparseAffinities
     let count: Int
-    let exact: Bool
-    let theta: Double
+    let repulsion: Repulsion
     let threads: Int
-    /// Set when the repulsion is interpolated on a grid (`TSNEOptions.Method.interpolation`).
-    var interpolation: InterpolatedRepulsion? = nil
 
     /// Fills `grad` (N × 2) and returns Z.
     func evaluate(_ y: [Double], exaggeration: Double, into grad: inout [Double]) -> Double {
@@ -23,13 +30,13 @@ struct Gradient {
         var repulsive = [Double](repeating: 0, count: 2 * n)
         var partialZ = [Double](repeating: 0, count: n)
         let parts = TSNE.partition(n, threads)
-        if exact {
+        switch repulsion {
+        case .exact:
             ExactRepulsion.sums(y, count: n, parts: parts, forces: &repulsive, z: &partialZ)
-        } else if let interpolation {
-            interpolation.repulsion(y, forces: &repulsive, z: &partialZ)
-        } else {
-            let tree = QuadTree(y)
-            tree.repulsion(y, theta: theta, parts: parts, forces: &repulsive, z: &partialZ)
+        case .barnesHut(let theta):
+            QuadTree(y).repulsion(y, theta: theta, parts: parts, forces: &repulsive, z: &partialZ)
+        case .interpolated(let grid):
+            grid.repulsion(y, forces: &repulsive, z: &partialZ)
         }
         var z = 0.0
         for i in 0..<n { z += partialZ[i] }

@@ -270,24 +270,23 @@ final class InterpolatedRepulsion {
         let centreX = (minX + maxX) / 2, centreY = (minY + maxY) / 2
         let half = width * Double(boxes) / 2
 
-        // Each point's box and its 3 + 3 Lagrange weights, and the points sorted by box row.
-        var boxOf = [Int32](repeating: 0, count: 2 * n)
-        var weights = [Double](repeating: 0, count: 2 * p * n)
-        var rowStart = [Int](repeating: 0, count: boxes + 1)
+        // Each point's box and its p + p Lagrange weights, and the points sorted by box row.
+        let points = Placement(count: n, nodesPerBox: p, boxRows: boxes)
+        defer { points.deallocate() }
+        let rowStart = points.rowStart
         for i in 0..<n {
             let u = (y[2 * i] - centreX + half) / width, v = (y[2 * i + 1] - centreY + half) / width
             let bx = min(boxes - 1, max(0, Int(u))), by = min(boxes - 1, max(0, Int(v)))
-            boxOf[2 * i] = Int32(bx); boxOf[2 * i + 1] = Int32(by)
-            InterpolatedRepulsion.lagrange(u - Double(bx), into: &weights, at: 2 * p * i)
-            InterpolatedRepulsion.lagrange(v - Double(by), into: &weights, at: 2 * p * i + p)
+            points.boxOf[2 * i] = Int32(bx); points.boxOf[2 * i + 1] = Int32(by)
+            InterpolatedRepulsion.lagrange(u - Double(bx), into: points.weights.baseAddress! + 2 * p * i)
+            InterpolatedRepulsion.lagrange(v - Double(by), into: points.weights.baseAddress! + 2 * p * i + p)
             rowStart[bx + 1] += 1
         }
         for r in 0..<boxes { rowStart[r + 1] += rowStart[r] }
-        var byRow = [Int32](repeating: 0, count: n)
-        var fill = rowStart
+        var fill = Array(rowStart)
         for i in 0..<n {
-            let r = Int(boxOf[2 * i])
-            byRow[fill[r]] = Int32(i)
+            let r = Int(points.boxOf[2 * i])
+            points.byRow[fill[r]] = Int32(i)
             fill[r] += 1
         }
 
@@ -296,26 +295,21 @@ final class InterpolatedRepulsion {
         let buffers = FFTBuffers(grids: grids, spectra: spectra, kernel: kernel!)
         let rowParts = TSNE.partition(boxes, threads)
         y.withUnsafeBufferPointer { y in
-            weights.withUnsafeBufferPointer { wts in
-                boxOf.withUnsafeBufferPointer { boxOf in
-                    byRow.withUnsafeBufferPointer { byRow in
-                        parallelFor(rowParts.count) { w in
-                            let (g0, g1, g2) = (buffers.grids[0], buffers.grids[1], buffers.grids[2])
-                            for t in rowStart[rowParts[w].lowerBound]..<rowStart[rowParts[w].upperBound] {
-                                let i = Int(byRow[t])
-                                let x = y[2 * i] - centreX, yy = y[2 * i + 1] - centreY
-                                let baseA = Int(boxOf[2 * i]) * p, baseB = Int(boxOf[2 * i + 1]) * p
-                                for a in 0..<p {
-                                    let wa = wts[2 * p * i + a]
-                                    let row = (baseA + a) * side + baseB
-                                    for b in 0..<p {
-                                        let wab = wa * wts[2 * p * i + p + b]
-                                        g0[row + b] += wab
-                                        g1[row + b] += wab * x
-                                        g2[row + b] += wab * yy
-                                    }
-                                }
-                            }
+            parallelFor(rowParts.count) { w in
+                let (g0, g1, g2) = (buffers.grids[0], buffers.grids[1], buffers.grids[2])
+                let wts = points.weights, boxOf = points.boxOf
+                for t in rowStart[rowParts[w].lowerBound]..<rowStart[rowParts[w].upperBound] {
+                    let i = Int(points.byRow[t])
+                    let x = y[2 * i] - centreX, yy = y[2 * i + 1] - centreY
+                    let baseA = Int(boxOf[2 * i]) * p, baseB = Int(boxOf[2 * i + 1]) * p
+                    for a in 0..<p {
+                        let wa = wts[2 * p * i + a]
+                        let row = (baseA + a) * side + baseB
+                        for b in 0..<p {
+                            let wab = wa * wts[2 * p * i + p + b]
+                            g0[row + b] += wab
+                            g1[row + b] += wab * x
+                            g2[row + b] += wab * yy
                         }
                     }
                 }
@@ -326,32 +320,29 @@ final class InterpolatedRepulsion {
 
         // Read the potentials back at the points.
         let parts = TSNE.partition(n, threads)
-        y.withUnsafeBufferPointer { y in
-            weights.withUnsafeBufferPointer { wts in
-                boxOf.withUnsafeBufferPointer { boxOf in
-                    forces.withUnsafeMutableBufferPointer { forces in
-                        z.withUnsafeMutableBufferPointer { z in
-                            parallelFor(parts.count) { w in
-                                let (g0, g1, g2) = (buffers.grids[0], buffers.grids[1], buffers.grids[2])
-                                for i in parts[w] {
-                                    let baseA = Int(boxOf[2 * i]) * p, baseB = Int(boxOf[2 * i + 1]) * p
-                                    var phi = 0.0, phiX = 0.0, phiY = 0.0
-                                    for a in 0..<p {
-                                        let wa = wts[2 * p * i + a]
-                                        let row = (baseA + a) * side + baseB
-                                        for b in 0..<p {
-                                            let wab = wa * wts[2 * p * i + p + b]
-                                            phi += wab * g0[row + b]
-                                            phiX += wab * g1[row + b]
-                                            phiY += wab * g2[row + b]
-                                        }
-                                    }
-                                    let x = y[2 * i] - centreX, yy = y[2 * i + 1] - centreY
-                                    forces[2 * i] = x * phi - phiX
-                                    forces[2 * i + 1] = yy * phi - phiY
-                                    z[i] = (1 + 2 * (x * x + yy * yy)) * phi - 2 * (x * phiX + yy * phiY) - 1
+        forces.withUnsafeMutableBufferPointer { forces in
+            z.withUnsafeMutableBufferPointer { z in
+                y.withUnsafeBufferPointer { y in
+                    parallelFor(parts.count) { w in
+                        let (g0, g1, g2) = (buffers.grids[0], buffers.grids[1], buffers.grids[2])
+                        let wts = points.weights, boxOf = points.boxOf
+                        for i in parts[w] {
+                            let baseA = Int(boxOf[2 * i]) * p, baseB = Int(boxOf[2 * i + 1]) * p
+                            var phi = 0.0, phiX = 0.0, phiY = 0.0
+                            for a in 0..<p {
+                                let wa = wts[2 * p * i + a]
+                                let row = (baseA + a) * side + baseB
+                                for b in 0..<p {
+                                    let wab = wa * wts[2 * p * i + p + b]
+                                    phi += wab * g0[row + b]
+                                    phiX += wab * g1[row + b]
+                                    phiY += wab * g2[row + b]
                                 }
                             }
+                            let x = y[2 * i] - centreX, yy = y[2 * i + 1] - centreY
+                            forces[2 * i] = x * phi - phiX
+                            forces[2 * i + 1] = yy * phi - phiY
+                            z[i] = (1 + 2 * (x * x + yy * yy)) * phi - 2 * (x * phiX + yy * phiY) - 1
                         }
                     }
                 }
@@ -361,7 +352,7 @@ final class InterpolatedRepulsion {
 
     /// Lagrange weights of the nodes at (k + ½) / p, k = 0..<p, for a position u in [0, 1] of a box.
     @inline(__always)
-    static func lagrange(_ u: Double, into weights: inout [Double], at offset: Int) {
+    static func lagrange(_ u: Double, into weights: UnsafeMutablePointer<Double>) {
         let p = nodesPerBox
         for k in 0..<p {
             let uk = (Double(k) + 0.5) / Double(p)
@@ -370,8 +361,33 @@ final class InterpolatedRepulsion {
                 let um = (Double(m) + 0.5) / Double(p)
                 l *= (u - um) / (uk - um)
             }
-            weights[offset + k] = l
+            weights[k] = l
         }
+    }
+}
+
+/// Where each point falls on the grid, in buffers made once per `repulsion` call, which its
+/// workers only read: its box column and row (N × 2), its Lagrange weights along each axis
+/// (N × 2p), and the points ordered by box column (`byRow`, with each column's start in `rowStart`).
+private struct Placement {
+    let boxOf: UnsafeMutableBufferPointer<Int32>
+    let weights: UnsafeMutableBufferPointer<Double>
+    let byRow: UnsafeMutableBufferPointer<Int32>
+    let rowStart: UnsafeMutableBufferPointer<Int>
+
+    init(count n: Int, nodesPerBox p: Int, boxRows: Int) {
+        boxOf = .allocate(capacity: 2 * n)
+        weights = .allocate(capacity: 2 * p * n)
+        byRow = .allocate(capacity: n)
+        rowStart = .allocate(capacity: boxRows + 1)
+        rowStart.initialize(repeating: 0)
+    }
+
+    func deallocate() {
+        boxOf.deallocate()
+        weights.deallocate()
+        byRow.deallocate()
+        rowStart.deallocate()
     }
 }
 

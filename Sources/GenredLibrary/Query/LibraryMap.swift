@@ -23,6 +23,8 @@ public struct LibraryMap: Sendable {
     /// Set when the perplexity had to be lowered for a small collection.
     public var note: String?
     public var seconds: Double
+    /// The gradient steps taken (the options' iterations).
+    public var iterations = 0
 
     /// Places the tracks of `vectors` by `features` with t-SNE.
     public static func compute(_ v: LibraryStore.TrackVectors, manifest: BundleManifest, features: MapFeatures,
@@ -54,7 +56,7 @@ public struct LibraryMap: Sendable {
         }
         return LibraryMap(features: features, ids: v.ids, points: points, genreNames: genreNames,
                           klDivergence: Double(result.klDivergence), perplexityUsed: Double(result.perplexityUsed),
-                          note: result.note, seconds: Date().timeIntervalSince(start))
+                          note: result.note, seconds: Date().timeIntervalSince(start), iterations: options.iterations)
     }
 }
 

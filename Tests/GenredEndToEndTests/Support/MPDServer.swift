@@ -58,7 +58,7 @@ final class MPDServer {
 
     private func logFile() throws -> URL {
         let log = dir.appendingPathComponent("mpd.log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         return log
     }
 
