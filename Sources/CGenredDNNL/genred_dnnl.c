@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* oneDNN is built with OpenMP here: each analysis thread runs its products on itself alone. */
 extern void omp_set_num_threads(int);
@@ -217,6 +219,18 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
     }
 }
 
+/* 1 when this process may turn written memory into code, as oneDNN does to make its kernels;
+ * 0 where that is refused (a systemd unit's MemoryDenyWriteExecute=yes, or the kernel's
+ * PR_SET_MDWE). */
+static int code_can_be_made(void) {
+    const size_t size = (size_t)sysconf(_SC_PAGESIZE);
+    void *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return 1;  /* no memory: not the question asked */
+    const int allowed = mprotect(page, size, PROT_READ | PROT_EXEC) == 0;
+    munmap(page, size);
+    return allowed;
+}
+
 int gd_native(int precision, char *what, size_t what_size) {
     if (!precision_terms(precision)) { say(what, what_size, "unknown precision"); return 0; }
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
@@ -225,8 +239,13 @@ int gd_native(int precision, char *what, size_t what_size) {
     for (int i = 0; i < 64 * 64; i++) b[i] = 0.5f;
     gd_product *p = gd_product_create(precision, 64, 64, 64, b, 64, 64, 0, 1.0f, error, sizeof error);
     if (!p) {
-        char text[256];
-        snprintf(text, sizeof text, "oneDNN on %s: %s", isa_name(isa), error);
+        char text[320];
+        if (!code_can_be_made())
+            snprintf(text, sizeof text, "oneDNN on %s: %s; this process may not make memory executable "
+                     "(MemoryDenyWriteExecute=yes in a systemd unit, for example), and oneDNN makes its "
+                     "kernels as it runs", isa_name(isa), error);
+        else
+            snprintf(text, sizeof text, "oneDNN on %s: %s", isa_name(isa), error);
         say(what, what_size, text);
         return 0;
     }
@@ -323,7 +342,7 @@ gd_product *gd_product_create(int precision, int m, int n, int k, const float *b
     p->weights = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     p->scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     p->scratch_size = dnnl_memory_desc_get_size(&p->scratch);
-    TRY(dnnl_primitive_create(&p->primitive, pd), "primitive");
+    TRY(dnnl_primitive_create(&p->primitive, pd), "its kernel could not be made");
 
     /* The weights: to bf16, then into the primitive's layout, once. */
     converted = malloc(element * (size_t)kk * (size_t)n);

@@ -13,12 +13,13 @@ final class BLASDispatchCommandTests: XCTestCase {
     }
 
     /// `genred bench machine`'s output with `environment` added, and its "blas" line's core.
-    private func benchMachine(_ environment: [String: String]) throws -> (stdout: String, core: String, line: String) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+    /// `prefix`: a command that runs genred (its path, then the arguments, follow it).
+    private func benchMachine(_ environment: [String: String], prefix: [String] = []) throws -> (stdout: String, core: String, line: String) {
+        var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("genred")
+        if !FileManager.default.fileExists(atPath: binary.path) { binary = Bundle.main.bundleURL.appendingPathComponent("genred") }
         let process = Process()
-        process.executableURL = FileManager.default.fileExists(atPath: binary.path)
-            ? binary : Bundle.main.bundleURL.appendingPathComponent("genred")
-        process.arguments = ["bench", "machine", "--threads", "1"]
+        process.executableURL = prefix.isEmpty ? binary : URL(fileURLWithPath: prefix[0])
+        process.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [binary.path]) + ["bench", "machine", "--threads", "1"]
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_CORETYPE"] = nil
         env["GENRED_BLAS_CORE"] = nil
@@ -44,6 +45,20 @@ final class BLASDispatchCommandTests: XCTestCase {
         let words = line.split(separator: " ")
         let core = try XCTUnwrap(words.firstIndex(of: "core").map { String(words[$0 + 1]) }, String(line))
         return (stdout, core, String(line))
+    }
+
+    func testWhereMemoryMayNotBecomeCodeThePeakLinesSaySo() throws {
+        // The kernel's memory-deny-write-execute (PR_SET_MDWE, Linux 6.3), which is what systemd's
+        // MemoryDenyWriteExecute=yes amounts to: oneDNN cannot make its kernels.
+        let python = "/usr/bin/python3"
+        let probe = try AnalyzeCommandTests.run(URL(fileURLWithPath: python),
+                                                ["-c", "import ctypes,sys; sys.exit(0 if ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) == 0 else 1)"])
+        guard probe.status == 0 else { throw XCTSkip("this kernel has no PR_SET_MDWE") }
+        let wrapper = [python, "-c", "import ctypes,os,sys; ctypes.CDLL(None).prctl(65, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])"]
+        let (stdout, _, _) = try benchMachine([:], prefix: wrapper)
+        let peak = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("int8 peak ") }, stdout)
+        XCTAssertTrue(peak.contains("oneDNN has no native kernel for it") && peak.contains("may not make memory executable (MemoryDenyWriteExecute=yes"),
+                      String(peak))
     }
 
     func testThePeakLinesSayWhatOneDNNRuns() throws {

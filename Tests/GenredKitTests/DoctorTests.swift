@@ -18,11 +18,16 @@ final class DoctorTests: XCTestCase {
     /// A machine with room to spare, unless a test says otherwise.
     private func system(watches: Int? = 1_000_000, instances: Int? = 128, inUse: Int? = 1, free: Int64? = 100 << 30,
                         writable: @escaping @Sendable (String) -> Bool = { _ in true },
-                        unit: (enabled: String, active: String)? = nil) -> Doctor.System {
+                        unit: (enabled: String, active: String)? = nil, unitProperties: [String: String] = [:],
+                        nativeReduced: Bool? = nil) -> Doctor.System {
         let unitState = unit.map { (enabled: $0.enabled, active: $0.active) }
-        return Doctor.System(inotify: InotifyLimits(maxUserWatches: watches, maxUserInstances: instances, maxQueuedEvents: 16384),
-                             inotifyInstancesInUse: { inUse }, freeBytes: { _ in free }, isWritable: writable,
-                             unitState: { _ in unitState })
+        var system = Doctor.System(inotify: InotifyLimits(maxUserWatches: watches, maxUserInstances: instances, maxQueuedEvents: 16384),
+                                   inotifyInstancesInUse: { inUse }, freeBytes: { _ in free }, isWritable: writable,
+                                   unitState: { _ in unitState }, unitProperty: { _, name in unitProperties[name] })
+        if let nativeReduced {
+            system.precisionKernel = { _ in (nativeReduced, nativeReduced ? "oneDNN on AMX, kernel brg:avx512_core_amx" : "oneDNN on AVX2: no matmul for this shape") }
+        }
+        return system
     }
 
     /// A config naming `roots` and a database beside it, plus `extra` lines.
@@ -134,7 +139,7 @@ final class DoctorTests: XCTestCase {
             try (store.engine as! SQLiteEngine).pool.write {
                 try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
             }
-            try (store.engine as! SQLiteEngine).pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            _ = try (store.engine as! SQLiteEngine).pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
         let path = try config(roots: [try music()], database: db)
@@ -161,6 +166,30 @@ final class DoctorTests: XCTestCase {
         let found = problems(Doctor(configPath: path, system: system(free: 200 << 20)).run(), area: "disk")
         XCTAssertEqual(found.count, 1)
         XCTAssertTrue(found[0].detail.contains("200 MiB free"), found[0].detail)
+    }
+
+    func testAReducedPrecisionTheUnitKeepsFromRunningIsAProblem() throws {
+        let path = try config(roots: [try music()], extra: "[analysis]\nprecision = \"bf16\"\n")
+        _ = try LibraryStore(path: dir.appendingPathComponent("library.sqlite").path)
+        // Native here, and the unit forbids executable memory: oneDNN could not make its kernels there.
+        let sandboxed = Doctor(configPath: path, system: system(unit: ("enabled", "active"), unitProperties: ["MemoryDenyWriteExecute": "yes"],
+                                                                nativeReduced: true)).run()
+        let found = problems(sandboxed, area: "precision")
+        XCTAssertEqual(found.count, 1, "\(sandboxed)")
+        XCTAssertTrue(found.first?.detail.contains("genred.service has MemoryDenyWriteExecute=yes") == true, "\(found)")
+        XCTAssertTrue(found.first?.fix?.contains("MemoryDenyWriteExecute=no") == true, "\(found)")
+        // Allowed by the unit: fine, with the kernel named.
+        let allowed = Doctor(configPath: path, system: system(unit: ("enabled", "active"), unitProperties: ["MemoryDenyWriteExecute": "no"],
+                                                              nativeReduced: true)).run()
+        XCTAssertTrue(allowed.contains { $0.area == "precision" && $0.status == .ok && $0.detail.contains("brg:avx512_core_amx") }, "\(allowed)")
+        // No native kernel: fp32 runs whatever the unit says, which is worth a note, not a fix.
+        let plain = Doctor(configPath: path, system: system(unit: ("enabled", "active"), unitProperties: ["MemoryDenyWriteExecute": "yes"],
+                                                            nativeReduced: false)).run()
+        XCTAssertEqual(problems(plain, area: "precision"), [])
+        XCTAssertTrue(plain.contains { $0.area == "precision" && $0.status == .note && $0.detail.contains("analysis runs fp32") }, "\(plain)")
+        // fp32 (the default) is not checked at all.
+        let fp32 = Doctor(configPath: try config(roots: [try music()]), system: system(unitProperties: ["MemoryDenyWriteExecute": "yes"], nativeReduced: true)).run()
+        XCTAssertFalse(fp32.contains { $0.area == "precision" }, "\(fp32)")
     }
 
     func testAFailedUnitIsAProblem() throws {

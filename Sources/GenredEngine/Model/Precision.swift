@@ -75,7 +75,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     private static let int8Kernel = nativeKernel(.int8)
 
     private static func nativeKernel(_ p: Precision) -> (native: Bool, detail: String) {
-        var text = [CChar](repeating: 0, count: 256)
+        var text = [CChar](repeating: 0, count: 512)
         let native = gd_native(p.code, &text, text.count) == 1
         return (native, message(text))
     }

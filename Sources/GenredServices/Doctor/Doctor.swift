@@ -46,24 +46,33 @@ public struct Doctor: Sendable {
         public var isWritable: @Sendable (_ path: String) -> Bool
         /// `systemctl is-enabled` and `is-active` for a unit; nil where systemd is not running.
         public var unitState: @Sendable (_ unit: String) -> (enabled: String, active: String)?
+        /// One property of a unit as systemd has it (`systemctl show -p NAME --value`); nil where
+        /// systemd is not running.
+        public var unitProperty: @Sendable (_ unit: String, _ name: String) -> String?
+        /// Whether oneDNN has a native kernel for a reduced precision in this process, and which.
+        public var precisionKernel: @Sendable (Precision) -> (native: Bool, detail: String)
         /// Below this much free space next to the database, writes may fail.
         var minimumFreeBytes: Int64 = 1 << 30
 
         public init(inotify: InotifyLimits, inotifyInstancesInUse: @escaping @Sendable () -> Int?,
                     freeBytes: @escaping @Sendable (String) -> Int64?, isWritable: @escaping @Sendable (String) -> Bool,
-                    unitState: @escaping @Sendable (String) -> (enabled: String, active: String)?) {
+                    unitState: @escaping @Sendable (String) -> (enabled: String, active: String)?,
+                    unitProperty: @escaping @Sendable (String, String) -> String? = { _, _ in nil },
+                    precisionKernel: @escaping @Sendable (Precision) -> (native: Bool, detail: String) = { Precision.kernel($0) }) {
             self.inotify = inotify
             self.inotifyInstancesInUse = inotifyInstancesInUse
             self.freeBytes = freeBytes
             self.isWritable = isWritable
             self.unitState = unitState
+            self.unitProperty = unitProperty
+            self.precisionKernel = precisionKernel
         }
 
         /// This machine as it is.
         public static var current: System {
             System(inotify: .current, inotifyInstancesInUse: { InotifyLimits.instancesInUse() },
                    freeBytes: { Doctor.freeBytes(at: $0) }, isWritable: { PathIO.access($0, W_OK) == 0 },
-                   unitState: { Doctor.systemdUnitState($0) })
+                   unitState: { Doctor.systemdUnitState($0) }, unitProperty: { Doctor.systemdUnitProperty($0, $1) })
         }
     }
 
@@ -87,6 +96,7 @@ public struct Doctor: Sendable {
         checkModels(configuration, &checks)
         checkDatabase(configuration, &checks)
         checkRoots(configuration, &checks)
+        checkPrecision(configuration, &checks)
         checks.append(Check(area: "blas", status: .note, detail: BLASDispatch.describe()))
         checkUnit(&checks)
         return checks
@@ -267,6 +277,27 @@ public struct Doctor: Sendable {
         }
     }
 
+    /// A reduced precision runs only where oneDNN has a native kernel for it, and oneDNN makes
+    /// its kernels as it runs: a unit that forbids executable memory leaves the daemon in fp32.
+    private func checkPrecision(_ configuration: Configuration, _ checks: inout [Check]) {
+        let precision = configuration.precision
+        guard precision != .fp32 else { return }
+        let kernel = system.precisionKernel(precision)
+        guard kernel.native else {
+            checks.append(Check(area: "precision", status: .note,
+                                detail: "precision \(precision): no native kernel on this CPU (\(kernel.detail)); analysis runs fp32"))
+            return
+        }
+        if system.unitProperty(unit, "MemoryDenyWriteExecute") == "yes" {
+            checks.append(Check(area: "precision", status: .problem,
+                                detail: "precision \(precision): \(unit) has MemoryDenyWriteExecute=yes, which keeps oneDNN from making its kernels, so the daemon runs fp32",
+                                fix: "`systemctl edit \(unit)` and add the lines `[Service]` and `MemoryDenyWriteExecute=no` (one safeguard fewer against a decoder bug), or set [analysis] precision = \"fp32\""))
+            return
+        }
+        checks.append(Check(area: "precision", status: .ok,
+                            detail: "precision \(precision): \(kernel.detail); analysis uses it where one window runs faster than in fp32, timed at start-up"))
+    }
+
     private func checkUnit(_ checks: inout [Check]) {
         guard let state = system.unitState(unit) else {
             checks.append(Check(area: "service", status: .note, detail: "systemd is not running here: \(unit) not checked"))
@@ -337,21 +368,27 @@ public struct Doctor: Sendable {
 
     /// Asks `systemctl`, where systemd runs.
     static func systemdUnitState(_ unit: String) -> (enabled: String, active: String)? {
-        guard FileManager.default.fileExists(atPath: "/run/systemd/system") else { return nil }
-        func ask(_ verb: String) -> String? {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/systemctl")
-            process.arguments = [verb, unit]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return nil }
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let enabled = ask("is-enabled"), let active = ask("is-active") else { return nil }
+        guard let enabled = systemctl(["is-enabled", unit]), let active = systemctl(["is-active", unit]) else { return nil }
         return (enabled.isEmpty ? "not installed" : enabled, active.isEmpty ? "unknown" : active)
+    }
+
+    static func systemdUnitProperty(_ unit: String, _ name: String) -> String? {
+        systemctl(["show", "-p", name, "--value", unit])
+    }
+
+    /// `systemctl`'s trimmed output; nil where systemd is not running.
+    private static func systemctl(_ arguments: [String]) -> String? {
+        guard FileManager.default.fileExists(atPath: "/run/systemd/system") else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/systemctl")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
