@@ -1,6 +1,14 @@
 #include "genred_cpu.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -143,9 +151,139 @@ double genred_flops_sse(long rounds) {
     return (double)rounds * 12 * 4;
 }
 
+/* AMX: one tile configuration, tiles 0-7 each 16 rows of 64 bytes. Accumulators 0-3, A in 4-5,
+ * B in 6-7: four independent dot products per round, each 16 x 16 outputs over 64 bytes of
+ * K (32 bf16 pairs, or 64 int8 values). */
+struct genred_tile_config {
+    unsigned char palette, start_row, reserved[14];
+    unsigned short bytes_per_row[16];
+    unsigned char rows[16];
+} __attribute__((aligned(64)));
+
+static unsigned char genred_tile_data[16 * 64] __attribute__((aligned(64)));
+
+#define GENRED_AMX_LOOP(name, op, per) \
+    static double name(long rounds) { \
+        struct genred_tile_config config; \
+        memset(&config, 0, sizeof config); \
+        config.palette = 1; \
+        for (int t = 0; t < 8; t++) { config.bytes_per_row[t] = 64; config.rows[t] = 16; } \
+        long n = rounds, stride = 64; \
+        __asm__ volatile( \
+            "ldtilecfg (%[config])\n\t" \
+            "tileloadd (%[data], %[stride], 1), %%tmm4\n\t" \
+            "tileloadd (%[data], %[stride], 1), %%tmm5\n\t" \
+            "tileloadd (%[data], %[stride], 1), %%tmm6\n\t" \
+            "tileloadd (%[data], %[stride], 1), %%tmm7\n\t" \
+            "tilezero %%tmm0\n\t" "tilezero %%tmm1\n\t" "tilezero %%tmm2\n\t" "tilezero %%tmm3\n\t" \
+            "1:\n\t" \
+            op " %%tmm6, %%tmm4, %%tmm0\n\t" op " %%tmm7, %%tmm4, %%tmm1\n\t" \
+            op " %%tmm6, %%tmm5, %%tmm2\n\t" op " %%tmm7, %%tmm5, %%tmm3\n\t" \
+            "dec %[n]\n\t" \
+            "jnz 1b\n\t" \
+            "tilerelease\n\t" \
+            : [n] "+r"(n) \
+            : [config] "r"(&config), [data] "r"(genred_tile_data), [stride] "r"(stride) \
+            : "memory", "cc"); \
+        return (double)rounds * 4 * (per); \
+    }
+
+GENRED_AMX_LOOP(genred_ops_bf16_amx, "tdpbf16ps", 16 * 16 * 32 * 2)
+GENRED_AMX_LOOP(genred_ops_int8_amx, "tdpbusd", 16 * 16 * 64 * 2)
+
+static double genred_seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* In the child: the loop's rate over `seconds` after a short warm-up, or a negative code. */
+static double genred_amx_child(int kind, double seconds) {
+    if (kind == GENRED_AMX_CRASH_FOR_TESTING) __builtin_trap();
+    /* Linux 5.16 and later hand out the tile data state only on request. */
+    if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0) return -1;
+    double (*loop)(long) = kind == GENRED_AMX_INT8 ? genred_ops_int8_amx : genred_ops_bf16_amx;
+    const long rounds = 20000;
+    double start = genred_seconds_now();
+    while (genred_seconds_now() - start < 0.05) loop(rounds);
+    double ops = 0;
+    start = genred_seconds_now();
+    double elapsed;
+    do {
+        ops += loop(rounds);
+        elapsed = genred_seconds_now() - start;
+    } while (elapsed < seconds);
+    return ops / elapsed;
+}
+
+static void genred_say(char *out, size_t size, const char *text) {
+    if (out && size) snprintf(out, size, "%s", text);
+}
+
+double genred_amx_rate(int kind, int processes, double seconds, char *why, size_t why_size) {
+    struct genred_cpu cpu;
+    genred_cpu_identify(&cpu);
+    int has = kind == GENRED_AMX_INT8 ? cpu.amx_int8 : cpu.amx_bf16;
+    if (kind != GENRED_AMX_CRASH_FOR_TESTING && !(cpu.amx_tile && has)) {
+        genred_say(why, why_size, "the CPU has no AMX for it, or the OS does not save the tile state");
+        return 0;
+    }
+    if (processes < 1) processes = 1;
+    if (processes > 256) processes = 256;
+    int fds[2];
+    if (pipe(fds) != 0) { genred_say(why, why_size, "no pipe"); return 0; }
+    pid_t children[256];
+    int started = 0;
+    for (; started < processes; started++) {
+        pid_t pid = fork();
+        if (pid < 0) break;
+        if (pid == 0) {
+            close(fds[0]);
+            /* A fault here is reported by the parent; a core of the whole process says no more. */
+            struct rlimit none = {0, 0};
+            setrlimit(RLIMIT_CORE, &none);
+            /* Nor does the runtime's crash handler, which this child inherits. */
+            const int faults[] = {SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP};
+            for (size_t f = 0; f < sizeof faults / sizeof faults[0]; f++) signal(faults[f], SIG_DFL);
+            double rate = genred_amx_child(kind, seconds);
+            ssize_t written = write(fds[1], &rate, sizeof rate);
+            _exit(written == (ssize_t)sizeof rate ? 0 : 1);
+        }
+        children[started] = pid;
+    }
+    close(fds[1]);
+    int signalled = 0, refused = 0, lost = started < processes;
+    double total = 0;
+    for (int i = 0; i < started; i++) {
+        int status = 0;
+        while (waitpid(children[i], &status, 0) < 0 && errno == EINTR) {}
+        if (WIFSIGNALED(status)) signalled = WTERMSIG(status);
+    }
+    for (int i = 0; i < started; i++) {
+        double rate = 0;
+        if (read(fds[0], &rate, sizeof rate) != (ssize_t)sizeof rate) { lost = 1; break; }
+        if (rate < 0) refused = 1; else total += rate;
+    }
+    close(fds[0]);
+    char text[160];
+    if (signalled) {
+        snprintf(text, sizeof text, "the AMX loop was stopped by signal %d", signalled);
+        genred_say(why, why_size, text);
+        return 0;
+    }
+    if (refused) { genred_say(why, why_size, "the kernel refused the tile state (arch_prctl ARCH_REQ_XCOMP_PERM)"); return 0; }
+    if (lost) { genred_say(why, why_size, "an AMX loop did not report"); return 0; }
+    return total;
+}
+
 #else
 
 void genred_cpu_identify(struct genred_cpu *cpu) { memset(cpu, 0, sizeof *cpu); }
+double genred_amx_rate(int kind, int processes, double seconds, char *why, size_t why_size) {
+    (void)kind; (void)processes; (void)seconds;
+    if (why && why_size) snprintf(why, why_size, "%s", "not an x86 CPU");
+    return 0;
+}
 double genred_flops_avx512(long rounds) { (void)rounds; return 0; }
 double genred_flops_fma256(long rounds) { (void)rounds; return 0; }
 double genred_flops_sse(long rounds) { (void)rounds; return 0; }

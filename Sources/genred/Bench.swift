@@ -200,7 +200,7 @@ extension Bench {
                                  precision.rawValue, 100 * fast * flops / peak.rate, precision.rawValue, threads,
                                  fast * flops / 1e9, peak.rate / 1e9, peak.instructions))
                 } else {
-                    print("inference \(precision) peak: no dot-product loop for it on this CPU (AMX tiles are not measured)")
+                    print("inference \(precision) peak: no dot-product loop for it on this CPU")
                 }
             }
         }
@@ -288,7 +288,7 @@ extension Bench {
                 let kernel = Precision.kernel(precision)
                 let onednn = "; oneDNN \(kernel.native ? "runs it" : "has no native kernel for it"): \(kernel.detail)"
                 guard let reduced = Benchmark.reducedPeak(precision, cpu: info, threads: threads) else {
-                    print(name + "no dot-product loop for it on this CPU (AMX tiles are not measured)" + onednn)
+                    print(name + "no dot-product loop for it on this CPU" + onednn)
                     continue
                 }
                 print(name + String(format: "%.1f GOP/s on %d threads, %.2fx fp32's (%@ loop, measured)",

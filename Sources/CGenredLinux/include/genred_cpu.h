@@ -1,6 +1,8 @@
 #ifndef GENRED_CPU_H
 #define GENRED_CPU_H
 
+#include <stddef.h>
+
 /* What the processor is and which vector instructions it can run, read with CPUID and
  * XGETBV, so that genred can check the BLAS kernels it was given against the hardware
  * (a BLAS that picks kernels by CPU model number falls back to generic ones on models it
@@ -42,5 +44,13 @@ double genred_flops_sse(long rounds);
 double genred_ops_bf16_avx512(long rounds);
 double genred_ops_int8_avx512(long rounds);
 double genred_ops_int8_avx256(long rounds);
+
+/* The AMX tile peak, in the same units: TDPBF16PS (bf16, 16 x 16 x 32 pairs per instruction)
+ * or TDPBUSD (int8, 16 x 16 x 64), summed over `processes` child processes that each run the
+ * loop for `seconds`. The loops run in children so that a fault (an OS that grants the tile
+ * state but mishandles it, say) stops only them. 0 where the CPU or the OS offers no AMX for
+ * it, or a child failed, with the reason in `why`. */
+enum { GENRED_AMX_BF16 = 0, GENRED_AMX_INT8 = 1, GENRED_AMX_CRASH_FOR_TESTING = 99 };
+double genred_amx_rate(int kind, int processes, double seconds, char *why, size_t why_size);
 
 #endif

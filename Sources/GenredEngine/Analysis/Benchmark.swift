@@ -172,22 +172,36 @@ public enum Benchmark {
 
     /// The measured peak of `precision`'s dot-product instructions on `threads` threads
     /// (operations per second, a product and a sum counting two, as for fp32), from the
-    /// widest loop the CPU has: AVX512-BF16 for bf16 (and bf16-plain), AVX512-VNNI or AVX-VNNI
-    /// for int8 (and int8-static). nil where it has none, and for AMX, whose tile loop is not measured.
+    /// widest loop the CPU has: AMX tiles, else AVX512-BF16 for bf16 (and bf16-plain), AVX512-VNNI
+    /// or AVX-VNNI for int8 (and int8-static). nil where it has none. The AMX loop runs in child
+    /// processes (`genred_amx_rate`); where it fails, the vector loop is measured and the
+    /// instructions say why.
     public static func reducedPeak(_ precision: Precision, cpu: CPUInfo = .current, threads: Int,
                                    seconds: Double = 0.3) -> (instructions: String, rate: Double)? {
+        let n = max(1, threads)
+        let amx: (flag: String, kind: Int32, name: String)? = switch precision {
+        case .fp32: nil
+        case .bf16, .bf16Plain: ("AMX-BF16", Int32(GENRED_AMX_BF16), "AMX TDPBF16PS")
+        case .int8, .int8Static: ("AMX-INT8", Int32(GENRED_AMX_INT8), "AMX TDPBUSD")
+        }
+        var amxFailure = ""
+        if let amx, cpu.has("AMX-TILE") && cpu.has(amx.flag) {
+            var why = [CChar](repeating: 0, count: 200)
+            let rate = genred_amx_rate(amx.kind, Int32(n), seconds, &why, why.count)
+            if rate > 0 { return (amx.name, rate) }
+            amxFailure = " (AMX not measured: \(String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))"
+        }
         let loop: (String, FlopLoop)
         switch precision {
         case .fp32: return nil
         case .bf16, .bf16Plain:
             guard cpu.has("AVX512_BF16") else { return nil }
-            loop = ("AVX512-BF16 VDPBF16PS", genred_ops_bf16_avx512)
+            loop = ("AVX512-BF16 VDPBF16PS" + amxFailure, genred_ops_bf16_avx512)
         case .int8, .int8Static:
-            if cpu.has("AVX512_VNNI") { loop = ("AVX512-VNNI VPDPBUSD", genred_ops_int8_avx512) }
-            else if cpu.has("AVX_VNNI") { loop = ("AVX-VNNI VPDPBUSD", genred_ops_int8_avx256) }
+            if cpu.has("AVX512_VNNI") { loop = ("AVX512-VNNI VPDPBUSD" + amxFailure, genred_ops_int8_avx512) }
+            else if cpu.has("AVX_VNNI") { loop = ("AVX-VNNI VPDPBUSD" + amxFailure, genred_ops_int8_avx256) }
             else { return nil }
         }
-        let n = max(1, threads)
         var rates = [Double](repeating: 0, count: n)
         rates.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
