@@ -448,8 +448,11 @@ final class TagWriterTests: XCTestCase {
     }
 
     func testAKnownAudioHashIsUsedOnlyForTheFileItWasMadeFrom() throws {
-        for format in [Format.flac, .ogg] {
-            let url = try make(format, "known-\(format.rawValue)")
+        for (format, trailing) in [(Format.flac, false), (.ogg, false), (.ogg, true)] {
+            let url = try make(format, "known-\(format.rawValue)-\(trailing)")
+            // Bytes after the end-of-stream page, which the decoder ignores, leave an Ogg file
+            // without an audio digest.
+            if trailing { try (bytes(url) + Data(repeating: 0x41, count: 64)).write(to: url) }
             let stat = try XCTUnwrap(FileStat.of(url.path))
             let real = try writer().audioDigest(url.path, when: "in the test")
             // A hash for another state of the file is not taken.
@@ -458,17 +461,18 @@ final class TagWriterTests: XCTestCase {
             let prepared = try writer().prepare(url.path, container: format.container, values: [.genre: ["Rock"]],
                                                 knownAudio: KnownAudio(digest: "wrong", stat: stale))
             XCTAssertEqual(prepared.audioDigest, real, format.rawValue)
-            // Even a wrong hash for the right stat cannot let a write through unchecked. FLAC keeps
-            // its audio bytes apart from its tags: they are hashed while preparing and again after
-            // the save, so the write stands on them and is right. Ogg has no such bytes: the file
-            // is decoded after the save and compared with the wrong hash, so the write is undone.
+            // Even a wrong hash for the right stat cannot let a write through unchecked. Where the
+            // audio has a digest of its bytes (FLAC's frames, Ogg's audio pages), it is taken while
+            // preparing and again after the save, so the write stands on it and is right. Without
+            // one, the file is decoded after the save and compared with the wrong hash, so the
+            // write is undone.
             let original = try bytes(url), audio = try samples(url)
             let misled = try writer().prepare(url.path, container: format.container, values: [.genre: ["Rock"]],
                                               knownAudio: KnownAudio(digest: "wrong", stat: stat))
             XCTAssertEqual(misled.audioDigest, "wrong", format.rawValue)
             let copy = try writer().backup(misled)
             defer { copy.remove() }
-            if format == .flac {
+            if !trailing {
                 XCTAssertNotNil(misled.audioBytes)
                 XCTAssertEqual(try writer().commit(misled, backup: copy).audioProof, .bytes)
                 XCTAssertEqual(try samples(url), audio)
@@ -492,16 +496,137 @@ final class TagWriterTests: XCTestCase {
             let before = AudioRegions.digest(url.path, container: format.container)
             let result = try writer().write(url.path, container: format.container, values: [.genre: ["Rock"], .mood: ["Calm"]])
             XCTAssertEqual(try samples(url), audio, format.rawValue)
-            switch format {
-            case .ogg, .opus:
-                XCTAssertNil(before, format.rawValue)
-                XCTAssertEqual(result.audioProof, .decoded, format.rawValue)
-            default:
-                XCTAssertNotNil(before, format.rawValue)
-                XCTAssertEqual(AudioRegions.digest(url.path, container: format.container), before, format.rawValue)
-                XCTAssertEqual(result.audioProof, .bytes, format.rawValue)
+            XCTAssertNotNil(before, format.rawValue)
+            XCTAssertEqual(AudioRegions.digest(url.path, container: format.container), before, format.rawValue)
+            XCTAssertEqual(result.audioProof, .bytes, format.rawValue)
+        }
+    }
+
+    /// The offset and length of each Ogg page of `data`.
+    private func oggPages(_ data: Data) -> [(offset: Int, length: Int)] {
+        var pages: [(Int, Int)] = []
+        var offset = 0
+        let b = [UInt8](data)
+        while offset + 27 <= b.count, b[offset..<(offset + 4)].elementsEqual("OggS".utf8) {
+            let segments = Int(b[offset + 26])
+            let length = 27 + segments + b[(offset + 27)..<(offset + 27 + segments)].reduce(0) { $0 + Int($1) }
+            pages.append((offset, length))
+            offset += length
+        }
+        return pages
+    }
+
+    /// `data` with `change` applied to the page at `index` and the page's checksum made right again.
+    private func editPage(_ data: Data, _ index: Int, _ change: (inout [UInt8], Int) -> Void) -> Data {
+        var b = [UInt8](data)
+        let page = oggPages(data)[index]
+        change(&b, page.offset)
+        let crc = OggPageScan.crc(b[page.offset..<(page.offset + page.length)])
+        for k in 0..<4 { b[page.offset + 22 + k] = UInt8((crc >> (8 * UInt32(k))) & 0xFF) }
+        return Data(b)
+    }
+
+    func testTheOggDigestLeavesOutTheCommentAndThePageNumbersAndNothingElse() throws {
+        for format in [Format.ogg, .opus] {
+            let url = try make(format, "pages")
+            let name = format.rawValue
+            func digest() -> String? { AudioRegions.digest(url.path, container: format.container) }
+            let plain = try XCTUnwrap(digest(), name)
+            let original = try bytes(url), pageCount = oggPages(original).count
+            // A comment of 70,000 bytes spans pages of its own: every audio page is renumbered.
+            let audio = try samples(url)
+            let result = try writer().write(url.path, container: format.container, values: [.genre: [String(repeating: "G", count: 70_000)]])
+            XCTAssertEqual(result.audioProof, .bytes, name)
+            XCTAssertGreaterThanOrEqual(oggPages(try bytes(url)).count, pageCount + 1, "\(name): the comment took pages of its own")
+            XCTAssertEqual(digest(), plain, name)
+            XCTAssertEqual(try samples(url), audio, name)
+
+            // Both encoders put the identification header on page 0 and the comment (and Vorbis's
+            // setup) header on page 1; the audio starts on page 2.
+            let firstAudio = 2, last = pageCount - 1, lastLength = oggPages(original)[last].length
+            let changes: [(what: String, page: Int, change: (inout [UInt8], Int) -> Void)] = [
+                ("an audio byte", last, { b, at in b[at + lastLength - 1] ^= 0x01 }),
+                ("the last granule position", last, { b, at in b[at + 6] ^= 0x01 }),
+                ("the identification header", 0, { b, at in b[at + 28 + 12] ^= 0x01 }),
+                ("a page number", firstAudio, { b, at in b[at + 18] ^= 0x01 }),
+            ]
+            for change in changes {
+                let edited = editPage(original, change.page, change.change)
+                try edited.write(to: url)
+                let now = digest()
+                if change.what == "a page number" {
+                    XCTAssertNil(now, "\(name): \(change.what): the pages no longer follow each other")
+                } else {
+                    XCTAssertNotNil(now, "\(name): \(change.what)")
+                    XCTAssertNotEqual(now, plain, "\(name): \(change.what)")
+                }
+            }
+            // An audio byte changed without its checksum: the page is not whole.
+            var broken = original
+            broken[oggPages(original)[last].offset + 40] ^= 0x01
+            try broken.write(to: url)
+            XCTAssertNil(digest(), "\(name): a page whose checksum is wrong")
+            // Bytes after the end, or a comment header the decoders would refuse: no digest.
+            try (original + Data(repeating: 0, count: 10)).write(to: url)
+            XCTAssertNil(digest(), "\(name): bytes after the end-of-stream page")
+            try original.write(to: url)
+            XCTAssertEqual(digest(), plain, name)
+        }
+    }
+
+    /// Every Ogg Vorbis and Opus file under the folders in `GENRED_OGG_CORPUS` (colon-separated),
+    /// copied and tagged: each has an audio digest, keeps it through the write, and decodes to the
+    /// same samples. For checking real collections by hand.
+    func testEveryOggFileOfACorpusIsProvedByItsPages() throws {
+        guard let folders = ProcessInfo.processInfo.environment["GENRED_OGG_CORPUS"] else {
+            throw XCTSkip("set GENRED_OGG_CORPUS to folders of Ogg Vorbis and Opus files")
+        }
+        var checked = 0, withoutDigest: [String] = []
+        for folder in folders.split(separator: ":") {
+            let walker = FileManager.default.enumerator(atPath: String(folder))
+            while let name = walker?.nextObject() as? String {
+                let container: AudioContainer
+                if name.hasSuffix(".opus") { container = .opus } else if name.hasSuffix(".ogg") { container = .oggVorbis } else { continue }
+                let copy = directory.appendingPathComponent("corpus-\(checked).\(name.hasSuffix(".opus") ? "opus" : "ogg")")
+                try FileManager.default.copyItem(at: URL(fileURLWithPath: String(folder)).appendingPathComponent(name), to: copy)
+                defer { try? FileManager.default.removeItem(at: copy) }
+                checked += 1
+                guard let before = AudioRegions.digest(copy.path, container: container) else {
+                    withoutDigest.append(name)
+                    continue
+                }
+                let audio = try samples(copy)
+                let result = try writer().write(copy.path, container: container, values: [.genre: ["Corpus \(checked)"]])
+                XCTAssertEqual(result.audioProof, .bytes, name)
+                XCTAssertEqual(AudioRegions.digest(copy.path, container: container), before, name)
+                XCTAssertEqual(try samples(copy), audio, name)
             }
         }
+        print("Ogg corpus: \(checked) files, \(withoutDigest.count) without a digest: \(withoutDigest.prefix(10))")
+        XCTAssertGreaterThan(checked, 0)
+    }
+
+    func testACommentHeaderIsCheckedAsTheDecodersReadIt() {
+        func packet(_ container: AudioContainer, vendor: Int, comments: [Int], framing: UInt8? = 1, claimed: Int? = nil,
+                    vendorClaimed: Int? = nil) -> [UInt8] {
+            func le(_ n: Int) -> [UInt8] { (0..<4).map { UInt8((n >> (8 * $0)) & 0xFF) } }
+            var p = container == .oggVorbis ? [3] + Array("vorbis".utf8) : Array("OpusTags".utf8)
+            p += le(vendorClaimed ?? vendor) + [UInt8](repeating: 0x76, count: vendor) + le(claimed ?? comments.count)
+            for c in comments { p += le(c) + [UInt8](repeating: 0x63, count: c) }
+            if let framing { p.append(framing) }
+            return p
+        }
+        XCTAssertTrue(AudioRegions.commentIsWellFormed(packet(.oggVorbis, vendor: 5, comments: [3, 0, 10]), container: .oggVorbis))
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(packet(.oggVorbis, vendor: 5, comments: [3], framing: 0), container: .oggVorbis),
+                       "Vorbis needs its framing bit")
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(packet(.oggVorbis, vendor: 5, comments: [3], framing: nil), container: .oggVorbis))
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(packet(.oggVorbis, vendor: 5, comments: [3], claimed: 2), container: .oggVorbis),
+                       "more comments counted than the packet holds")
+        XCTAssertTrue(AudioRegions.commentIsWellFormed(packet(.opus, vendor: 8, comments: [4], framing: nil), container: .opus))
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(Array(packet(.opus, vendor: 8, comments: [40], framing: nil).dropLast(1)), container: .opus),
+                       "a comment that runs past the packet")
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(packet(.opus, vendor: 8, comments: [], vendorClaimed: 0xFFFF_FFFF), container: .opus))
+        XCTAssertFalse(AudioRegions.commentIsWellFormed(packet(.oggVorbis, vendor: 2, comments: []), container: .opus), "the other format's signature")
     }
 
     /// Flips one byte `back` bytes before the end of the file.

@@ -6,14 +6,18 @@
 /// containers whose tags sit in regions of their own are covered:
 /// - MP3: everything after the leading ID3v2 tags and before a trailing APEv2 and ID3v1 tag;
 /// - FLAC: the STREAMINFO block and everything after the last metadata block;
-/// - WAV: the `fmt `, `fact` and `data` chunks; AIFF and AIFF-C: the `COMM` and `SSND` chunks.
-/// Ogg Vorbis and Opus keep their tags in a packet that shares pages with the audio (a write
-/// renumbers the pages), so for them, and for any file whose layout is not as expected, there is
-/// no digest and the writer decodes.
+/// - WAV: the `fmt `, `fact` and `data` chunks; AIFF and AIFF-C: the `COMM` and `SSND` chunks;
+/// - Ogg Vorbis and Opus (`oggPages`): the identification header (and Vorbis's setup header) as
+///   packets, and every page after the headers less its sequence number and checksum, which a
+///   write that resizes the comment header renumbers.
+/// For any file whose layout is not as expected there is no digest and the writer decodes.
 package enum AudioRegions {
-    /// "bytes CONTAINER LENGTH SHA256" over the audio's byte ranges, or nil (see above).
+    /// "bytes CONTAINER LENGTH SHA256" over the audio's byte ranges, or "pages CONTAINER PAGES
+    /// SHA256" for Ogg; nil where not covered (see above).
     package static func digest(_ path: String, container: AudioContainer) -> String? {
-        guard let file = try? InputFile(path), let ranges = try? ranges(file, container: container) else { return nil }
+        guard let file = try? InputFile(path) else { return nil }
+        if container == .oggVorbis || container == .opus { return oggPages(file, container: container) }
+        guard let ranges = try? ranges(file, container: container) else { return nil }
         var hash = SHA256()
         var total = 0
         for range in ranges {
@@ -107,6 +111,106 @@ package enum AudioRegions {
         }
         guard found.contains(keep[0]), found.contains(keep[1]) else { return nil }
         return ranges
+    }
+}
+
+extension AudioRegions {
+    /// The Ogg digest, from a strict walk of the file: one logical stream from byte 0 to the end of
+    /// the file, every page whole with its checksum right, the first marked as the stream's start,
+    /// each numbered one past the last, nothing after the end-of-stream page. The decoder's input
+    /// is then the header packets and the audio pages, and the digest covers all of it but the
+    /// comment header: the identification header (Vorbis's setup header too) as packets, wherever
+    /// a write puts them, and each audio page with its flags, granule position, serial number,
+    /// segment table and payload. The first audio page must start a packet, as both formats
+    /// require. nil for anything else: the writer then decodes.
+    static func oggPages(_ file: InputFile, container: AudioContainer) -> String? {
+        var reader = ByteReader(file)
+        var hash = SHA256()
+        func add(_ bytes: ArraySlice<UInt8>) {
+            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { hash.update($0) }
+            bytes.withUnsafeBytes { hash.update($0) }
+        }
+        let headerPackets = container == .oggVorbis ? 3 : 2
+        let signature = container == .oggVorbis ? [1] + Array("vorbis".utf8) : Array("OpusHead".utf8)
+        var packets = 0
+        var packet: [UInt8] = []
+        var serial: UInt32?
+        var nextSequence: UInt32 = 0
+        var audioPages = 0
+        var offset = 0
+        do {
+            while offset < reader.size {
+                guard case .page(let info) = try OggPageScan.check(&reader, at: offset) else { return nil }
+                let page = try reader.bytes(at: offset, count: info.length)
+                let flags = page[page.startIndex + 5]
+                if serial == nil {
+                    guard flags & 0x02 != 0, flags & 0x01 == 0 else { return nil }
+                    serial = info.serial
+                } else {
+                    guard info.serial == serial, info.sequence == nextSequence, flags & 0x02 == 0 else { return nil }
+                }
+                nextSequence = info.sequence &+ 1
+                let segments = Int(page[page.startIndex + 26])
+                if packets < headerPackets {
+                    // Header pages: gather the packets; only their contents count.
+                    var at = page.startIndex + 27 + segments
+                    for i in 0..<segments {
+                        let lacing = Int(page[page.startIndex + 27 + i])
+                        guard packets < headerPackets else { return nil }  // audio on a header page
+                        packet += page[at..<(at + lacing)]
+                        at += lacing
+                        if lacing < 255 {
+                            if packets == 0 && !packet.starts(with: signature) { return nil }
+                            // The comment header (packet 1) holds the tags and is left out of the
+                            // digest; the decoders parse it all the same, so it must be well formed.
+                            if packets == 1 {
+                                guard commentIsWellFormed(packet, container: container) else { return nil }
+                            } else {
+                                add(packet[...])
+                            }
+                            packets += 1
+                            packet = []
+                        }
+                    }
+                    guard !info.endOfStream else { return nil }
+                } else {
+                    // Audio pages: all but the sequence number (18-21) and checksum (22-25).
+                    if audioPages == 0 && flags & 0x01 != 0 { return nil }
+                    let start = page.startIndex
+                    add(page[start..<(start + 18)])
+                    add(page[(start + 26)...])
+                    audioPages += 1
+                }
+                offset += info.length
+                if info.endOfStream { break }
+            }
+        } catch {
+            return nil
+        }
+        guard packets == headerPackets, audioPages > 0, offset == reader.size else { return nil }
+        return "pages \(container.rawValue) \(audioPages) \(hash.finalizeHex())"
+    }
+
+    /// A comment header as libvorbis and libopusfile read it: the signature, a vendor string, a
+    /// count of comments each within the packet, and for Vorbis the framing bit after them.
+    static func commentIsWellFormed(_ packet: [UInt8], container: AudioContainer) -> Bool {
+        let signature = container == .oggVorbis ? [3] + Array("vorbis".utf8) : Array("OpusTags".utf8)
+        guard packet.starts(with: signature) else { return false }
+        var at = signature.count
+        func length() -> Int? {
+            guard at + 4 <= packet.count else { return nil }
+            defer { at += 4 }
+            return Int(littleEndian: packet, at: at) & 0xFFFF_FFFF
+        }
+        guard let vendor = length(), vendor <= packet.count - at else { return false }
+        at += vendor
+        guard let count = length(), count <= (packet.count - at) / 4 else { return false }
+        for _ in 0..<count {
+            guard let size = length(), size <= packet.count - at else { return false }
+            at += size
+        }
+        if container == .oggVorbis { return at < packet.count && packet[at] & 1 == 1 }
+        return true
     }
 }
 
