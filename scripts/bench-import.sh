@@ -25,7 +25,10 @@ mkdir -p "$work/music"
 printf '[analysis]\nprecision = "%s"\n[watch]\nsettle_seconds = 2\n' "${GENRED_PRECISION:-fp32}" > "$work/genred.toml"
 "$bin" watch --config "$work/genred.toml" --db "$work/state/library.sqlite" "$work/music" 2> "$work/daemon.log" &
 pid=$!
-until grep -q "rescan done" "$work/daemon.log" 2>/dev/null; do sleep 0.2; done
+until grep -q "rescan done" "$work/daemon.log" 2>/dev/null; do
+  kill -0 $pid 2>/dev/null || { echo "the daemon stopped before its first rescan:" >&2; cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.2
+done
 
 # Land the files at once: copy them next door, then move the folder in (one rename).
 cp -r "$set_dir" "$work/incoming"
@@ -38,6 +41,7 @@ while true; do
   s=$(status)
   read -r tagged queue failed < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["tagged"], d["queue"], d["failed"])' "$s")
   [[ $((tagged + failed)) -ge $n && $queue -eq 0 ]] && break
+  kill -0 $pid 2>/dev/null || { echo "the daemon stopped during the import:" >&2; tail -20 "$work/daemon.log" >&2; exit 1; }
   sleep 0.5
 done
 end=$(date +%s.%N)
