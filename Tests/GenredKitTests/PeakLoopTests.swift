@@ -13,7 +13,7 @@ final class PeakLoopTests: XCTestCase {
         for (kind, flag) in [(GENRED_AMX_BF16, "AMX-BF16"), (GENRED_AMX_INT8, "AMX-INT8")] {
             var why = [CChar](repeating: 0, count: 200)
             let rate = genred_amx_rate(Int32(kind), 2, 0.05, &why, why.count)
-            let reason = String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = cText(why)
             if cpu.has("AMX-TILE") && cpu.has(flag) {
                 // Where it runs, two processes do at least one instruction's work each.
                 XCTAssertTrue(rate > 0 || reason.contains("refused"), "\(flag): \(rate), \(reason)")
@@ -27,7 +27,7 @@ final class PeakLoopTests: XCTestCase {
     func testAFaultInTheAMXLoopIsReportedAndThisProcessGoesOn() {
         var why = [CChar](repeating: 0, count: 200)
         let rate = genred_amx_rate(Int32(GENRED_AMX_CRASH_FOR_TESTING), 3, 0.05, &why, why.count)
-        let reason = String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let reason = cText(why)
         XCTAssertEqual(rate, 0)
         XCTAssertTrue(reason.hasPrefix("the AMX loop was stopped by signal "), reason)
     }

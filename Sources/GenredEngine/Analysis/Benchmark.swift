@@ -189,7 +189,7 @@ public enum Benchmark {
             var why = [CChar](repeating: 0, count: 200)
             let rate = genred_amx_rate(amx.kind, Int32(n), seconds, &why, why.count)
             if rate > 0 { return (amx.name, rate) }
-            amxFailure = " (AMX not measured: \(String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))"
+            amxFailure = " (AMX not measured: \(cText(why)))"
         }
         let loop: (String, FlopLoop)
         switch precision {

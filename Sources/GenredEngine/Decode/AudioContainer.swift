@@ -7,6 +7,16 @@ import Darwin
 /// The container formats genred decodes, identified by content.
 public enum AudioContainer: String, Sendable, Codable {
     case wav, aiff, flac, oggVorbis = "ogg-vorbis", opus, mp3
+
+    /// How an Ogg stream of this codec's first packet (its identification header) begins:
+    /// "OpusHead" (RFC 7845), or packet type 1 and "vorbis" (the Vorbis I specification).
+    var oggSignature: [UInt8]? {
+        switch self {
+        case .opus: Array("OpusHead".utf8)
+        case .oggVorbis: [0x01] + Array("vorbis".utf8)
+        default: nil
+        }
+    }
 }
 
 /// What the first bytes of a file say it is.
@@ -96,8 +106,7 @@ enum ContainerSniffer {
         let segments = Int(head[26])
         let packet = try file.bytes(at: start + 27 + segments, count: 16)
         func starts(_ magic: [UInt8]) -> Bool { packet.starts(with: magic) }
-        if starts(Array("OpusHead".utf8)) { return .audio(.opus) }
-        if starts([0x01] + Array("vorbis".utf8)) { return .audio(.oggVorbis) }
+        for codec in [AudioContainer.opus, .oggVorbis] where starts(codec.oggSignature!) { return .audio(codec) }
         if starts([0x7F] + Array("FLAC".utf8)) { return .audio(.flac) }
         let printable = packet.prefix(8).map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "." }
         return .unsupportedOgg("Ogg stream with an unknown codec (first packet starts \"\(String(printable))\")")

@@ -131,7 +131,7 @@ extension AudioRegions {
             bytes.withUnsafeBytes { hash.update($0) }
         }
         let headerPackets = container == .oggVorbis ? 3 : 2
-        let signature = container == .oggVorbis ? [1] + Array("vorbis".utf8) : Array("OpusHead".utf8)
+        guard let signature = container.oggSignature else { return nil }
         var packets = 0
         var packet: [UInt8] = []
         var serial: UInt32?

@@ -107,7 +107,7 @@ final class OggOpusSource: AudioSource {
         var packet = ogg_packet()
         guard ogg_stream_packetout(&stream, &packet) == 1, packet.bytes == 19 else { return false }
         let head = UnsafeBufferPointer(start: packet.packet, count: 19)
-        guard Array(head[0..<8]) == Array("OpusHead".utf8), head[8] <= 1, head[18] == 0 else { return false }
+        guard head.starts(with: AudioContainer.opus.oggSignature!), head[8] <= 1, head[18] == 0 else { return false }
         let headerChannels = Int(head[9])
         preskip = UInt64(head[10]) | UInt64(head[11]) << 8
         let inputRate = Int(head[12]) | Int(head[13]) << 8 | Int(head[14]) << 16 | Int(head[15]) << 24

@@ -77,7 +77,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     private static func nativeKernel(_ p: Precision) -> (native: Bool, detail: String) {
         var text = [CChar](repeating: 0, count: 512)
         let native = gd_native(p.code, &text, text.count) == 1
-        return (native, message(text))
+        return (native, cText(text))
     }
 
     /// What a run of `bundle` that asks for `asked` gets. `fp32` is itself. A reduced precision
@@ -134,7 +134,7 @@ final class ReducedProducts: @unchecked Sendable {
             guard let p = gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(ldb), Int32(ldc),
                                             accumulate ? 1 : 0, scale ?? 1, &error, error.count) else {
                 for p in made { gd_product_destroy(p) }
-                throw Failure(description: "\(precision) product \(m)x\(n)x\(k): \(message(error))")
+                throw Failure(description: "\(precision) product \(m)x\(n)x\(k): \(cText(error))")
             }
             made.append(p)
             return p
@@ -277,9 +277,4 @@ final class ReducedProducts: @unchecked Sendable {
             }
         }
     }
-}
-
-/// The text a C function wrote into `buffer`, up to its terminating zero.
-private func message(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -108,7 +108,6 @@ public enum TSNE {
         if case .auto = method {
             method = n <= exactLimit ? .exact : n >= interpolationThreshold ? .interpolation : .barnesHut(theta: 0.5)
         }
-        let interpolate = if case .interpolation = method { true } else { false }
         // Every other point when there are at most 3 · perplexity of them, else the 3 · perplexity nearest.
         let neighbours = min(n - 1, max(1, Int((3 * perplexity).rounded(.down))))
         var phases: [(name: String, seconds: Double)] = []
@@ -129,14 +128,15 @@ public enum TSNE {
         // Several runs go side by side, one thread each (the interpolation's grid is shared state, and
         // never restarted by default): on small sets a worker per iteration costs more than it
         // brings. A run's result does not depend on its thread count.
-        let sideBySide = restarts > 1 && threads > 1 && !interpolate
-        let runThreads = sideBySide ? 1 : threads
         let repulsion: Gradient.Repulsion = switch method {
         case .exact, .auto: .exact
         case .barnesHut(let theta): .barnesHut(theta: max(0, theta))
         case .interpolation: .interpolated(InterpolatedRepulsion(threads: threads,
                                                                  boxWidth: options.boxWidth ?? InterpolatedRepulsion.defaultBoxWidth))
         }
+        let interpolated = if case .interpolated = repulsion { true } else { false }
+        let sideBySide = restarts > 1 && threads > 1 && !interpolated
+        let runThreads = sideBySide ? 1 : threads
         let gradient = Gradient(affinities: p, count: n, repulsion: repulsion, threads: runThreads)
         // One stream for every restart's noise, drawn in restart order.
         var noise = SeededGenerator(seed: options.seed ^ 0x7265_7374_6172_7473)

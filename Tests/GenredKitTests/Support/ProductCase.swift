@@ -30,7 +30,7 @@ struct ProductCase {
         let a = input ?? self.a
         var error = [CChar](repeating: 0, count: 200)
         let p = try XCTUnwrap(gd_product_create(precision.code, Int32(m), Int32(n), Int32(k), b, Int32(n), Int32(n), 0, scale, &error, error.count),
-                              String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                              cText(error))
         defer { gd_product_destroy(p) }
         var c = [Float](repeating: 0, count: m * n)
         let stored = transposed ? (0..<(k * m)).map { a[($0 % m) * k + $0 / m] } : a
